@@ -1,0 +1,37 @@
+// The one place where convkit's subcommands are registered.
+#include "apps/commands.h"
+
+#include <memory>
+#include <string>
+
+#include "core/gemm.h"
+#include "core/parallel.h"
+
+namespace ck {
+
+std::span<const Command> commands() {
+  static const Command table[] = {
+  };
+  return table;
+}
+
+void add_compute_options(CLI::App& cmd) {
+  struct Options {
+    int threads = 0;
+    std::string gemm = "blas";
+  };
+  auto options = std::make_shared<Options>();
+  cmd.add_option("--threads", options->threads, "Worker threads; 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--gemm", options->gemm, "Matrix-multiply backend: naive, simd or blas")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"naive", "simd", "blas"}));
+  // Runs before the command's own callback.
+  cmd.parse_complete_callback([options] {
+    set_threads(options->threads);
+    set_gemm_backend(parse_gemm_backend(options->gemm));
+  });
+}
+
+}  // namespace ck
