@@ -1,0 +1,19 @@
+#pragma once
+// Builds a Model from what a user typed: a preset name or layer tokens
+// (layers/spec.h), for a given input shape.
+#include <optional>
+#include <string>
+
+#include "layers/model.h"
+
+namespace ck {
+
+// Requires: `input` is given, or the spec names one (a preset or input(...)).
+// Ensures: a built (not initialized) model; errors name the spec and layer.
+Model make_model(const std::string& spec, std::optional<Shape> input);
+
+// The loss a model implies when the user names none: binary cross-entropy for
+// a single sigmoid output, sparse categorical cross-entropy otherwise.
+LossKind default_loss(const Model& model);
+
+}  // namespace ck

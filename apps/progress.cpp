@@ -1,0 +1,70 @@
+#include "apps/progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+
+namespace ck {
+
+std::string format_duration(double s) {
+  if (s < 1) return fmt::format("{:.0f}ms", s * 1000);
+  if (s < 60) return fmt::format("{:.0f}s", s);
+  if (s < 3600) return fmt::format("{:.0f}m {:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
+  return fmt::format("{:.0f}h {:02.0f}m", std::floor(s / 3600), std::fmod(s, 3600) / 60);
+}
+
+ProgressBar::ProgressBar(std::FILE* out, bool accuracy)
+    : out_(out), tty_(isatty(fileno(out)) != 0), accuracy_(accuracy) {}
+
+namespace {
+std::string bar(int64_t done, int64_t total) {
+  constexpr int kWidth = 20;
+  int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
+  std::string s;
+  for (int i = 0; i < kWidth; ++i) s += i < filled ? "\u2501" : "\u2500";
+  return s;
+}
+
+std::string metrics(const LossStats& s, bool accuracy, const char* prefix) {
+  std::string m;
+  if (accuracy) m += fmt::format(" - {}accuracy: {:.4f}", prefix, s.accuracy());
+  m += fmt::format(" - {}loss: {:.4f}", prefix, s.mean());
+  return m;
+}
+}  // namespace
+
+void ProgressBar::on_epoch_begin(int epoch, int epochs, int64_t) {
+  fmt::print(out_, "Epoch {}/{}\n", epoch + 1, epochs);
+  std::fflush(out_);
+  last_draw_ = -1;
+}
+
+void ProgressBar::on_step_end(const StepInfo& s) {
+  last_ = s;
+  if (!tty_) return;
+  const bool done = s.step + 1 == s.steps;
+  if (!done && s.seconds - last_draw_ < 0.1) return;
+  last_draw_ = s.seconds;
+  const double per_step = s.seconds / (s.step + 1);
+  const double eta = per_step * (s.steps - s.step - 1);
+  int width = static_cast<int>(std::to_string(s.steps).size());
+  fmt::print(out_, "\r{:>{}}/{} {} {} {:.0f}ms/step{} - {:.0f} img/s\x1b[K", s.step + 1, width,
+             s.steps, bar(s.step + 1, s.steps), format_duration(eta), per_step * 1000,
+             metrics(s.running, accuracy_, ""), s.seconds > 0 ? s.images / s.seconds : 0.0);
+  std::fflush(out_);
+}
+
+void ProgressBar::on_epoch_end(const EpochResult& r, int) {
+  const double per_step = last_.steps ? r.seconds / last_.steps : 0;
+  std::string line = fmt::format("{}/{} {} {} {:.0f}ms/step{} - {:.0f} img/s", last_.steps,
+                                 last_.steps, bar(1, 1), format_duration(r.seconds),
+                                 per_step * 1000, metrics(r.train, accuracy_, ""),
+                                 r.images_per_second);
+  if (r.validation) line += metrics(r.validation->stats, accuracy_, "val_");
+  if (r.test) line += metrics(r.test->stats, accuracy_, "test_");
+  fmt::print(out_, "{}{}\n", tty_ ? "\r" : "", line + (tty_ ? "\x1b[K" : ""));
+  std::fflush(out_);
+}
+
+}  // namespace ck

@@ -1,0 +1,92 @@
+#include "apps/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace ck {
+
+double EvalResult::recall(int k) const {
+  int64_t total = 0;
+  for (int j = 0; j < classes; ++j) total += confusion[k * classes + j];
+  return total ? static_cast<double>(confusion[k * classes + k]) / total
+               : std::numeric_limits<double>::quiet_NaN();
+}
+
+EvalResult evaluate(Model& model, Loader& loader) {
+  EvalResult result;
+  const bool classes = model.loss() != LossKind::mean_squared_error;
+  if (classes) {
+    const int64_t K = model.output_shape()[0];
+    result.classes = K == 1 ? 2 : static_cast<int>(K);
+    result.confusion.assign(result.classes * result.classes, 0);
+  }
+  loader.start_epoch(0);
+  Batch batch;
+  while (loader.next(batch)) {
+    const Tensor& out = model.forward(batch.x, ForwardContext{});
+    result.stats.add(compute_loss(model.loss(), out, batch.targets.data(), nullptr, nullptr));
+    if (!classes) continue;
+    const int64_t K = out.row_size();
+    for (int64_t i = 0; i < batch.size(); ++i) {
+      const float* z = out.data() + i * K;
+      int predicted = 0;
+      if (K == 1)
+        predicted = z[0] > 0.0f;
+      else
+        for (int k = 1; k < K; ++k)
+          if (z[k] > z[predicted]) predicted = k;
+      const int truth = static_cast<int>(batch.targets[i]);
+      result.confusion[truth * result.classes + predicted]++;
+    }
+  }
+  return result;
+}
+
+std::vector<EpochResult> train(const TrainSetup& s) {
+  using clock = std::chrono::steady_clock;
+  Model& model = *s.model;
+  std::vector<Param*> params = model.params();
+  std::vector<EpochResult> results;
+  Batch batch;
+  Tensor dout;
+  const int64_t steps = s.train->batches();
+  for (int epoch = s.first_epoch; epoch < s.epochs; ++epoch) {
+    for (TrainObserver* o : s.observers) o->on_epoch_begin(epoch, s.epochs, steps);
+    const auto start = clock::now();
+    StepInfo info;
+    info.epoch = epoch;
+    info.steps = steps;
+    s.train->start_epoch(epoch);
+    for (int64_t step = 0; s.train->next(batch); ++step) {
+      Rng rng = Rng::derive(s.seed, 0xd20, (static_cast<uint64_t>(epoch) << 32) | step);
+      ForwardContext ctx{true, &rng};
+      const Tensor& out = model.forward(batch.x, ctx);
+      dout.resize(out.shape());
+      info.batch = compute_loss(model.loss(), out, batch.targets.data(),
+                                batch.weights.empty() ? nullptr : batch.weights.data(), &dout);
+      model.backward(dout);
+      s.optimizer->step(params);
+      info.step = step;
+      info.running.add(info.batch);
+      info.images += batch.size();
+      info.seconds = std::chrono::duration<double>(clock::now() - start).count();
+      for (TrainObserver* o : s.observers) o->on_step_end(info);
+    }
+    EpochResult r;
+    r.epoch = epoch;
+    r.train = info.running;
+    r.seconds = std::chrono::duration<double>(clock::now() - start).count();
+    r.images_per_second = r.seconds > 0 ? info.images / r.seconds : 0;
+    r.learning_rate = s.optimizer->learning_rate;
+    if (s.validation) r.validation = evaluate(model, *s.validation);
+    if (s.test) r.test = evaluate(model, *s.test);
+    for (TrainObserver* o : s.observers) o->on_epoch_end(r, s.epochs);
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+}  // namespace ck

@@ -1,0 +1,79 @@
+#pragma once
+// Trainer: the training loop, as Keras's fit() runs it, shared by every command
+// that trains (train, repro, lr-find, overfit-batch...).
+//
+//   for each epoch: for each batch: forward -> loss -> backward -> optimizer step
+//                   then validation and test evaluation
+//
+// Randomness for dropout comes from Rng::derive(seed, epoch, step), and the
+// shuffle from the loader's own derivation, so every step of a run can be
+// replayed from (seed, epoch, step) alone.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "layers/model.h"
+#include "optim/optimizer.h"
+
+namespace ck {
+
+struct EvalResult {
+  LossStats stats;
+  std::vector<int64_t> confusion;  // K*K, row = true class, column = predicted
+  int classes = 0;
+  double loss() const { return stats.mean(); }
+  double accuracy() const { return stats.accuracy(); }
+  // Recall of class k (NaN when it has no samples).
+  double recall(int k) const;
+};
+
+// Runs the model over every batch of `loader` (inference mode).
+EvalResult evaluate(Model& model, Loader& loader);
+
+struct StepInfo {
+  int epoch = 0;          // 0-based
+  int64_t step = 0;       // 0-based, within the epoch
+  int64_t steps = 0;      // per epoch
+  LossStats batch;        // this batch
+  LossStats running;      // epoch so far
+  double seconds = 0;     // since the epoch began
+  int64_t images = 0;     // since the epoch began
+};
+
+struct EpochResult {
+  int epoch = 0;  // 0-based
+  LossStats train;
+  std::optional<EvalResult> validation, test;
+  double seconds = 0;
+  double images_per_second = 0;
+  float learning_rate = 0;
+};
+
+// Hooks into the loop. Every method has a default that does nothing.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_epoch_begin(int epoch, int epochs, int64_t steps) {}
+  virtual void on_step_end(const StepInfo& step) {}
+  virtual void on_epoch_end(const EpochResult& result, int epochs) {}
+};
+
+struct TrainSetup {
+  Model* model = nullptr;
+  Optimizer* optimizer = nullptr;
+  Loader* train = nullptr;
+  Loader* validation = nullptr;  // optional
+  Loader* test = nullptr;        // optional
+  int epochs = 1;
+  int first_epoch = 0;           // > 0 when resuming
+  uint64_t seed = 0;
+  std::vector<TrainObserver*> observers;
+};
+
+// Requires: model built, initialized and compiled.
+// Ensures: returns one result per epoch trained.
+std::vector<EpochResult> train(const TrainSetup& setup);
+
+}  // namespace ck

@@ -1,0 +1,194 @@
+#include "core/conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/gemm.h"
+#include "core/parallel.h"
+
+namespace ck {
+
+ConvGeometry conv_geometry(int64_t H, int64_t W, int64_t C, int KH, int KW, int SH, int SW,
+                           bool same, int64_t F) {
+  ConvGeometry g;
+  g.H = H, g.W = W, g.C = C, g.KH = KH, g.KW = KW, g.SH = SH, g.SW = SW, g.F = F;
+  if (same) {
+    g.OH = (H + SH - 1) / SH;
+    g.OW = (W + SW - 1) / SW;
+    g.pad_top = static_cast<int>(std::max<int64_t>((g.OH - 1) * SH + KH - H, 0) / 2);
+    g.pad_left = static_cast<int>(std::max<int64_t>((g.OW - 1) * SW + KW - W, 0) / 2);
+  } else {
+    g.OH = H >= KH ? (H - KH) / SH + 1 : 0;
+    g.OW = W >= KW ? (W - KW) / SW + 1 : 0;
+  }
+  return g;
+}
+
+void im2col(const float* x, const ConvGeometry& g, float* col) {
+  const int64_t run = g.KW * g.C;  // one kernel row of the patch
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      float* dst = col + (oh * g.OW + ow) * g.patch();
+      const int64_t iw0 = ow * g.SW - g.pad_left;
+      for (int kh = 0; kh < g.KH; ++kh, dst += run) {
+        const int64_t ih = oh * g.SH - g.pad_top + kh;
+        if (ih < 0 || ih >= g.H) {
+          std::memset(dst, 0, run * sizeof(float));
+          continue;
+        }
+        const float* src = x + ih * g.W * g.C;
+        if (iw0 >= 0 && iw0 + g.KW <= g.W) {
+          // The whole kernel row is inside the image: one contiguous copy.
+          std::memcpy(dst, src + iw0 * g.C, run * sizeof(float));
+          continue;
+        }
+        for (int kw = 0; kw < g.KW; ++kw) {
+          const int64_t iw = iw0 + kw;
+          if (iw < 0 || iw >= g.W)
+            std::memset(dst + kw * g.C, 0, g.C * sizeof(float));
+          else
+            std::memcpy(dst + kw * g.C, src + iw * g.C, g.C * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
+void col2im_add(const float* dcol, const ConvGeometry& g, float* dx) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const float* src = dcol + (oh * g.OW + ow) * g.patch();
+      for (int kh = 0; kh < g.KH; ++kh) {
+        const int64_t ih = oh * g.SH - g.pad_top + kh;
+        for (int kw = 0; kw < g.KW; ++kw, src += g.C) {
+          const int64_t iw = ow * g.SW - g.pad_left + kw;
+          if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+          float* dst = dx + (ih * g.W + iw) * g.C;
+          for (int64_t c = 0; c < g.C; ++c) dst[c] += src[c];
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// A 1x1 stride-1 unpadded convolution needs no im2col: x is already col.
+bool is_pointwise(const ConvGeometry& g) {
+  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.pad_top == 0 && g.pad_left == 0;
+}
+
+float* scratch(std::vector<Tensor>& buffers, int part, int parts, int64_t size) {
+  if (static_cast<int>(buffers.size()) < parts) buffers.resize(parts);
+  Tensor& t = buffers[part];
+  if (t.capacity() < size) t.resize({size});
+  return t.data();
+}
+
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, const float* b, Activation act, float* y,
+                    int64_t N, const ConvGeometry& g, ConvWorkspace& ws) {
+  const int parts = std::min<int64_t>(threads(), N);
+  const int rows = static_cast<int>(g.OH * g.OW), K = static_cast<int>(g.patch()),
+            F = static_cast<int>(g.F);
+  // Each part convolves whole images, one at a time: y_n (OH*OW, F) = col_n * w.
+  parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
+    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, parts, int64_t{rows} * K);
+    for (int64_t n = begin; n < end; ++n) {
+      const float* xn = x + n * g.in_size();
+      float* yn = y + n * g.out_size();
+      if (col) im2col(xn, g, col);
+      gemm(false, false, rows, F, K, 1.0f, col ? col : xn, K, w, F, 0.0f, yn, F);
+      bias_activation(yn, b, rows, F, act);
+    }
+  });
+}
+
+void conv2d_backward(const float* x, const float* w, const float* dz, float* dx, float* dw,
+                     float* db, int64_t N, const ConvGeometry& g, ConvWorkspace& ws) {
+  const int parts = std::min<int64_t>(threads(), N);
+  const int rows = static_cast<int>(g.OH * g.OW), K = static_cast<int>(g.patch()),
+            F = static_cast<int>(g.F);
+  const int64_t wsize = int64_t{K} * F;
+  parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
+    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, parts, int64_t{rows} * K);
+    // Part 0 accumulates straight into dw; the others into partial buffers.
+    float* dw_part = part == 0 ? dw : scratch(ws.dw, part, parts, wsize);
+    for (int64_t n = begin; n < end; ++n) {
+      const float* xn = x + n * g.in_size();
+      const float* dzn = dz + n * g.out_size();
+      const float* cn = xn;
+      if (col) {
+        im2col(xn, g, col);
+        cn = col;
+      }
+      // dw (K,F) += col_n^T (K,rows) * dz_n (rows,F)
+      gemm(true, false, K, F, rows, 1.0f, cn, K, dzn, F, n == begin ? 0.0f : 1.0f, dw_part, F);
+      if (!dx) continue;
+      float* dxn = dx + n * g.in_size();
+      if (!col) {
+        // dx_n (rows,C) = dz_n (rows,F) * w^T (F,C)
+        gemm(false, true, rows, K, F, 1.0f, dzn, F, w, F, 0.0f, dxn, K);
+        continue;
+      }
+      // dcol (rows,K) = dz_n (rows,F) * w^T (F,K), then scattered into dx_n.
+      gemm(false, true, rows, K, F, 1.0f, dzn, F, w, F, 0.0f, col, K);
+      std::memset(dxn, 0, g.in_size() * sizeof(float));
+      col2im_add(col, g, dxn);
+    }
+  });
+  // Reduce the partial weight gradients in part order: deterministic.
+  for (int part = 1; part < parts; ++part) {
+    if (N * part / parts == N * (part + 1) / parts) continue;  // empty part
+    const float* p = ws.dw[part].data();
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += p[i];
+  }
+  if (db) bias_grad(dz, N * rows, F, db);
+}
+
+void conv2d_forward_reference(const float* x, const float* w, const float* b, float* y, int64_t N,
+                              const ConvGeometry& g) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t f = 0; f < g.F; ++f) {
+          double sum = b ? b[f] : 0.0;
+          for (int kh = 0; kh < g.KH; ++kh)
+            for (int kw = 0; kw < g.KW; ++kw) {
+              int64_t ih = oh * g.SH - g.pad_top + kh, iw = ow * g.SW - g.pad_left + kw;
+              if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+              for (int64_t c = 0; c < g.C; ++c)
+                sum += static_cast<double>(x[((n * g.H + ih) * g.W + iw) * g.C + c]) *
+                       w[((kh * g.KW + kw) * g.C + c) * g.F + f];
+            }
+          y[((n * g.OH + oh) * g.OW + ow) * g.F + f] = static_cast<float>(sum);
+        }
+}
+
+void conv2d_backward_reference(const float* x, const float* w, const float* dz, float* dx,
+                               float* dw, float* db, int64_t N, const ConvGeometry& g) {
+  std::fill(dw, dw + g.patch() * g.F, 0.0f);
+  if (db) std::fill(db, db + g.F, 0.0f);
+  if (dx) std::fill(dx, dx + N * g.in_size(), 0.0f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t f = 0; f < g.F; ++f) {
+          float d = dz[((n * g.OH + oh) * g.OW + ow) * g.F + f];
+          if (db) db[f] += d;
+          for (int kh = 0; kh < g.KH; ++kh)
+            for (int kw = 0; kw < g.KW; ++kw) {
+              int64_t ih = oh * g.SH - g.pad_top + kh, iw = ow * g.SW - g.pad_left + kw;
+              if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+              for (int64_t c = 0; c < g.C; ++c) {
+                int64_t xi = ((n * g.H + ih) * g.W + iw) * g.C + c;
+                int64_t wi = ((kh * g.KW + kw) * g.C + c) * g.F + f;
+                dw[wi] += x[xi] * d;
+                if (dx) dx[xi] += w[wi] * d;
+              }
+            }
+        }
+}
+
+}  // namespace ck

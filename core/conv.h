@@ -1,0 +1,60 @@
+#pragma once
+// 2-D convolution kernels, NHWC, weights HWIO (KH,KW,C,F) as in Keras.
+//
+// The fast path lowers convolution to GEMM (im2col): for one image, every
+// output pixel's receptive field (KH,KW,C) becomes one row of a matrix
+// col (OH*OW, KH*KW*C); then y (OH*OW, F) = col * w (KH*KW*C, F). The
+// reference path is the textbook seven nested loops.
+#include <cstdint>
+#include <vector>
+
+#include "core/kernels.h"
+#include "core/tensor.h"
+
+namespace ck {
+
+struct ConvGeometry {
+  int64_t H = 0, W = 0, C = 0;   // input image
+  int KH = 1, KW = 1;            // kernel
+  int SH = 1, SW = 1;            // strides
+  int pad_top = 0, pad_left = 0; // zero padding before; padding after is implied by OH, OW
+  int64_t OH = 0, OW = 0, F = 0; // output image (F filters)
+
+  int64_t patch() const { return KH * KW * C; }  // length of an im2col row
+  int64_t in_size() const { return H * W * C; }
+  int64_t out_size() const { return OH * OW * F; }
+};
+
+// Keras's padding rules. valid: OH = floor((H - KH) / SH) + 1 (0 or less when
+// the kernel does not fit). same: OH = ceil(H / SH), with total padding
+// max((OH - 1) * SH + KH - H, 0), the smaller half before (TensorFlow's rule).
+// Also used for pooling windows.
+ConvGeometry conv_geometry(int64_t H, int64_t W, int64_t C, int KH, int KW, int SH, int SW,
+                           bool same, int64_t F);
+
+// col (OH*OW, KH*KW*C) <- x (H,W,C); zeros where the window covers padding.
+void im2col(const float* x, const ConvGeometry& g, float* col);
+// dx (H,W,C) += dcol (OH*OW, KH*KW*C) scattered back: the adjoint of im2col.
+void col2im_add(const float* dcol, const ConvGeometry& g, float* dx);
+
+// Per-thread scratch for the fast kernels, grown on first use and reused.
+struct ConvWorkspace {
+  std::vector<Tensor> col;  // one im2col buffer per part
+  std::vector<Tensor> dw;   // one partial weight gradient per part
+};
+
+// x (N,H,W,C), w (KH,KW,C,F), b (F) or null -> y (N,OH,OW,F) = act(conv(x, w) + b).
+void conv2d_forward(const float* x, const float* w, const float* b, Activation act, float* y,
+                    int64_t N, const ConvGeometry& g, ConvWorkspace& ws);
+// Given dz (N,OH,OW,F) = dL/d(pre-activation): dw (KH,KW,C,F) overwritten,
+// db (F) and dx (N,H,W,C) overwritten unless null.
+void conv2d_backward(const float* x, const float* w, const float* dz, float* dx, float* dw,
+                     float* db, int64_t N, const ConvGeometry& g, ConvWorkspace& ws);
+
+// The same, by direct summation (no activation).
+void conv2d_forward_reference(const float* x, const float* w, const float* b, float* y, int64_t N,
+                              const ConvGeometry& g);
+void conv2d_backward_reference(const float* x, const float* w, const float* dz, float* dx,
+                               float* dw, float* db, int64_t N, const ConvGeometry& g);
+
+}  // namespace ck

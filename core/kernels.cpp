@@ -1,0 +1,186 @@
+#include "core/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/simd.h"
+
+namespace ck {
+
+std::string activation_name(Activation act) {
+  switch (act) {
+    case Activation::linear: return "linear";
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+    case Activation::softmax: return "softmax";
+  }
+  return "?";
+}
+
+std::optional<Activation> parse_activation(const std::string& name) {
+  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh,
+                       Activation::softmax})
+    if (activation_name(a) == name) return a;
+  return std::nullopt;
+}
+
+namespace {
+
+float sigmoid(float x) {
+  // Two branches keep exp() from overflowing for large |x|.
+  if (x >= 0) return 1.0f / (1.0f + std::exp(-x));
+  float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+// Scalar activation of one value (not softmax).
+float activate(float x, Activation act) {
+  switch (act) {
+    case Activation::relu: return x < 0.0f ? 0.0f : x;  // keeps NaN
+    case Activation::sigmoid: return sigmoid(x);
+    case Activation::tanh: return std::tanh(x);
+    default: return x;
+  }
+}
+
+// row (cols) += bias (cols), vectorized.
+void add_bias_row(float* row, const float* bias, int64_t cols) {
+  int64_t j = 0;
+  for (; j + simd::kLanes <= cols; j += simd::kLanes)
+    simd::store(row + j, simd::add(simd::load(row + j), simd::load(bias + j)));
+  for (; j < cols; ++j) row[j] += bias[j];
+}
+
+void relu_bias_row(float* row, const float* bias, int64_t cols) {
+  const simd::vec zero = simd::set1(0.0f);
+  int64_t j = 0;
+  if (bias) {
+    for (; j + simd::kLanes <= cols; j += simd::kLanes)
+      simd::store(row + j, simd::max(zero, simd::add(simd::load(row + j), simd::load(bias + j))));
+    for (; j < cols; ++j) row[j] = activate(row[j] + bias[j], Activation::relu);
+  } else {
+    for (; j + simd::kLanes <= cols; j += simd::kLanes)
+      simd::store(row + j, simd::max(zero, simd::load(row + j)));
+    for (; j < cols; ++j) row[j] = activate(row[j], Activation::relu);
+  }
+}
+
+void softmax_row(const float* z, float* p, int64_t cols) {
+  float top = z[0];
+  for (int64_t j = 1; j < cols; ++j) top = std::max(top, z[j]);
+  if (std::isnan(top)) top = 0.0f;  // let NaN flow through to the output
+  double sum = 0.0;
+  for (int64_t j = 0; j < cols; ++j) {
+    p[j] = std::exp(z[j] - top);
+    sum += p[j];
+  }
+  float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < cols; ++j) p[j] *= inv;
+}
+
+}  // namespace
+
+void softmax_rows(const float* z, float* p, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i) softmax_row(z + i * cols, p + i * cols, cols);
+}
+
+void bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, Activation act) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = y + i * cols;
+    if (act == Activation::relu) {
+      relu_bias_row(row, bias, cols);
+      continue;
+    }
+    if (bias) add_bias_row(row, bias, cols);
+    if (act == Activation::softmax)
+      softmax_row(row, row, cols);
+    else if (act != Activation::linear)
+      for (int64_t j = 0; j < cols; ++j) row[j] = activate(row[j], act);
+  }
+}
+
+void bias_activation_reference(float* y, const float* bias, int64_t rows, int64_t cols,
+                               Activation act) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = y + i * cols;
+    for (int64_t j = 0; j < cols; ++j) row[j] += bias ? bias[j] : 0.0f;
+    if (act == Activation::softmax) {
+      double top = row[0], sum = 0.0;
+      for (int64_t j = 1; j < cols; ++j) top = std::max<double>(top, row[j]);
+      for (int64_t j = 0; j < cols; ++j) sum += std::exp(row[j] - top);
+      for (int64_t j = 0; j < cols; ++j) row[j] = static_cast<float>(std::exp(row[j] - top) / sum);
+    } else {
+      for (int64_t j = 0; j < cols; ++j) row[j] = activate(row[j], act);
+    }
+  }
+}
+
+void activation_backward(const float* y, const float* dy, float* dz, int64_t rows, int64_t cols,
+                         Activation act) {
+  int64_t n = rows * cols;
+  switch (act) {
+    case Activation::linear:
+      if (dz != dy) std::copy(dy, dy + n, dz);
+      return;
+    case Activation::relu: {
+      int64_t i = 0;
+      for (; i + simd::kLanes <= n; i += simd::kLanes)
+        simd::store(dz + i, simd::gate_positive(simd::load(dy + i), simd::load(y + i)));
+      for (; i < n; ++i) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+      return;
+    }
+    case Activation::sigmoid: {
+      const simd::vec one = simd::set1(1.0f);
+      int64_t i = 0;
+      for (; i + simd::kLanes <= n; i += simd::kLanes) {
+        simd::vec yv = simd::load(y + i);
+        simd::store(dz + i, simd::mul(simd::load(dy + i), simd::mul(yv, simd::sub(one, yv))));
+      }
+      for (; i < n; ++i) dz[i] = dy[i] * (y[i] * (1.0f - y[i]));
+      return;
+    }
+    case Activation::tanh: {
+      const simd::vec one = simd::set1(1.0f);
+      int64_t i = 0;
+      for (; i + simd::kLanes <= n; i += simd::kLanes) {
+        simd::vec yv = simd::load(y + i);
+        simd::store(dz + i, simd::mul(simd::load(dy + i), simd::sub(one, simd::mul(yv, yv))));
+      }
+      for (; i < n; ++i) dz[i] = dy[i] * (1.0f - y[i] * y[i]);
+      return;
+    }
+    case Activation::softmax:
+      activation_backward_reference(y, dy, dz, rows, cols, act);
+      return;
+  }
+}
+
+void activation_backward_reference(const float* y, const float* dy, float* dz, int64_t rows,
+                                   int64_t cols, Activation act) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* yr = y + i * cols;
+    const float* dyr = dy + i * cols;
+    float* dzr = dz + i * cols;
+    if (act == Activation::softmax) {
+      double dot = 0.0;
+      for (int64_t j = 0; j < cols; ++j) dot += static_cast<double>(dyr[j]) * yr[j];
+      for (int64_t j = 0; j < cols; ++j) dzr[j] = yr[j] * (dyr[j] - static_cast<float>(dot));
+      continue;
+    }
+    for (int64_t j = 0; j < cols; ++j) {
+      float d = 1.0f;
+      if (act == Activation::relu) d = yr[j] > 0.0f ? 1.0f : 0.0f;
+      if (act == Activation::sigmoid) d = yr[j] * (1.0f - yr[j]);
+      if (act == Activation::tanh) d = 1.0f - yr[j] * yr[j];
+      dzr[j] = dyr[j] * d;
+    }
+  }
+}
+
+void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db) {
+  std::fill(db, db + cols, 0.0f);
+  for (int64_t i = 0; i < rows; ++i) add_bias_row(db, dz + i * cols, cols);
+}
+
+}  // namespace ck

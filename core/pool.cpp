@@ -1,0 +1,130 @@
+#include "core/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/parallel.h"
+
+namespace ck {
+
+namespace {
+// Index of the first maximal input of window (oh, ow), channel c, within one
+// image; NaN wins (so it propagates like TensorFlow's max pooling).
+int32_t window_argmax(const float* xn, const ConvGeometry& g, int64_t oh, int64_t ow, int64_t c) {
+  int32_t best = -1;
+  float best_value = -std::numeric_limits<float>::infinity();
+  for (int kh = 0; kh < g.KH; ++kh) {
+    int64_t ih = oh * g.SH - g.pad_top + kh;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int kw = 0; kw < g.KW; ++kw) {
+      int64_t iw = ow * g.SW - g.pad_left + kw;
+      if (iw < 0 || iw >= g.W) continue;
+      int32_t i = static_cast<int32_t>((ih * g.W + iw) * g.C + c);
+      if (best < 0 || xn[i] > best_value || std::isnan(xn[i])) {
+        best = i;
+        best_value = xn[i];
+        if (std::isnan(best_value)) return best;
+      }
+    }
+  }
+  return best;
+}
+}  // namespace
+
+void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g) {
+  const int64_t in = g.in_size(), out = g.OH * g.OW * g.C;
+  parallel_for(N, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      const float* xn = x + n * in;
+      float* yn = y + n * out;
+      int32_t* an = argmax + n * out;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t o = (oh * g.OW + ow) * g.C;
+          // Common case, a window fully inside: a channel-vectorizable max.
+          const int64_t ih0 = oh * g.SH - g.pad_top, iw0 = ow * g.SW - g.pad_left;
+          if (ih0 >= 0 && iw0 >= 0 && ih0 + g.KH <= g.H && iw0 + g.KW <= g.W) {
+            for (int64_t c = 0; c < g.C; ++c) {
+              int32_t i = static_cast<int32_t>((ih0 * g.W + iw0) * g.C + c);
+              an[o + c] = i;
+              yn[o + c] = xn[i];
+            }
+            for (int kh = 0; kh < g.KH; ++kh)
+              for (int kw = 0; kw < g.KW; ++kw) {
+                if (kh == 0 && kw == 0) continue;
+                const int32_t base = static_cast<int32_t>(((ih0 + kh) * g.W + iw0 + kw) * g.C);
+                for (int64_t c = 0; c < g.C; ++c) {
+                  float v = xn[base + c];
+                  // "v > best" keeps the first max; the NaN test lets NaN win.
+                  if (v > yn[o + c] || (v != v && yn[o + c] == yn[o + c])) {
+                    yn[o + c] = v;
+                    an[o + c] = base + static_cast<int32_t>(c);
+                  }
+                }
+              }
+            continue;
+          }
+          for (int64_t c = 0; c < g.C; ++c) {
+            int32_t i = window_argmax(xn, g, oh, ow, c);
+            an[o + c] = i;
+            yn[o + c] = xn[i];
+          }
+        }
+    }
+  });
+}
+
+void maxpool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t N,
+                      const ConvGeometry& g) {
+  const int64_t in = g.in_size(), out = g.OH * g.OW * g.C;
+  parallel_for(N, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* dxn = dx + n * in;
+      std::fill(dxn, dxn + in, 0.0f);
+      for (int64_t o = 0; o < out; ++o) dxn[argmax[n * out + o]] += dy[n * out + o];
+    }
+  });
+}
+
+void maxpool_forward_reference(const float* x, float* y, int64_t N, const ConvGeometry& g) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t c = 0; c < g.C; ++c) {
+          const float* xn = x + n * g.in_size();
+          y[((n * g.OH + oh) * g.OW + ow) * g.C + c] = xn[window_argmax(xn, g, oh, ow, c)];
+        }
+}
+
+void maxpool_backward_reference(const float* x, const float* dy, float* dx, int64_t N,
+                                const ConvGeometry& g) {
+  std::fill(dx, dx + N * g.in_size(), 0.0f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t c = 0; c < g.C; ++c) {
+          const float* xn = x + n * g.in_size();
+          dx[n * g.in_size() + window_argmax(xn, g, oh, ow, c)] +=
+              dy[((n * g.OH + oh) * g.OW + ow) * g.C + c];
+        }
+}
+
+void global_avgpool_forward(const float* x, float* y, int64_t N, int64_t HW, int64_t C) {
+  for (int64_t n = 0; n < N; ++n) {
+    float* yn = y + n * C;
+    std::fill(yn, yn + C, 0.0f);
+    for (int64_t p = 0; p < HW; ++p)
+      for (int64_t c = 0; c < C; ++c) yn[c] += x[(n * HW + p) * C + c];
+    for (int64_t c = 0; c < C; ++c) yn[c] /= static_cast<float>(HW);
+  }
+}
+
+void global_avgpool_backward(const float* dy, float* dx, int64_t N, int64_t HW, int64_t C) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t p = 0; p < HW; ++p)
+      for (int64_t c = 0; c < C; ++c)
+        dx[(n * HW + p) * C + c] = dy[n * C + c] / static_cast<float>(HW);
+}
+
+}  // namespace ck

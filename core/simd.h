@@ -1,0 +1,65 @@
+#pragma once
+// A thin wrapper over the widest float vector this build targets, so each
+// SIMD kernel is written once: AVX-512 (16 lanes), AVX2 (8 lanes), or plain
+// floats (1 lane) when built with PORTABLE=ON.
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace ck::simd {
+
+#if defined(__AVX512F__)
+using vec = __m512;
+inline constexpr int kLanes = 16;
+inline vec load(const float* p) { return _mm512_loadu_ps(p); }
+inline void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+inline vec set1(float x) { return _mm512_set1_ps(x); }
+inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+inline vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
+inline vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+inline vec div(vec a, vec b) { return _mm512_div_ps(a, b); }
+inline vec max(vec a, vec b) { return _mm512_max_ps(a, b); }
+inline vec sqrt(vec a) { return _mm512_sqrt_ps(a); }
+// a * b + c
+inline vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+// x where mask (y > 0) else 0: the ReLU gradient gate.
+inline vec gate_positive(vec x, vec y) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), x);
+}
+#elif defined(__AVX2__)
+using vec = __m256;
+inline constexpr int kLanes = 8;
+inline vec load(const float* p) { return _mm256_loadu_ps(p); }
+inline void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+inline vec set1(float x) { return _mm256_set1_ps(x); }
+inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+inline vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
+inline vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+inline vec div(vec a, vec b) { return _mm256_div_ps(a, b); }
+inline vec max(vec a, vec b) { return _mm256_max_ps(a, b); }
+inline vec sqrt(vec a) { return _mm256_sqrt_ps(a); }
+#if defined(__FMA__)
+inline vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+#else
+inline vec fma(vec a, vec b, vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
+#endif
+inline vec gate_positive(vec x, vec y) {
+  return _mm256_and_ps(x, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+#else
+using vec = float;
+inline constexpr int kLanes = 1;
+inline vec load(const float* p) { return *p; }
+inline void store(float* p, vec v) { *p = v; }
+inline vec set1(float x) { return x; }
+inline vec add(vec a, vec b) { return a + b; }
+inline vec sub(vec a, vec b) { return a - b; }
+inline vec mul(vec a, vec b) { return a * b; }
+inline vec div(vec a, vec b) { return a / b; }
+inline vec max(vec a, vec b) { return a > b ? a : b; }
+inline vec sqrt(vec a) { return __builtin_sqrtf(a); }
+inline vec fma(vec a, vec b, vec c) { return a * b + c; }
+inline vec gate_positive(vec x, vec y) { return y > 0.0f ? x : 0.0f; }
+#endif
+
+}  // namespace ck::simd

@@ -1,0 +1,76 @@
+#pragma once
+// Model: a Sequential stack of layers, its activations and their gradients.
+//
+//   Model m;  m.add(...);  m.build({28, 28, 1});  m.init(rng);  m.compile(loss);
+//   const Tensor& out = m.forward(x, ctx);   // x (N,28,28,1) -> out (N,10)
+//   m.backward(dout);                        // fills every Param::grad
+//
+// Activations are kept per layer (sized for the largest batch seen and reused)
+// because backward needs them.
+#include <string>
+#include <vector>
+
+#include "layers/layer.h"
+#include "layers/loss.h"
+
+namespace ck {
+
+class Model {
+ public:
+  void add(LayerPtr layer);
+
+  // Requires: at least one layer. Ensures: layers are named as Keras would
+  // (conv2d, conv2d_1, dense, ...), every output shape is inferred and the
+  // parameters exist; throws ck::Error naming the layer that cannot work.
+  void build(const Shape& input_shape);
+  // Draws fresh initial weights.
+  void init(Rng& rng);
+
+  // Pairs the model with its loss. For cross-entropy, a final softmax
+  // (sigmoid for binary) moves off the last layer into head(): forward() then
+  // returns logits and the loss is computed from them, stably (layers/loss.h).
+  // Throws when the loss cannot work with the model's output.
+  void compile(LossKind loss);
+  LossKind loss() const { return loss_; }
+  // The output activation applied after forward() to get predictions.
+  Activation head() const { return head_; }
+
+  // x (N, ...input shape) -> the last layer's output (N, K).
+  const Tensor& forward(const Tensor& x, const ForwardContext& ctx);
+  // dout (N,K) = dL/d(forward output). Requires: forward() was the last call.
+  void backward(const Tensor& dout);
+  // Probabilities (N,K): forward in inference mode, then head().
+  void predict(const Tensor& x, Tensor& probabilities);
+
+  std::vector<Param*> params();
+  const std::vector<LayerPtr>& layers() const { return layers_; }
+  Layer& layer(size_t i) { return *layers_[i]; }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return layers_.back()->output_shape; }
+  // The canonical spec: parse_model_spec(spec()) rebuilds this architecture.
+  std::string spec() const;
+  // Layer i's spec token (the last one with its head activation).
+  std::string layer_spec(size_t i) const;
+  int64_t param_count() const;
+  int64_t trainable_param_count() const;
+  int64_t flops() const;  // forward, per sample
+  // Keras-style table: layer (type), output shape, params, FLOPs; then totals.
+  std::string summary() const;
+
+  // Output of layer i from the last forward (for diagnostics).
+  const Tensor& activation(size_t i) const { return acts_[i]; }
+
+ private:
+  std::vector<LayerPtr> layers_;
+  Shape input_shape_;
+  std::vector<Tensor> acts_;   // acts_[i]: output of layer i
+  std::vector<Tensor> grads_;  // grads_[i]: dL/d(input of layer i+1) = dL/d acts_[i]
+  Tensor input_;               // view of the last forward's input
+  Shape last_input_shape_;     // per-sample shape of the last forward
+  std::vector<Shape> shapes_;  // per-sample output shapes for last_input_shape_
+  Activation head_ = Activation::linear;
+  LossKind loss_ = LossKind::sparse_categorical_crossentropy;
+  bool compiled_ = false;
+};
+
+}  // namespace ck
