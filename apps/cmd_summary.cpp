@@ -3,6 +3,7 @@
 
 #include "apps/commands.h"
 #include "apps/model_builder.h"
+#include "apps/model_file.h"
 #include "layers/spec.h"
 
 namespace ck {
@@ -14,13 +15,40 @@ void setup_summary(CLI::App& cmd) {
     bool list = false;
   };
   auto o = std::make_shared<Options>();
-  cmd.add_option("model,--model", o->model, "A preset name or a layer spec")->capture_default_str();
+  cmd.add_option("model,--model", o->model,
+                 "A preset name, a layer spec, or a saved model (.safetensors)")
+      ->capture_default_str();
   cmd.add_option("--input", o->input, "Input shape HxWxC (default: the preset's)");
   cmd.add_flag("--list", o->list, "List the model presets");
   cmd.callback([o] {
     if (o->list) {
       for (const Preset& p : presets())
         fmt::print("{:<26} {:<10} {}\n  {}\n", p.name, p.input, p.about, p.spec);
+      return;
+    }
+    if (o->model.ends_with(".safetensors")) {
+      LoadedModel saved = load_model(o->model);
+      fmt::print("{}\n{}", o->model, saved.model.summary());
+      fmt::print("Loss: {}\n", loss_name(saved.model.loss()));
+      fmt::print("Preprocessing: {}\n", saved.info.preprocessing.describe());
+      fmt::print("Classes ({}): {}\n", saved.info.class_names.size(),
+                 fmt::join(saved.info.class_names, ", "));
+      const nlohmann::json& t = saved.info.training;
+      if (t.contains("epochs") && t["epochs"].is_array()) {
+        fmt::print("Trained on {} for {} epochs:\n", t.value("data", std::string("?")),
+                   t["epochs"].size());
+        for (const auto& e : t["epochs"]) {
+          std::string line = fmt::format("  epoch {:>3}:", e.value("epoch", 0));
+          for (const char* key :
+               {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}) {
+            if (!e.contains(key)) continue;
+            const auto& v = e[key];
+            line += fmt::format(" {} {}", key,
+                                v.is_number() ? fmt::format("{:.4f}", v.get<double>()) : v.dump());
+          }
+          fmt::print("{}\n", line);
+        }
+      }
       return;
     }
     std::optional<Shape> input;

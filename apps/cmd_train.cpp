@@ -2,36 +2,54 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <set>
 
+#include "apps/checkpoint.h"
 #include "apps/commands.h"
 #include "apps/eval_report.h"
 #include "apps/model_builder.h"
+#include "apps/model_file.h"
 #include "apps/progress.h"
+#include "apps/train_options.h"
 #include "apps/trainer.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
-#include "apps/data_options.h"
-#include "core/format.h"
+#include "version.h"
 
 namespace ck {
 
 namespace {
 
-struct TrainOptions {
-  DataOptions data;
-  std::string model = "fmnist-cnn";
-  int epochs = 2;
-  int batch = 32;
-  std::string optimizer = "adam";
-  float lr = 0;
-  float momentum = 0;
-  bool nesterov = false;
-  std::string loss = "auto";
-  uint64_t seed = 42;
-};
+// --resume continues a run exactly as it was started: its recorded options
+// replace the command line, except for the total epochs and compute options.
+std::optional<Checkpoint> resume_options(TrainOptions& o, const CLI::App& cmd) {
+  if (o.resume.empty()) return std::nullopt;
+  const std::set<std::string> allowed = {"--resume", "--epochs", "--threads", "--gemm", "--help"};
+  for (const CLI::Option* opt : cmd.get_options())
+    if (opt->count() > 0 && !allowed.count(opt->get_name()))
+      fail("{} cannot be changed when resuming: --resume continues the run exactly as it was "
+           "started (only --epochs and --threads may be given)",
+           opt->get_name());
+  std::optional<std::string> path = latest_checkpoint(o.resume);
+  if (!path)
+    fail("--resume {}: no checkpoint there (a run writes them with --checkpoint-dir)", o.resume);
+  Checkpoint c = read_checkpoint(*path);
+  TrainOptions restored = train_options_from_json(c.options);
+  if (cmd.count("--epochs")) restored.epochs = o.epochs;
+  restored.resume = o.resume;
+  o = restored;
+  if (c.threads != threads())
+    fmt::print(stderr,
+               "convkit: warning: the run used {} threads and resumes with {}; the result will "
+               "not be bit-identical to an uninterrupted run (pass --threads {})\n",
+               c.threads, threads(), c.threads);
+  return c;
+}
 
-void run_train(const TrainOptions& o) {
+void run_train(TrainOptions o, const CLI::App& cmd) {
+  std::optional<Checkpoint> resumed = resume_options(o, cmd);
   std::unique_ptr<PreparedData> data = prepare_data(o.data, o.batch, o.seed);
   const Dataset& train_set = data->train_set();
 
@@ -44,17 +62,53 @@ void run_train(const TrainOptions& o) {
          outputs, data->splits.name, train_set.num_classes(), train_set.num_classes());
   Rng init_rng(o.seed);
   model.init(init_rng);
+  std::string imported;
+  std::optional<ImportReport> report;
+  if (!o.init_from.empty()) {
+    report = import_weights(model, o.init_from);
+    imported = fmt::format("  init-from:     {}\n{}", o.init_from, report->format());
+  }
+  if (!o.freeze.empty()) {
+    std::vector<std::string> frozen = freeze_layers(model, o.freeze, report ? &*report : nullptr);
+    imported += fmt::format("  frozen:        {} ({} of {} params train)\n", fmt::join(frozen, ", "),
+                            with_commas(model.trainable_param_count()),
+                            with_commas(model.param_count()));
+  }
   auto optimizer = make_optimizer(o.optimizer, o.lr, o.momentum, o.nesterov);
+
+  ModelInfo info;
+  info.preprocessing = data->preprocessing;
+  info.class_names = train_set.class_names;
+  info.training = {{"data", data->splits.name},
+                   {"options", train_options_json(o)},
+                   {"convkit_version", kVersion},
+                   {"threads", threads()},
+                   {"gemm", gemm_backend_name(gemm_backend())}};
+
+  TrainPosition start;
+  std::vector<nlohmann::json> history;
+  if (resumed) {
+    Checkpoint c = restore_checkpoint(resumed->path, model, *optimizer);
+    start = c.position;
+    history = c.history;
+  }
 
   fmt::print("Training {} on {}\n", o.model, data->splits.name);
   fmt::print("{}", data->describe());
   fmt::print("  model:         {} params, {:.1f} MFLOP/image forward\n",
              with_commas(model.param_count()), model.flops() / 1e6);
+  fmt::print("{}", imported);
   fmt::print("  optimizer:     {}; loss {}{}\n", optimizer->describe(), loss_name(model.loss()),
              model.head() != Activation::linear ? " (from logits)" : "");
   fmt::print("  run:           {} epochs, batch {}, seed {}, {} threads, gemm {}\n", o.epochs,
              o.batch, o.seed, threads(), gemm_backend_name(gemm_backend()));
+  if (resumed)
+    fmt::print("  resuming:      {} (epoch {}, step {})\n", resumed->path, start.epoch + 1,
+               start.step);
   std::fflush(stdout);
+  if (start.epoch >= o.epochs)
+    fail("the run already finished {} epochs; pass a larger --epochs to train further",
+         start.epoch);
 
   const bool has_accuracy = model.loss() != LossKind::mean_squared_error;
   ProgressBar progress(stdout, has_accuracy);
@@ -65,12 +119,23 @@ void run_train(const TrainOptions& o) {
   setup.validation = data->validation.get();
   setup.test = data->test.get();
   setup.epochs = o.epochs;
+  setup.start = start;
   setup.seed = o.seed;
   setup.observers = {&progress};
+  const std::string checkpoint_dir = resumed ? o.resume : o.checkpoint_dir;
+  std::optional<CheckpointWriter> checkpoints;
+  if (!checkpoint_dir.empty()) {
+    checkpoints.emplace(checkpoint_dir, o.keep_checkpoints, o.checkpoint_every, model, *optimizer,
+                        info, train_options_json(o), history);
+    setup.observers.push_back(&*checkpoints);
+  }
   std::vector<EpochResult> results = train(setup);
 
   double seconds = 0;
-  for (const EpochResult& r : results) seconds += r.seconds;
+  for (const EpochResult& r : results) {
+    seconds += r.seconds;
+    history.push_back(epoch_json(r));
+  }
   const EpochResult& last = results.back();
   auto metrics = [&](const LossStats& s) {
     return fmt::format("loss {:.4f}{}", s.mean(),
@@ -81,37 +146,24 @@ void run_train(const TrainOptions& o) {
              data->train->samples() * results.size() / std::max(seconds, 1e-9));
   fmt::print("  final train:   {}\n", metrics(last.train));
   if (last.validation) fmt::print("  validation:    {}\n", metrics(last.validation->stats));
-  if (last.test) {
-    fmt::print("  test:          {}\n\n", metrics(last.test->stats));
-    if (has_accuracy) fmt::print("{}", format_confusion(*last.test, train_set.class_names));
+  if (last.test) fmt::print("  test:          {}\n", metrics(last.test->stats));
+
+  info.training["epochs"] = history;
+  if (!o.save.empty()) {
+    save_model(o.save, model, info);
+    fmt::print("  saved:         {} (convkit predict --model {} FILES)\n", o.save, o.save);
   }
+  if (last.test && has_accuracy)
+    fmt::print("\n{}", format_confusion(*last.test, train_set.class_names));
 }
 
 }  // namespace
 
 void setup_train(CLI::App& cmd) {
   auto o = std::make_shared<TrainOptions>();
-  add_data_options(cmd, o->data);
-  cmd.add_option("--model", o->model,
-                 "A preset (convkit summary --list) or a layer spec, e.g. "
-                 "\"conv2d(32,3,relu) maxpool(2) flatten dense(10,softmax)\"")
-      ->capture_default_str();
-  cmd.add_option("--epochs", o->epochs, "Passes over the training data")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd.add_option("--batch", o->batch, "Samples per step")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_option("--optimizer", o->optimizer, "adam or sgd")->capture_default_str();
-  cmd.add_option("--lr", o->lr, "Learning rate (default: 0.001 for adam, 0.01 for sgd)");
-  cmd.add_option("--momentum", o->momentum, "SGD momentum");
-  cmd.add_flag("--nesterov", o->nesterov, "SGD with Nesterov momentum");
-  cmd.add_option("--loss", o->loss,
-                 "auto, sparse_categorical_crossentropy (scce), binary_crossentropy (bce), or "
-                 "mean_squared_error (mse)")
-      ->capture_default_str();
-  cmd.add_option("--seed", o->seed, "Seed for initialization, shuffling and dropout")
-      ->capture_default_str();
+  add_train_options(cmd, *o);
   add_compute_options(cmd);
-  cmd.callback([o] { run_train(*o); });
+  cmd.callback([o, &cmd] { run_train(*o, cmd); });
 }
 
 }  // namespace ck

@@ -1,5 +1,7 @@
 #include "apps/trainer.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -53,14 +55,21 @@ std::vector<EpochResult> train(const TrainSetup& s) {
   Batch batch;
   Tensor dout;
   const int64_t steps = s.train->batches();
-  for (int epoch = s.first_epoch; epoch < s.epochs; ++epoch) {
+  for (int epoch = s.start.epoch; epoch < s.epochs; ++epoch) {
     for (TrainObserver* o : s.observers) o->on_epoch_begin(epoch, s.epochs, steps);
     const auto start = clock::now();
     StepInfo info;
     info.epoch = epoch;
     info.steps = steps;
-    s.train->start_epoch(epoch);
-    for (int64_t step = 0; s.train->next(batch); ++step) {
+    int64_t first_step = 0;
+    if (epoch == s.start.epoch) {
+      // Resuming mid-epoch: skip the batches already done, keep their figures.
+      first_step = s.start.step;
+      info.running = s.start.running;
+      info.images = s.start.images;
+    }
+    s.train->start_epoch(epoch, first_step);
+    for (int64_t step = first_step; s.train->next(batch); ++step) {
       Rng rng = Rng::derive(s.seed, 0xd20, (static_cast<uint64_t>(epoch) << 32) | step);
       ForwardContext ctx{true, &rng};
       const Tensor& out = model.forward(batch.x, ctx);
@@ -79,7 +88,7 @@ std::vector<EpochResult> train(const TrainSetup& s) {
     r.epoch = epoch;
     r.train = info.running;
     r.seconds = std::chrono::duration<double>(clock::now() - start).count();
-    r.images_per_second = r.seconds > 0 ? info.images / r.seconds : 0;
+    r.images_per_second = r.seconds > 0 ? (info.images - (epoch == s.start.epoch ? s.start.images : 0)) / r.seconds : 0;
     r.learning_rate = s.optimizer->learning_rate;
     if (s.validation) r.validation = evaluate(model, *s.validation);
     if (s.test) r.test = evaluate(model, *s.test);
@@ -87,6 +96,59 @@ std::vector<EpochResult> train(const TrainSetup& s) {
     results.push_back(std::move(r));
   }
   return results;
+}
+
+}  // namespace ck
+
+namespace ck {
+
+namespace {
+// JSON has no NaN or infinity, and a diverged run has both: store them as strings.
+nlohmann::json number_json(double x) {
+  if (std::isfinite(x)) return x;
+  return std::isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf");
+}
+double number_from_json(const nlohmann::json& j) {
+  if (j.is_number()) return j.get<double>();
+  const std::string s = j.get<std::string>();
+  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  fail("\"{}\" is not a number", s);
+}
+}  // namespace
+
+nlohmann::json loss_stats_json(const LossStats& s) {
+  return {{"weighted_sum", number_json(s.weighted_sum)}, {"count", s.count}, {"correct", s.correct},
+          {"capped", s.capped}};
+}
+
+LossStats loss_stats_from_json(const nlohmann::json& j) {
+  LossStats s;
+  s.weighted_sum = number_from_json(j.at("weighted_sum"));
+  s.count = j.at("count").get<int64_t>();
+  s.correct = j.at("correct").get<int64_t>();
+  s.capped = j.at("capped").get<int64_t>();
+  return s;
+}
+
+nlohmann::json epoch_json(const EpochResult& r) {
+  nlohmann::json j = {{"epoch", r.epoch + 1},
+                      {"loss", number_json(r.train.mean())},
+                      {"accuracy", r.train.accuracy()},
+                      // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
+                      {"learning_rate", std::stod(fmt::format("{}", r.learning_rate))},
+                      {"seconds", r.seconds},
+                      {"images_per_second", r.images_per_second}};
+  if (r.validation) {
+    j["val_loss"] = number_json(r.validation->loss());
+    j["val_accuracy"] = r.validation->accuracy();
+  }
+  if (r.test) {
+    j["test_loss"] = number_json(r.test->loss());
+    j["test_accuracy"] = r.test->accuracy();
+  }
+  return j;
 }
 
 }  // namespace ck

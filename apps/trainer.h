@@ -9,6 +9,7 @@
 // shuffle from the loader's own derivation, so every step of a run can be
 // replayed from (seed, epoch, step) alone.
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,14 @@ class TrainObserver {
   virtual void on_epoch_end(const EpochResult& result, int epochs) {}
 };
 
+// Where a run starts: the beginning, or where a checkpoint left off.
+struct TrainPosition {
+  int epoch = 0;         // 0-based epoch to run next
+  int64_t step = 0;      // batches of that epoch already done
+  LossStats running;     // their statistics
+  int64_t images = 0;    // their images
+};
+
 struct TrainSetup {
   Model* model = nullptr;
   Optimizer* optimizer = nullptr;
@@ -67,10 +76,16 @@ struct TrainSetup {
   Loader* validation = nullptr;  // optional
   Loader* test = nullptr;        // optional
   int epochs = 1;
-  int first_epoch = 0;           // > 0 when resuming
+  TrainPosition start;
   uint64_t seed = 0;
   std::vector<TrainObserver*> observers;
 };
+
+// Per-epoch figures as JSON (loss, accuracy, val_*, test_*, seconds, ...),
+// the form used by checkpoints, model files and run directories.
+nlohmann::json epoch_json(const EpochResult& result);
+nlohmann::json loss_stats_json(const LossStats& stats);
+LossStats loss_stats_from_json(const nlohmann::json& j);
 
 // Requires: model built, initialized and compiled.
 // Ensures: returns one result per epoch trained.

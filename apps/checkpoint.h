@@ -1,0 +1,64 @@
+#pragma once
+// Checkpoints: a model file (apps/model_file.h) plus the optimizer's state and
+// a "checkpoint" metadata record: where the run stands (epoch, step, running
+// figures), the optimizer's step count and learning rate, the per-epoch
+// history, and the options the run was started with.
+//
+// Every source of randomness in training is derived from (seed, epoch, step),
+// so restoring the weights, the optimizer state and the position is enough
+// for a resumed run to end bit-identical to an uninterrupted one (same seed,
+// thread count and GEMM backend).
+//
+// Files are DIR/ckpt-e<epoch>-s<step>.safetensors, written atomically; the
+// newest `keep` are kept.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/model_file.h"
+#include "apps/trainer.h"
+
+namespace ck {
+
+class CheckpointWriter : public TrainObserver {
+ public:
+  // every_steps > 0 also saves every that many steps within an epoch.
+  CheckpointWriter(std::string dir, int keep, int64_t every_steps, Model& model,
+                   Optimizer& optimizer, const ModelInfo& info, nlohmann::json options,
+                   std::vector<nlohmann::json> history = {});
+  void on_step_end(const StepInfo& step) override;
+  void on_epoch_end(const EpochResult& result, int epochs) override;
+
+ private:
+  void save(const TrainPosition& next);
+  std::string dir_;
+  int keep_;
+  int64_t every_steps_;
+  Model& model_;
+  Optimizer& optimizer_;
+  const ModelInfo& info_;
+  nlohmann::json options_;
+  std::vector<nlohmann::json> history_;
+};
+
+struct Checkpoint {
+  std::string path;
+  TrainPosition position;
+  nlohmann::json options;              // as given to CheckpointWriter
+  std::vector<nlohmann::json> history; // epoch_json() of each finished epoch
+  int threads = 0;
+  std::string gemm;
+};
+
+// The newest checkpoint in `dir`, or nothing. Throws if dir is not a directory.
+std::optional<std::string> latest_checkpoint(const std::string& dir);
+
+// Reads a checkpoint's record without loading weights.
+Checkpoint read_checkpoint(const std::string& path);
+
+// Loads the checkpoint's weights into `model` and its state into `optimizer`.
+// Requires: the same architecture and optimizer kind as when it was saved.
+Checkpoint restore_checkpoint(const std::string& path, Model& model, Optimizer& optimizer);
+
+}  // namespace ck

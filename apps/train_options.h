@@ -1,0 +1,44 @@
+#pragma once
+// The options of `convkit train`, shared by the command, checkpoints (which
+// store them, so `--resume DIR` continues a run exactly as it was started)
+// and the training record in model files.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "apps/data_options.h"
+
+namespace ck {
+
+struct TrainOptions {
+  DataOptions data;
+  std::string model = "fmnist-cnn";
+  int epochs = 2;
+  int batch = 32;
+  std::string optimizer = "adam";
+  float lr = 0;  // 0: the optimizer's default
+  float momentum = 0;
+  bool nesterov = false;
+  std::string loss = "auto";
+  uint64_t seed = 42;
+  // Model files
+  std::string save;
+  std::string init_from;
+  std::string freeze;
+  // Checkpoints
+  std::string checkpoint_dir;
+  int keep_checkpoints = 3;
+  int64_t checkpoint_every = 0;
+  std::string resume;
+};
+
+void add_train_options(CLI::App& cmd, TrainOptions& options);
+
+// Every option of the run except --resume itself.
+nlohmann::json train_options_json(const TrainOptions& options);
+// Throws ck::Error on a malformed record.
+TrainOptions train_options_from_json(const nlohmann::json& j);
+
+}  // namespace ck
