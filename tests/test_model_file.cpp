@@ -1,0 +1,242 @@
+// Model files, weight import, checkpoints and the kill-and-resume guarantee.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "apps/checkpoint.h"
+#include "apps/model_builder.h"
+#include "apps/model_file.h"
+#include "core/error.h"
+#include "helpers.h"
+#include "optim/adam.h"
+
+using namespace ck;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+Model small_model(uint64_t seed) {
+  Model m = make_model("conv2d(4,3,same,relu) maxpool(2) flatten dense(3,softmax)", Shape{6, 6, 2});
+  m.compile(LossKind::sparse_categorical_crossentropy);
+  Rng rng(seed);
+  m.init(rng);
+  return m;
+}
+
+// Tensors of two files are the same bytes (metadata, e.g. timings, may differ).
+bool same_tensors(const std::string& a, const std::string& b) {
+  SafeTensors fa = read_safetensors(a), fb = read_safetensors(b);
+  if (fa.tensors.size() != fb.tensors.size()) return false;
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    const Tensor& x = fa.tensors[i].second;
+    const Tensor* y = fb.find(fa.tensors[i].first);
+    if (!y || y->shape() != x.shape() ||
+        std::memcmp(x.data(), y->data(), x.size() * sizeof(float)) != 0)
+      return false;
+  }
+  return true;
+}
+
+// Starts convkit with `args` in the background, output discarded.
+pid_t spawn_convkit(const std::vector<std::string>& args) {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::vector<char*> argv = {const_cast<char*>(CONVKIT_BINARY)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execv(CONVKIT_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+TEST_CASE("model file: save then load predicts exactly what the in-memory model predicts") {
+  Model m = small_model(3);
+  ModelInfo info;
+  info.preprocessing.scaling = Scaling::unit;
+  info.class_names = {"a", "b", "c"};
+  info.training = {{"epochs", 0}};
+  const std::string path = (fresh_dir("ck_mf_roundtrip") / "m.safetensors").string();
+  save_model(path, m, info);
+
+  LoadedModel loaded = load_model(path);
+  CHECK(loaded.model.spec() == m.spec());
+  CHECK(loaded.model.input_shape() == Shape{6, 6, 2});
+  CHECK(loaded.info.class_names == info.class_names);
+  CHECK(loaded.info.preprocessing.scaling == Scaling::unit);
+  // Keras names and layouts.
+  SafeTensors f = read_safetensors(path);
+  CHECK(f.find("conv2d/kernel")->shape() == Shape{3, 3, 2, 4});  // HWIO
+  CHECK(f.find("dense/kernel")->shape() == Shape{36, 3});        // (in, out)
+  CHECK(f.find("dense/bias")->shape() == Shape{3});
+  CHECK(f.metadata.at("architecture") ==
+        "conv2d(4,3,same,relu) maxpool(2) flatten dense(3,softmax)");
+
+  Rng rng(9);
+  Tensor x = test::random_tensor({5, 6, 6, 2}, rng);
+  Tensor p1, p2;
+  m.predict(x, p1);
+  loaded.model.predict(x, p2);
+  CHECK(test::max_abs_diff(p1, p2) == 0.0f);
+}
+
+TEST_CASE("model file: a tensor that does not fit the architecture is named") {
+  Model m = small_model(1);
+  const fs::path dir = fresh_dir("ck_mf_mismatch");
+  // Same tensors, but the metadata claims a wider dense layer.
+  Model other = make_model("conv2d(4,3,same,relu) maxpool(2) flatten dense(5,softmax)", Shape{6, 6, 2});
+  other.compile(LossKind::sparse_categorical_crossentropy);
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  for (Param* p : m.params()) tensors.emplace_back(p->name, &p->value);
+  write_safetensors((dir / "bad.safetensors").string(), tensors,
+                    {{"format", "convkit"},
+                     {"architecture", other.spec()},
+                     {"input_shape", "[6, 6, 2]"},
+                     {"loss", "sparse_categorical_crossentropy"},
+                     {"preprocessing", R"({"scaling": "none"})"},
+                     {"class_names", "[]"}});
+  CHECK_THROWS_WITH_AS(load_model((dir / "bad.safetensors").string()),
+                       doctest::Contains("tensor \"dense/kernel\" has shape (36, 3), but the "
+                                         "architecture needs (36, 5)"),
+                       Error);
+  // A plain safetensors file (weights only) points at --init-from.
+  write_safetensors((dir / "plain.safetensors").string(), tensors, {});
+  CHECK_THROWS_WITH_AS(load_model((dir / "plain.safetensors").string()),
+                       doctest::Contains("not a convkit model"), Error);
+  // An architecture that does not parse.
+  write_safetensors((dir / "arch.safetensors").string(), tensors,
+                    {{"format", "convkit"},
+                     {"architecture", "conv9d(4)"},
+                     {"input_shape", "[6, 6, 2]"},
+                     {"loss", "sparse_categorical_crossentropy"},
+                     {"preprocessing", R"({"scaling": "none"})"},
+                     {"class_names", "[]"}});
+  CHECK_THROWS_WITH_AS(load_model((dir / "arch.safetensors").string()),
+                       doctest::Contains("its architecture cannot be built"), Error);
+}
+
+TEST_CASE("--init-from imports matching tensors by name and shape, and --freeze stops them") {
+  Model source = small_model(5);
+  const std::string path = (fresh_dir("ck_mf_import") / "base.safetensors").string();
+  save_model(path, source, ModelInfo{});
+  // Same convolution, a different head: conv weights load, dense does not fit.
+  Model target = make_model("conv2d(4,3,same,relu) maxpool(2) flatten dense(7,softmax)", Shape{6, 6, 2});
+  target.compile(LossKind::sparse_categorical_crossentropy);
+  Rng rng(77);
+  target.init(rng);
+  ImportReport report = import_weights(target, path);
+  CHECK(report.loaded == std::vector<std::string>{"conv2d/kernel", "conv2d/bias"});
+  REQUIRE(report.shape_mismatch.size() == 2);
+  CHECK(report.shape_mismatch[0] == "dense/kernel: file (36, 3), model (36, 7)");
+  CHECK(test::max_abs_diff(target.params()[0]->value, source.params()[0]->value) == 0.0f);
+
+  std::vector<std::string> frozen = freeze_layers(target, "imported", &report);
+  CHECK(frozen == std::vector<std::string>{"conv2d"});
+  CHECK_FALSE(target.params()[0]->trainable);
+  CHECK(target.params()[2]->trainable);
+  CHECK(target.trainable_param_count() == 36 * 7 + 7);
+
+  // A frozen layer does not move under Adam.
+  Tensor before = target.params()[0]->value.clone();
+  for (Param* p : target.params()) p->grad.fill(0.5f);
+  Adam adam;
+  adam.step(target.params());
+  CHECK(test::max_abs_diff(target.params()[0]->value, before) == 0.0f);
+
+  CHECK_THROWS_WITH_AS(freeze_layers(target, "conv3*", nullptr),
+                       doctest::Contains("no layer matches \"conv3*\""), Error);
+  CHECK(freeze_layers(target, "dense*,conv2d", nullptr).size() == 2);
+}
+
+TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical") {
+  const fs::path dir = fresh_dir("ck_mf_resume");
+  const std::vector<std::string> common = {"train", "--model", "lenet5", "--limit", "1200",
+                                           "--test-limit", "100", "--epochs", "2", "--threads", "2"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  // The uninterrupted run.
+  pid_t full = spawn_convkit(with({"--save", (dir / "full.safetensors").string()}));
+  int status = 0;
+  waitpid(full, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  // The same run, checkpointing every 5 steps, killed once a checkpoint exists.
+  const fs::path ckpt = dir / "ckpt";
+  pid_t run = spawn_convkit(with({"--save", (dir / "resumed.safetensors").string(),
+                                  "--checkpoint-dir", ckpt.string(), "--checkpoint-every", "5"}));
+  bool killed = false;
+  for (int i = 0; i < 2000 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (fs::exists(ckpt) && latest_checkpoint(ckpt.string())) {
+      kill(run, SIGKILL);
+      killed = true;
+    }
+  }
+  waitpid(run, &status, 0);
+  REQUIRE(killed);
+  const bool finished_anyway = WIFEXITED(status);
+  INFO("the run finished before it could be killed: ", finished_anyway);
+
+  std::string out;
+  int rc = test::run_convkit("train --resume " + ckpt.string() + " --threads 2", out);
+  if (!finished_anyway) {
+    INFO(out);
+    REQUIRE(rc == 0);
+    CHECK(out.find("resuming:") != std::string::npos);
+  }
+  CHECK(same_tensors((dir / "full.safetensors").string(), (dir / "resumed.safetensors").string()));
+}
+
+TEST_CASE("checkpoints: --resume refuses changed options and says what it allows") {
+  std::string out;
+  CHECK(test::run_convkit("train --resume /nonexistent-ckpt-dir", out) != 0);
+  CHECK(out.find("not a directory of checkpoints") != std::string::npos);
+  const fs::path empty = fresh_dir("ck_mf_empty");
+  CHECK(test::run_convkit("train --resume " + empty.string(), out) != 0);
+  CHECK(out.find("no checkpoint there") != std::string::npos);
+  CHECK(test::run_convkit("train --resume " + empty.string() + " --lr 0.1", out) != 0);
+  CHECK(out.find("--lr cannot be changed when resuming") != std::string::npos);
+}
+
+TEST_CASE("saving: a process killed at any moment never leaves a partial model file") {
+  const fs::path dir = fresh_dir("ck_mf_atomic");
+  const fs::path ckpt = dir / "ckpt";
+  // Checkpoint every step, so kills land inside saves often.
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    pid_t run = spawn_convkit({"train", "--model", "lenet5", "--limit", "640", "--test-limit", "64",
+                               "--epochs", "1", "--checkpoint-dir", ckpt.string(),
+                               "--checkpoint-every", "1", "--keep-checkpoints", "50"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 97 * attempt));
+    kill(run, SIGKILL);
+    int status;
+    waitpid(run, &status, 0);
+    if (!fs::exists(ckpt)) continue;
+    for (const auto& entry : fs::directory_iterator(ckpt)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with(".")) continue;  // a temporary file, never a checkpoint
+      INFO(name);
+      CHECK_NOTHROW(read_checkpoint(entry.path().string()));
+    }
+  }
+}
