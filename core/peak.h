@@ -10,7 +10,8 @@ namespace ck {
 // must allow that many), measured with a loop of nothing but independent FMAs
 // at the widest vector width this build was compiled for (AVX-512, AVX2; a
 // portable build measures SSE multiply+add pairs instead). Counts 2 flops per
-// FMA lane. Runs about 0.2 s. Requires: threads >= 1.
+// FMA lane. The best of 4 trials of 50 ms after a short warm-up, about 0.25 s
+// in all. Requires: threads >= 1.
 double measure_fma_peak_gflops(int threads);
 
 // GFLOP/s (2*M*N*K flops per call) of C = op(A)*op(B) with `backend` on
