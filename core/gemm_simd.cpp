@@ -57,7 +57,8 @@ constexpr const char* kIsa = "scalar";
 #endif
 
 // Block sizes for Zen4 (L1d 32K, L2 1M per core):
-//   B sliver (KC,NR)  = 256*32*4 B = 32K  -> L1 (with A slivers streaming past)
+//   B sliver (KC,NR)  = 256*32*4 B = 32K  -> L1, reused by MC/MR A slivers (what
+//                     spills is re-read from L2, far below its bandwidth: 128 B per k)
 //   A block  (MC,KC)  = 224*256*4 B = 224K -> L2, leaves room for the B panel's traffic
 //   B panel  (KC,NC)  = 256*3072*4 B = 3M -> L3
 // The actual kc and mc are these maxima evened out over K and M (e.g. K=576
@@ -89,7 +90,7 @@ struct Scratch {
   float* b_buffer(size_t size) {
     if (size > b_size) {
       std::free(b);
-      b_size = round_up(static_cast<int>(size), 16);
+      b_size = (size + 15) / 16 * 16;
       b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * b_size));
       if (!b) throw std::bad_alloc();
     }
@@ -343,6 +344,7 @@ const char* gemm_simd_isa() { return kIsa; }
 void gemm_simd(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
                int lda, const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
+  // Nothing to multiply: C = beta * C, and (as in BLAS) A and B are not read.
   if (K <= 0 || alpha == 0.0f) return scale_c(M, N, beta, C, ldc);
 
   static thread_local Scratch scratch;
