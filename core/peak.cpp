@@ -1,6 +1,7 @@
 #include "core/peak.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <vector>
@@ -95,35 +96,50 @@ struct GlobalsGuard {
 }  // namespace
 
 double measure_fma_peak_gflops(int threads) {
-  // Calibrate on one thread (this also wakes the core up): grow the count
-  // until a run takes 20 ms, then size the trials to take 50 ms each.
-  volatile float sink = 0.0f;
-  int64_t iterations = 1 << 14;
-  double elapsed = 0.0;
+  // Only threads that can run at once count: more than there are cores (or
+  // than TBB may use) would time-slice, and 1 ms chunks would not notice.
+  threads = std::max(1, std::min({threads, ck::threads(), hardware_threads()}));
+  // Size a chunk of the loop to take about a millisecond (this also warms
+  // the core up).
+  int64_t iterations = 1 << 10;
   for (;;) {
     auto start = Clock::now();
-    sink = sink + fma_loop(iterations);
-    elapsed = seconds_since(start);
-    if (elapsed >= 0.02) break;
+    volatile float sink = fma_loop(iterations);
+    (void)sink;
+    if (seconds_since(start) >= 1e-3) break;
     iterations *= 2;
   }
-  iterations = static_cast<int64_t>(iterations * 0.05 / elapsed);
+  const double chunk_flops = kFlopsPerIteration * static_cast<double>(iterations);
 
-  // The best of a few trials: interference (other processes, a virtual CPU
-  // descheduled by its host, a worker thread waking late) only ever slows a
-  // trial down, so the fastest is the closest to what the hardware can do.
+  // Each thread times chunks for 0.2 s and keeps the median rate, like
+  // time_gemm_gflops: a chunk hit by interference (another process, a virtual
+  // CPU paused by its host) is an outlier, not a lower average. The threads
+  // start together; the wait is bounded because TBB may start a worker late,
+  // or run the parts one after another.
+  std::vector<double> rates(threads);
   std::vector<float> sums(threads);
-  double best = 0.0;
-  for (int trial = 0; trial < 4; ++trial) {
-    auto start = Clock::now();
-    parallel_parts(threads, threads, [&](int part, int64_t, int64_t) {
-      sums[part] = fma_loop(iterations);
-    });
-    elapsed = seconds_since(start);
-    for (float s : sums) sink = sink + s;
-    best = std::max(best, kFlopsPerIteration * static_cast<double>(iterations) * threads / elapsed);
-  }
-  return best * 1e-9;
+  std::atomic<int> arrived{0};
+  parallel_parts(threads, threads, [&](int part, int64_t, int64_t) {
+    arrived.fetch_add(1);
+    for (auto wait = Clock::now(); arrived.load() < threads && seconds_since(wait) < 0.1;) {
+    }
+    std::vector<double> chunk_rates;
+    float sum = 0.0f;
+    for (auto start = Clock::now(); seconds_since(start) < 0.2;) {
+      auto chunk_start = Clock::now();
+      sum += fma_loop(iterations);
+      chunk_rates.push_back(chunk_flops / seconds_since(chunk_start));
+    }
+    auto middle = chunk_rates.begin() + chunk_rates.size() / 2;
+    std::nth_element(chunk_rates.begin(), middle, chunk_rates.end());
+    rates[part] = *middle;
+    sums[part] = sum;
+  });
+  volatile float sink = 0.0f;
+  for (float s : sums) sink = sink + s;
+  double total = 0.0;
+  for (double r : rates) total += r;
+  return total * 1e-9;
 }
 
 double time_gemm_gflops(GemmBackend backend, int M, int N, int K, bool trans_a, bool trans_b,

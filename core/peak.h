@@ -6,12 +6,14 @@
 
 namespace ck {
 
-// FP32 peak in GFLOP/s of `threads` threads running concurrently (ck::threads()
-// must allow that many), measured with a loop of nothing but independent FMAs
+// FP32 peak in GFLOP/s of `threads` threads running concurrently (at most
+// ck::threads() and the core count: threads beyond those cannot run at the
+// same time and are not counted), measured with a loop of independent FMAs
 // at the widest vector width this build was compiled for (AVX-512, AVX2; a
 // portable build measures SSE multiply+add pairs instead). Counts 2 flops per
-// FMA lane. The best of 4 trials of 50 ms after a short warm-up, about 0.25 s
-// in all. Requires: threads >= 1.
+// FMA lane. Each thread, started together, times ~1 ms chunks for 0.2 s; the
+// result is the sum over threads of their median chunk rates. Requires:
+// threads >= 1.
 double measure_fma_peak_gflops(int threads);
 
 // GFLOP/s (2*M*N*K flops per call) of C = op(A)*op(B) with `backend` on
