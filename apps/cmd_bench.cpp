@@ -1,0 +1,96 @@
+// convkit bench gemm: the GEMM teaching ladder. The same products through the
+// naive triple loop, the hand-written SIMD kernel and OpenBLAS, as GFLOP/s and
+// as a fraction of the machine's measured FMA peak.
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+
+#include "apps/commands.h"
+#include "core/gemm.h"
+#include "core/parallel.h"
+#include "core/peak.h"
+
+namespace ck {
+
+namespace {
+
+struct GemmCase {
+  int M, N, K;
+  bool trans_a, trans_b;
+  const char* what;
+};
+
+// Convolutions lowered to GEMMs by im2col, e.g. 3x3 with 64 input and 128
+// output channels over a 56x56 image: columns (3136, 576), weights (576, 128).
+const GemmCase kCases[] = {
+    {784, 64, 288, false, false, "conv forward, 28x28, 3x3x32 -> 64"},
+    {256, 256, 256, false, false, "square"},
+    {1024, 1024, 1024, false, false, "square"},
+    {3136, 128, 576, false, false, "conv forward: columns * W"},
+    {576, 128, 3136, true, false, "conv weight grad: columns^T * dY"},
+    {3136, 576, 128, false, true, "conv input grad: dY * W^T"},
+};
+
+// The naive loop runs at about 1 GFLOP/s: only products up to this size.
+constexpr double kNaiveMaxFlops = 1e8;
+
+std::string rate(double gflops, double peak) {
+  return fmt::format("{:7.1f} ({:3.0f}%)", gflops, 100.0 * gflops / peak);
+}
+
+void bench_gemm(int thread_count, double seconds) {
+  set_threads(thread_count);
+  const int n = threads();
+  fmt::print("GEMM C = op(A) * op(B), float32, {} thread{}; simd kernel compiled for {}\n", n,
+             n == 1 ? "" : "s", gemm_simd_isa());
+  std::fflush(stdout);
+  const double peak = measure_fma_peak_gflops(n);
+  fmt::print("FMA peak, measured: {:.1f} GFLOP/s ({:.1f} per thread)\n\n", peak, peak / n);
+  fmt::print("{:<18} {:<3} {:<34} {:>14} {:>14} {:>14}\n", "M x N x K", "op", "", "naive",
+             "simd", "blas");
+  for (const GemmCase& c : kCases) {
+    const double flops = 2.0 * c.M * c.N * c.K;
+    const std::string shape = fmt::format("{} x {} x {}", c.M, c.N, c.K);
+    const std::string op = fmt::format("{}{}", c.trans_a ? 'T' : 'N', c.trans_b ? 'T' : 'N');
+    fmt::print("{:<18} {:<3} {:<34} ", shape, op, c.what);
+    std::fflush(stdout);
+    auto time = [&](GemmBackend backend) {
+      return time_gemm_gflops(backend, c.M, c.N, c.K, c.trans_a, c.trans_b, n, seconds);
+    };
+    if (flops <= kNaiveMaxFlops)
+      fmt::print("{:>14} ", rate(time(GemmBackend::naive), peak));
+    else
+      fmt::print("{:>14} ", "-");
+    std::fflush(stdout);
+    fmt::print("{:>14} ", rate(time(GemmBackend::simd), peak));
+    std::fflush(stdout);
+    fmt::print("{:>14}\n", rate(time(GemmBackend::blas), peak));
+  }
+  fmt::print(
+      "\nGFLOP/s (% of FMA peak), median of repeats. op: N = as stored, T = transposed.\n"
+      "naive runs only on the small products. Multi-threaded runs split C across threads\n"
+      "(gemm_parallel), each thread running the single-threaded kernel.\n");
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& cmd) {
+  cmd.require_subcommand(1);
+  CLI::App* gemm_cmd = cmd.add_subcommand(
+      "gemm", "Time the naive, simd and blas GEMM backends against the measured FMA peak");
+  struct Options {
+    int threads = 1;
+    double seconds = 0.3;
+  };
+  auto o = std::make_shared<Options>();
+  gemm_cmd->add_option("--threads", o->threads, "Threads per GEMM; 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  gemm_cmd->add_option("--seconds", o->seconds, "Minimum time per measurement")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 60.0));
+  gemm_cmd->callback([o] { bench_gemm(o->threads, o->seconds); });
+}
+
+}  // namespace ck
