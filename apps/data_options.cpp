@@ -195,6 +195,8 @@ std::unique_ptr<PreparedData> prepare_data(const DataOptions& o, int batch, uint
     pre.scaling = parse_scaling(o.scale);
   }
   pre.impute = parse_impute(o.impute, pre.impute_constant);
+  if (pre.impute != Impute::none && train.columns.empty())
+    fail("--impute fills missing values of CSV tables; {} is not a table", train.description);
   if (!o.augment.empty()) {
     p->augmentation = Augmentation::parse(o.augment);
     if (!train.is_image()) fail("--augment transforms images; {} holds table rows", train.description);

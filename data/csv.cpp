@@ -157,7 +157,9 @@ Dataset csv_dataset(const CsvTable& t, const CsvOptions& o) {
   }
   const int64_t n = static_cast<int64_t>(t.rows.size());
   d.values.resize(n * D);
-  bool bytes = o.image_shape.has_value();  // pixel rows that fit in 8 bits
+  // Pixel rows that fit in 8 bits are stored as bytes, unless an imputer is
+  // asked for: it is fitted on the float values (and serves inference gaps).
+  bool bytes = o.image_shape.has_value() && !o.allow_missing;
   for (int64_t r = 0; r < n; ++r)
     for (int64_t j = 0; j < D; ++j) {
       const std::string& cell = t.rows[r][features[j]];

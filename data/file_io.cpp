@@ -21,6 +21,8 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes)
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) fail("{} is a directory, not a file", path);
+  // A FIFO or device would block or never end: only regular files are read.
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) fail("{} is not a regular file", path);
   File file(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!file) fail("cannot open {}: {}", path, std::strerror(errno));
   std::vector<uint8_t> bytes;

@@ -79,7 +79,9 @@ ImageList scan_image_folder(const std::string& root, const std::vector<std::stri
           continue;
         }
         if (i->is_directory()) continue;
-        if (has_image_extension(i->path().string())) files.push_back(i->path().string());
+        if (has_image_extension(i->path().string()) && !i->is_symlink() && !i->is_regular_file())
+          ++list.ignored;  // a FIFO or device named like an image
+        else if (has_image_extension(i->path().string())) files.push_back(i->path().string());
         else ++list.ignored;
       }
     } catch (const fs::filesystem_error& e) {

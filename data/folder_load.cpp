@@ -15,6 +15,18 @@ namespace {
 
 std::string size_str(std::pair<int, int> s) { return fmt::format("{}x{}", s.first, s.second); }
 
+struct SizeRange {
+  int min_h = 1 << 30, max_h = 0, min_w = 1 << 30, max_w = 0;
+};
+SizeRange size_range(const std::map<std::pair<int, int>, int64_t>& sizes) {
+  SizeRange r;
+  for (const auto& [s, count] : sizes) {
+    r.min_h = std::min(r.min_h, s.first), r.max_h = std::max(r.max_h, s.first);
+    r.min_w = std::min(r.min_w, s.second), r.max_w = std::max(r.max_w, s.second);
+  }
+  return r;
+}
+
 // Applies the bad-image policy to the files whose `errors` entry is set:
 // stop on the first (in file order), or warn and mark them skipped.
 void handle_bad(const std::vector<std::string>& errors, bool skip, std::vector<char>& bad,
@@ -97,13 +109,10 @@ Dataset load_images(const ImageList& list, const ImageLoadOptions& o, ImageLoadR
   } else if (report.sizes.size() == 1) {
     size = report.sizes.begin()->first;
   } else {
-    int min_h = 1 << 30, max_h = 0, min_w = 1 << 30, max_w = 0;
+    const SizeRange r = size_range(report.sizes);
     std::vector<int> heights, widths;
-    for (const auto& [s, count] : report.sizes) {
-      min_h = std::min(min_h, s.first), max_h = std::max(max_h, s.first);
-      min_w = std::min(min_w, s.second), max_w = std::max(max_w, s.second);
+    for (const auto& [s, count] : report.sizes)
       heights.insert(heights.end(), count, s.first), widths.insert(widths.end(), count, s.second);
-    }
     std::nth_element(heights.begin(), heights.begin() + heights.size() / 2, heights.end());
     std::nth_element(widths.begin(), widths.begin() + widths.size() / 2, widths.end());
     const std::pair<int, int> median = {heights[heights.size() / 2], widths[widths.size() / 2]};
@@ -111,16 +120,18 @@ Dataset load_images(const ImageList& list, const ImageLoadOptions& o, ImageLoadR
       fail("{}: the images have different sizes: heights {} to {}, widths {} to {} ({} distinct "
            "sizes). A model takes one input size: pass --resize HxW to resize them all (e.g. "
            "--resize {}, the median size; bilinear, or --resize-method nearest)",
-           list.description, min_h, max_h, min_w, max_w, report.sizes.size(), size_str(median));
+           list.description, r.min_h, r.max_h, r.min_w, r.max_w, report.sizes.size(), size_str(median));
     size = median;
     report.notes.push_back(fmt::format("sizes differ: stored at the median size {} for these figures "
                                        "only; training needs --resize", size_str(size)));
   }
   const bool resizing = report.sizes.size() > 1 || report.sizes.begin()->first != size;
-  if (resizing)
-    report.notes.push_back(fmt::format("resized to {} ({}), from sizes {} to {}", size_str(size),
-                                       resize_method_name(o.method), size_str(report.sizes.begin()->first),
-                                       size_str(report.sizes.rbegin()->first)));
+  if (resizing) {
+    const SizeRange r = size_range(report.sizes);
+    report.notes.push_back(fmt::format("resized to {} ({}), from heights {}..{} and widths {}..{}",
+                                       size_str(size), resize_method_name(o.method), r.min_h, r.max_h,
+                                       r.min_w, r.max_w));
+  }
 
   // Pass 2: decode everything, in parallel. Kept when it fits in the cache.
   const int64_t sample = int64_t{size.first} * size.second * channels;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "core/error.h"
@@ -77,6 +78,9 @@ const char* sniff_image_format(const uint8_t* d, size_t n) {
 }
 
 ImageInfo probe_image(const std::string& path, const ImageLimits& limits) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    fail("{} is not a regular file", path);  // a FIFO would block the open
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!file) fail("cannot open {}: {}", path, std::strerror(errno));
   uint8_t head[16] = {};

@@ -131,7 +131,7 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
         for (auto& w : out.images.warnings) out.warnings.push_back(w);
         for (auto& n : out.images.notes) out.notes.push_back(n);
         if (list.ignored)
-          out.notes.push_back(fmt::format("ignored {} files that are not .jpg .jpeg .png .bmp .gif", list.ignored));
+          out.notes.push_back(fmt::format("ignored {} files that are not regular .jpg .jpeg .png .bmp .gif files", list.ignored));
       }
     } else if (ext_lower(spec) == ".csv") {
       out.kind = "table";

@@ -1,5 +1,6 @@
 // Image folders and list files: layout, classes, sizes, bad files, splits.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/folder.h"
@@ -151,6 +152,21 @@ TEST_CASE("data: load_data dispatches folders with train/ and test/ splits") {
   CHECK(contains(error_of([] { load_data("/nonexistent/data"); }), "no such file or directory"));
   png(dir / "one.png", 4, 4, 1);
   CHECK(contains(error_of([&] { load_data(dir / "one.png"); }), "is a single image"));
+}
+
+TEST_CASE("data: a FIFO named like an image never blocks loading") {
+  test::TempDir dir;
+  png(dir / "a/1.png", 4, 4, 1);
+  REQUIRE(mkfifo((dir / "a/pipe.png").c_str(), 0600) == 0);
+  const ImageList list = scan_image_folder(dir.path.string());
+  CHECK(list.paths.size() == 1);
+  CHECK(list.ignored == 1);
+  test::write_text(dir / "list.txt", "a/pipe.png,0\n");
+  ImageLoadReport report;
+  CHECK(contains(error_of([&] { load_images(read_image_list(dir / "list.txt"), options(), report); }),
+                 "pipe.png is not a regular file"));
+  REQUIRE(mkfifo((dir / "list-fifo").c_str(), 0600) == 0);
+  CHECK(contains(error_of([&] { load_data(dir / "list-fifo"); }), "list-fifo is not a regular file"));
 }
 
 }  // namespace ck
