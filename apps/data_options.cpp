@@ -189,8 +189,8 @@ std::unique_ptr<PreparedData> prepare_data(const DataOptions& o, int batch, uint
   pre.resize_method = parse_resize_method(o.resize_method);
   if (o.scale == "auto") {
     pre.scaling = train.is_image() && (train.is_u8() || train.streamed()) ? Scaling::unit : Scaling::none;
-    p->scale_reason = pre.scaling == Scaling::unit ? " (--scale auto: 8-bit images)"
-                                                   : " (--scale auto: not 8-bit images; consider --scale zscore)";
+    p->scale_reason = pre.scaling == Scaling::unit ? " [--scale auto: 8-bit images]"
+                                                   : " [--scale auto: not 8-bit images; consider --scale zscore]";
   } else {
     pre.scaling = parse_scaling(o.scale);
   }

@@ -76,14 +76,25 @@ Dataset load_folder(const ImageList& list, const SourceOptions& o, ImageLoadRepo
   return load_images(list, io, report);
 }
 
-void check_columns(const Dataset& d, const SourceOptions& o) {
+// A test table's feature columns, put in the training order (matched by name).
+void align_columns(Dataset& d, const SourceOptions& o) {
   if (o.columns.empty() || d.columns == o.columns) return;
-  for (size_t i = 0; i < o.columns.size(); ++i)
-    if (i >= d.columns.size() || d.columns[i] != o.columns[i])
-      fail("{}: its feature columns differ from the training file's: column {} is \"{}\" here, "
-           "\"{}\" in training", d.description, i + 1, i < d.columns.size() ? d.columns[i] : "(none)",
-           o.columns[i]);
-  fail("{}: it has {} feature columns, the training file {}", d.description, d.columns.size(), o.columns.size());
+  if (d.is_image()) fail("{}: its columns differ from the training file's", d.description);
+  std::vector<size_t> from;
+  for (const std::string& name : o.columns) {
+    auto it = std::find(d.columns.begin(), d.columns.end(), name);
+    if (it == d.columns.end())
+      fail("{} has no column \"{}\", a feature of the training data", d.description, name);
+    from.push_back(static_cast<size_t>(it - d.columns.begin()));
+  }
+  if (d.columns.size() != o.columns.size())
+    fail("{} has {} feature columns, the training data {}", d.description, d.columns.size(), o.columns.size());
+  const size_t D = from.size();
+  std::vector<float> values(d.values.size());
+  for (size_t r = 0; r < values.size() / D; ++r)
+    for (size_t j = 0; j < D; ++j) values[r * D + j] = d.values[r * D + from[j]];
+  d.values = std::move(values);
+  d.columns = o.columns;
 }
 
 }  // namespace
@@ -144,7 +155,7 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
       const CsvTable table = read_csv(spec);
       out.train = csv_dataset(table, c);
       out.missing = csv_missing_counts(table, o.label_column);
-      check_columns(out.train, o);
+      align_columns(out.train, o);
     } else if (has_image_extension(spec)) {
       fail("--data {} is a single image; pass a folder of class folders (DIR/<class>/<images>) or "
            "a list file of \"path,label\" lines", spec);

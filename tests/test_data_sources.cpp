@@ -89,4 +89,17 @@ TEST_CASE("data: Fashion-MNIST class names become safe folder names in class ord
   CHECK(class_dir_name(d, 1) == "01-Trouser");
 }
 
+TEST_CASE("data: a test table's columns are matched to the training columns by name") {
+  test::TempDir dir;
+  test::write_text(dir / "test.csv", "b,label,a\n2,1,1\n4,0,3\n");
+  SourceOptions o;
+  o.columns = {"a", "b"};
+  o.class_names = {"0", "1"};
+  const DataSplits s = load_data(dir / "test.csv", o);
+  CHECK(s.train.columns == std::vector<std::string>{"a", "b"});
+  CHECK(s.train.values == std::vector<float>{1, 2, 3, 4});
+  o.columns = {"a", "c"};
+  CHECK(contains(error_of([&] { load_data(dir / "test.csv", o); }), "has no column \"c\""));
+}
+
 }  // namespace ck
