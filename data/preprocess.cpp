@@ -252,17 +252,27 @@ void Preprocessing::finish_geometry(const float* stored, float* out) const {
 
 void Preprocessing::scale(float* x, int64_t count, int64_t sample_size) const {
   const int64_t n = count * sample_size;
-  const int64_t channels = images && !stored_shape.empty() ? stored_shape[2]
-                           : offset.size() > 1             ? static_cast<int64_t>(offset.size())
-                                                           : 1;
-  if (scaling == Scaling::none) return;
+  switch (scaling) {
+    case Scaling::none: return;
+    // The fixed modes need no fitting (a Preprocessing set up by hand works).
+    case Scaling::unit:
+      for (int64_t i = 0; i < n; ++i) x[i] /= 255.0f;  // as images / 255.0 in the articles
+      return;
+    case Scaling::tf:
+      for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - 127.5f) / 127.5f;
+      return;
+    default: break;
+  }
   if (offset.size() == 1) {
+    if (scaling == Scaling::caffe || scaling == Scaling::torch)
+      fail("internal: the {} scaling was used before fit()", scaling_name(scaling));
     const float o = offset[0], d = divisor[0];
     for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - o) / d;
     return;
   }
+  const int64_t channels = static_cast<int64_t>(offset.size());
   const bool bgr = channel_order == "BGR";
-  for (int64_t i = 0; i < n; i += channels) {
+  for (int64_t i = 0; i + channels <= n; i += channels) {
     float* px = x + i;
     if (bgr) std::swap(px[0], px[2]);
     for (int64_t c = 0; c < channels; ++c) px[c] = (px[c] - offset[c]) / divisor[c];

@@ -75,6 +75,16 @@ TEST_CASE("data: every epoch is a fresh seeded permutation; the last partial bat
   CHECK(b.indices == e1[2].indices);
 }
 
+TEST_CASE("data: the foundation's use still works: a hand-set 1/255 scaling needs no fit") {
+  const Dataset d = images({0, 1}, 2);
+  Preprocessing p;
+  p.scaling = Scaling::unit;
+  Loader loader(d, all(2), 2, p, false, 0);
+  const auto batches = epoch(loader, 0);
+  CHECK(batches[0].x[1] == doctest::Approx(1.0 / 255));
+  CHECK(batches[0].x.shape() == Shape{2, 4, 4, 1});
+}
+
 TEST_CASE("data: the validation split is the tail (Keras) or the tail of every class (stratified)") {
   std::vector<int64_t> train, val;
   split_tail(10, 0.2, train, val);
