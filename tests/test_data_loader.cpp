@@ -203,3 +203,33 @@ TEST_CASE("data: a file that breaks after loading surfaces as an error from next
 }
 
 }  // namespace ck
+
+#include "apps/data_options.h"
+
+namespace ck {
+
+TEST_CASE("data: prepare_data fits on the training part only; weights and augmentation stay on training") {
+  DataOptions o;
+  o.data = "synthetic:images=50,shape=6x6x1,classes=2,test=10,seed=2";
+  o.validation_split = 0.2;
+  o.scale = "zscore";
+  o.class_weight = "balanced";
+  o.augment = "flip rotation(0.1)";
+  const auto p = prepare_data(o, 8, 7);
+  CHECK(p->train_indices.size() == 40);
+  CHECK(p->preprocessing.fitted_on == 40);
+  CHECK_FALSE(p->train->class_weights().empty());
+  REQUIRE(p->validation);
+  CHECK(p->validation->class_weights().empty());
+  CHECK(p->validation->options().augment == nullptr);
+  CHECK(p->test->options().augment == nullptr);
+  CHECK(p->train->options().augment != nullptr);
+  Batch b;
+  p->validation->start_epoch(0);
+  REQUIRE(p->validation->next(b));
+  CHECK(b.weights.empty());
+  CHECK(b.size() == 10);
+  CHECK(contains(p->describe(), "class weights (training only)"));
+}
+
+}  // namespace ck
