@@ -86,7 +86,9 @@ void run_export(const ExportCli& c) {
     write(*splits.test, (fs::path(c.to) / "test").string(), c.test_limit, false);
     if (!c.imbalance.empty()) fmt::print("(--imbalance applies to the training split; the test split keeps the source's balance)\n");
   } else {
-    write(c.split == "test" ? *splits.test : splits.train, c.to, c.split == "test" ? c.test_limit : c.limit, true);
+    // One split: --limit counts it (--test-limit also works for --split test).
+    const int64_t limit = c.split == "test" && c.limit == 0 ? c.test_limit : c.limit;
+    write(c.split == "test" ? *splits.test : splits.train, c.to, limit, true);
   }
   fmt::print("Train on it: convkit train --data {}{}\n", c.to,
              o.max_side ? fmt::format(" --resize {}x{}", splits.train.sample_shape[0], splits.train.sample_shape[1]) : "");

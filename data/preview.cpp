@@ -71,7 +71,7 @@ Image render_grid(const Tensor& x, const std::vector<float>& labels, int columns
         }
         put(img, y0 + border + y, x0 + border + xx, rgb);
       }
-    draw_number(img, y0 + border + 1, x0 + border + 1, label, color, zoom >= 4 ? 2 : 1);
+    draw_number(img, y0 + border + 1, x0 + border + 1, label, color, zoom >= 3 ? 2 : 1);
   }
   return img;
 }
