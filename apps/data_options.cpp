@@ -134,7 +134,7 @@ DataSplits load_splits(const DataOptions& o, uint64_t seed, bool for_stats) {
     std::iota(order.begin(), order.end(), 0);
     Rng rng = Rng::derive(seed, 0xf01d);
     rng.shuffle(std::span<int64_t>(order));
-    splits.train = splits.train.subset(order);
+    splits.train.reorder(order);
     splits.notes.push_back(fmt::format(
         "files shuffled once with seed {} before --limit and --validation-split (as Keras's "
         "image_dataset_from_directory)", seed));

@@ -64,6 +64,48 @@ Dataset Dataset::subset(const std::vector<int64_t>& indices) const {
   return out;
 }
 
+void Dataset::reorder(const std::vector<int64_t>& order) {
+  const int64_t n = size(), sz = sample_size(), ts = target_size;
+  if (static_cast<int64_t>(order.size()) != n) fail("internal: reorder needs a permutation of {} samples", n);
+  // Follow each cycle of the permutation, moving one sample at a time.
+  std::vector<char> done(n, 0);
+  std::vector<uint8_t> px(sz);
+  std::vector<float> val(sz), tgt(ts);
+  std::string file;
+  auto save = [&](int64_t i) {
+    if (streamed()) file = files[i];
+    else if (is_u8()) std::copy_n(pixels.begin() + i * sz, sz, px.begin());
+    else std::copy_n(values.begin() + i * sz, sz, val.begin());
+    std::copy_n(targets.begin() + i * ts, ts, tgt.begin());
+  };
+  auto move = [&](int64_t from, int64_t to) {
+    if (streamed()) files[to] = files[from];
+    else if (is_u8()) std::copy_n(pixels.begin() + from * sz, sz, pixels.begin() + to * sz);
+    else std::copy_n(values.begin() + from * sz, sz, values.begin() + to * sz);
+    std::copy_n(targets.begin() + from * ts, ts, targets.begin() + to * ts);
+  };
+  auto restore = [&](int64_t i) {
+    if (streamed()) files[i] = file;
+    else if (is_u8()) std::copy_n(px.begin(), sz, pixels.begin() + i * sz);
+    else std::copy_n(val.begin(), sz, values.begin() + i * sz);
+    std::copy_n(tgt.begin(), ts, targets.begin() + i * ts);
+  };
+  for (int64_t start = 0; start < n; ++start) {
+    if (done[start]) continue;
+    save(start);
+    int64_t i = start;
+    while (true) {
+      done[i] = 1;
+      const int64_t from = order[i];
+      if (from < 0 || from >= n || (done[from] && from != start)) fail("internal: reorder needs a permutation");
+      if (from == start) break;
+      move(from, i);
+      i = from;
+    }
+    restore(i);
+  }
+}
+
 void split_tail(int64_t n, double fraction, std::vector<int64_t>& train,
                 std::vector<int64_t>& validation) {
   if (!(fraction >= 0.0 && fraction < 1.0))

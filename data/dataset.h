@@ -43,6 +43,9 @@ struct Dataset {
   std::vector<int64_t> class_counts(const std::vector<int64_t>& indices) const;
   // The samples at `indices`, in that order, as a new dataset.
   Dataset subset(const std::vector<int64_t>& indices) const;
+  // Puts sample order[i] at position i, in place (one sample of extra
+  // memory, not a second copy of the data). Requires: order is a permutation.
+  void reorder(const std::vector<int64_t>& order);
   int label(int64_t i) const { return static_cast<int>(targets[i * target_size]); }
 };
 

@@ -85,6 +85,15 @@ TEST_CASE("data: the foundation's use still works: a hand-set 1/255 scaling need
   CHECK(batches[0].x.shape() == Shape{2, 4, 4, 1});
 }
 
+TEST_CASE("data: reorder permutes samples in place, as subset would copy them") {
+  Dataset d = images({0, 1, 0, 1, 1}, 2);
+  const std::vector<int64_t> order = {3, 0, 4, 2, 1};
+  const Dataset copy = d.subset(order);
+  d.reorder(order);
+  CHECK(d.pixels == copy.pixels);
+  CHECK(d.targets == copy.targets);
+}
+
 TEST_CASE("data: the validation split is the tail (Keras) or the tail of every class (stratified)") {
   std::vector<int64_t> train, val;
   split_tail(10, 0.2, train, val);
