@@ -53,7 +53,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
   std::unique_ptr<PreparedData> data = prepare_data(o.data, o.batch, o.seed);
   const Dataset& train_set = data->train_set();
 
-  Model model = make_model(o.model, train_set.sample_shape);
+  Model model = make_model(o.model, data->input_shape());
   model.compile(o.loss == "auto" ? default_loss(model) : parse_loss(o.loss));
   const int64_t outputs = model.output_shape()[0];
   if (model.loss() == LossKind::sparse_categorical_crossentropy &&

@@ -1,37 +1,205 @@
 #include "data/sources.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "core/error.h"
+#include "data/csv.h"
 #include "data/idx.h"
+#include "data/synthetic.h"
 
 namespace ck {
 
-DataSplits load_data(const std::string& spec) {
-  namespace fs = std::filesystem;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kForms =
+    "fashion-mnist, a directory of IDX files, an image folder (DIR/<class>/<images>), a .csv "
+    "file, a list file of \"path,label\" lines, or synthetic:images=100,shape=32x32x3,values=0-255,classes=10";
+
+bool exists_any(const fs::path& dir, const std::string& stem) {
+  std::error_code ec;
+  return fs::exists(dir / stem, ec) || fs::exists(dir / (stem + ".gz"), ec);
+}
+
+std::string ext_lower(const std::string& path) {
+  std::string e = fs::path(path).extension().string();
+  for (char& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return e;
+}
+
+// In-memory image data brought to the asked channels and size (or, for a
+// test source, to the training data's stored shape).
+void fit_geometry(Dataset& d, const SourceOptions& o, DataSplits& out, bool is_test) {
+  if (!d.is_image()) {
+    if (o.resize || o.channels) fail("{}: --resize and --channels apply to images; this data has {} features",
+                                     d.description, d.sample_size());
+    return;
+  }
+  int h = static_cast<int>(d.sample_shape[0]), w = static_cast<int>(d.sample_shape[1]);
+  int c = static_cast<int>(d.sample_shape[2]);
+  const int h0 = h, w0 = w, c0 = c;
+  if (o.stored_shape) {
+    h = static_cast<int>((*o.stored_shape)[0]), w = static_cast<int>((*o.stored_shape)[1]);
+    c = static_cast<int>((*o.stored_shape)[2]);
+    if ((h != h0 || w != w0) && !o.resize)
+      fail("{} holds {}x{} images but the training images are {}x{}; pass --resize {}x{} to "
+           "resize both", d.description, h0, w0, h, w, h, w);
+  } else {
+    if (o.resize) h = o.resize->first, w = o.resize->second;
+    if (o.channels) c = o.channels;
+  }
+  if (h == h0 && w == w0 && c == c0) return;
+  reshape_images(d, c, h, w, o.resize_method);
+  if (!is_test && (h != h0 || w != w0))
+    out.notes.push_back(fmt::format("resized from {}x{} to {}x{} ({})", h0, w0, h, w,
+                                    resize_method_name(o.resize_method)));
+  if (!is_test && c != c0) out.notes.push_back(fmt::format("channels: {} converted to {}", c0, c));
+}
+
+Dataset load_folder(const ImageList& list, const SourceOptions& o, ImageLoadReport& report) {
+  ImageLoadOptions io;
+  io.channels = o.stored_shape ? static_cast<int>((*o.stored_shape)[2]) : o.channels;
+  if (o.stored_shape)
+    io.size = std::make_pair(static_cast<int>((*o.stored_shape)[0]), static_cast<int>((*o.stored_shape)[1]));
+  else if (o.resize)
+    io.size = o.resize;
+  io.resize = o.resize.has_value();
+  io.method = o.resize_method;
+  io.skip_bad = o.skip_bad_images;
+  io.mixed_sizes_ok = o.mixed_sizes_ok;
+  io.cache_limit_bytes = o.cache_limit_bytes;
+  return load_images(list, io, report);
+}
+
+// A test table's feature columns, put in the training order (matched by name).
+void align_columns(Dataset& d, const SourceOptions& o) {
+  if (o.columns.empty() || d.columns == o.columns) return;
+  if (d.is_image()) fail("{}: its columns differ from the training file's", d.description);
+  std::vector<size_t> from;
+  for (const std::string& name : o.columns) {
+    auto it = std::find(d.columns.begin(), d.columns.end(), name);
+    if (it == d.columns.end())
+      fail("{} has no column \"{}\", a feature of the training data", d.description, name);
+    from.push_back(static_cast<size_t>(it - d.columns.begin()));
+  }
+  if (d.columns.size() != o.columns.size())
+    fail("{} has {} feature columns, the training data {}", d.description, d.columns.size(), o.columns.size());
+  const size_t D = from.size();
+  std::vector<float> values(d.values.size());
+  for (size_t r = 0; r < values.size() / D; ++r)
+    for (size_t j = 0; j < D; ++j) values[r * D + j] = d.values[r * D + from[j]];
+  d.values = std::move(values);
+  d.columns = o.columns;
+}
+
+}  // namespace
+
+DataSplits load_data(const std::string& spec, const SourceOptions& o) {
   DataSplits out;
+  if (spec.empty()) fail("--data is empty; pass {}", kForms);
   if (spec == "fashion-mnist" || spec == "fmnist") {
     out.train = load_idx_dir(kFashionMnistDir, true, kFashionMnistClasses);
     out.test = load_idx_dir(kFashionMnistDir, false, kFashionMnistClasses);
     out.name = "Fashion-MNIST";
-    return out;
-  }
-  std::error_code ec;
-  if (!fs::exists(spec, ec))
-    fail("--data {}: no such file or directory; pass fashion-mnist or a directory of IDX files",
-         spec);
-  if (fs::is_directory(spec, ec)) {
-    out.train = load_idx_dir(spec, true);
-    std::error_code ec2;
-    bool has_test = fs::exists(fs::path(spec) / "t10k-images-idx3-ubyte.gz", ec2) ||
-                    fs::exists(fs::path(spec) / "t10k-images-idx3-ubyte", ec2);
-    if (has_test) out.test = load_idx_dir(spec, false, out.train.class_names);
+    out.kind = "idx";
+  } else if (is_synthetic_spec(spec)) {
+    const SyntheticSpec s = parse_synthetic(spec);
+    out.train = make_synthetic(s, s.images, 0);
+    if (s.test) out.test = make_synthetic(s, s.test, 1);
+    out.name = "synthetic";
+    out.kind = "synthetic";
+  } else {
+    std::error_code ec;
+    if (!fs::exists(spec, ec)) fail("--data {}: no such file or directory; pass {}", spec, kForms);
+    const fs::path path(spec);
     out.name = spec;
-    return out;
+    if (fs::is_directory(path, ec)) {
+      if (exists_any(path, "train-images-idx3-ubyte")) {
+        out.kind = "idx";
+        out.train = load_idx_dir(spec, true);
+        if (exists_any(path, "t10k-images-idx3-ubyte"))
+          out.test = load_idx_dir(spec, false, out.train.class_names);
+      } else {
+        out.kind = "images";
+        const bool splits = fs::is_directory(path / "train", ec) && fs::is_directory(path / "test", ec);
+        const std::string train_root = splits ? (path / "train").string() : spec;
+        const ImageList list = scan_image_folder(train_root, o.class_names);
+        out.train = load_folder(list, o, out.images);
+        if (splits) {
+          out.notes.push_back(fmt::format("{} has train/ and test/ folders: used as the training and test splits", spec));
+          SourceOptions t = o;
+          t.class_names = out.train.class_names;
+          t.stored_shape = out.train.sample_shape;
+          ImageLoadReport test_report;
+          out.test = load_folder(scan_image_folder((path / "test").string(), t.class_names), t, test_report);
+          for (auto& w : test_report.warnings) out.warnings.push_back(w);
+        }
+        for (auto& w : out.images.warnings) out.warnings.push_back(w);
+        for (auto& n : out.images.notes) out.notes.push_back(n);
+        if (list.ignored)
+          out.notes.push_back(fmt::format("ignored {} files that are not regular .jpg .jpeg .png .bmp .gif files", list.ignored));
+      }
+    } else if (ext_lower(spec) == ".csv") {
+      out.kind = "table";
+      CsvOptions c;
+      c.label_column = o.label_column;
+      c.image_shape = o.image_shape;
+      c.regression = o.regression;
+      c.allow_missing = o.allow_missing;
+      c.class_names = o.class_names;
+      const CsvTable table = read_csv(spec);
+      out.train = csv_dataset(table, c);
+      out.missing = csv_missing_counts(table, o.label_column);
+      align_columns(out.train, o);
+    } else if (has_image_extension(spec)) {
+      fail("--data {} is a single image; pass a folder of class folders (DIR/<class>/<images>) or "
+           "a list file of \"path,label\" lines", spec);
+    } else {
+      out.kind = "images";
+      out.train = load_folder(read_image_list(spec, o.class_names), o, out.images);
+      for (auto& w : out.images.warnings) out.warnings.push_back(w);
+      for (auto& n : out.images.notes) out.notes.push_back(n);
+    }
   }
-  fail("--data {}: not a directory of IDX files; pass fashion-mnist or a directory holding "
-       "train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]",
-       spec);
+  if (out.kind != "images") {
+    fit_geometry(out.train, o, out, !o.class_names.empty());
+    if (out.test) {
+      SourceOptions t = o;
+      t.stored_shape = out.train.sample_shape;
+      fit_geometry(*out.test, t, out, true);
+    }
+  }
+  if (!o.class_names.empty()) {
+    match_classes(out.train, o.class_names);
+    if (out.test) match_classes(*out.test, o.class_names);
+  }
+  return out;
+}
+
+void match_classes(Dataset& data, const std::vector<std::string>& names) {
+  if (data.class_names == names) return;
+  std::vector<float> map(data.class_names.size());
+  for (size_t k = 0; k < data.class_names.size(); ++k) {
+    auto it = std::find(names.begin(), names.end(), data.class_names[k]);
+    if (it == names.end()) {
+      // Unnamed classes ("0".."9") are matched by index when the counts agree.
+      const std::string& n = data.class_names[k];
+      const bool numeric = !n.empty() && std::all_of(n.begin(), n.end(), ::isdigit);
+      if (numeric && data.class_names.size() == names.size()) {
+        map[k] = static_cast<float>(k);
+        continue;
+      }
+      fail("{}: class \"{}\" is not one of the training classes", data.description, n);
+    }
+    map[k] = static_cast<float>(it - names.begin());
+  }
+  for (int64_t i = 0; i < data.size(); ++i) data.targets[i * data.target_size] = map[data.label(i)];
+  data.class_names = names;
 }
 
 void limit_samples(Dataset& data, int64_t limit) {

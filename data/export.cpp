@@ -1,0 +1,170 @@
+#include "data/export.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "data/file_io.h"
+#include "data/image.h"
+
+namespace ck {
+
+namespace fs = std::filesystem;
+
+std::vector<int> parse_class_list(const std::string& text, int num_classes) {
+  std::vector<int> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    char* end = nullptr;
+    const long k = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0')
+      fail("--classes {}: \"{}\" is not a class index (write e.g. --classes 7,9)", text, item);
+    if (k < 0 || k >= num_classes)
+      fail("--classes {}: class {} is out of range; the data has {} classes (0..{})", text, k,
+           num_classes, num_classes - 1);
+    if (std::find(out.begin(), out.end(), k) != out.end()) fail("--classes {}: class {} is listed twice", text, k);
+    out.push_back(static_cast<int>(k));
+  }
+  return out;
+}
+
+std::vector<double> parse_ratio(const std::string& text, size_t parts) {
+  std::vector<double> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t colon = text.find(':', pos);
+    if (colon == std::string::npos) colon = text.size();
+    const std::string item = text.substr(pos, colon - pos);
+    pos = colon + 1;
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(v > 0) || !std::isfinite(v))
+      fail("--imbalance {}: \"{}\" must be a positive number (write e.g. --imbalance 9:1)", text, item);
+    out.push_back(v);
+  }
+  if (out.size() != parts)
+    fail("--imbalance {} has {} parts but {} classes are exported; give one share per class, in "
+         "--classes order", text, out.size(), parts);
+  return out;
+}
+
+std::string class_dir_name(const Dataset& data, int k) {
+  const int width = static_cast<int>(std::to_string(std::max(data.num_classes() - 1, 0)).size());
+  std::string name = data.class_names[k];
+  for (char& c : name)
+    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' || c == '<' ||
+        c == '>' || c == '|')
+      c = '-';
+  return fmt::format("{:0{}}-{}", k, width, name);
+}
+
+ExportResult export_images(const Dataset& data, const std::string& dir, const ExportOptions& o) {
+  if (!data.is_image() || (!data.is_u8() && !data.streamed()))
+    fail("{}: export writes 8-bit images; this data holds {}", data.description,
+         data.is_image() ? "float values" : "table rows");
+  if (o.format != "png" && o.format != "jpg")
+    fail("--format {}: choose png or jpg", o.format);
+  std::error_code ec;
+  if (fs::exists(dir, ec) && (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec)))
+    fail("--to {}: it exists and is not an empty directory; choose a new directory (convkit never "
+         "mixes a new export with old files)", dir);
+  std::vector<int> classes = o.classes;
+  if (classes.empty())
+    for (int k = 0; k < data.num_classes(); ++k) classes.push_back(k);
+  std::vector<double> share = o.imbalance.empty() ? std::vector<double>(classes.size(), 1.0) : o.imbalance;
+  if (share.size() != classes.size()) fail("--imbalance needs one share per exported class");
+
+  std::vector<std::vector<int64_t>> members(data.num_classes());
+  for (int64_t i = 0; i < data.size(); ++i) members[data.label(i)].push_back(i);
+  // How many of each class: the shares scaled to --limit, or as large as the
+  // rarest class (relative to its share) allows.
+  const double total_share = [&] { double s = 0; for (double v : share) s += v; return s; }();
+  double scale = 1e300;
+  for (size_t j = 0; j < classes.size(); ++j) scale = std::min(scale, members[classes[j]].size() / share[j]);
+  if (o.limit > 0) {
+    scale = o.limit / total_share;
+    for (size_t j = 0; j < classes.size(); ++j)
+      if (std::floor(scale * share[j] + 1e-9) > members[classes[j]].size())
+        fail("--limit {} with these shares needs {:.0f} images of class {} ({}), but the data has {}; "
+             "lower --limit", o.limit, std::floor(scale * share[j] + 1e-9), classes[j],
+             data.class_names[classes[j]], members[classes[j]].size());
+  }
+  // Whole counts: floors, then the remainder to the largest fractions, so
+  // --limit is met exactly.
+  std::vector<int64_t> counts(classes.size());
+  int64_t assigned = 0;
+  std::vector<std::pair<double, size_t>> fractions;
+  for (size_t j = 0; j < classes.size(); ++j) {
+    const double exact = scale * share[j];
+    counts[j] = std::min<int64_t>(static_cast<int64_t>(std::floor(exact + 1e-9)), members[classes[j]].size());
+    assigned += counts[j];
+    fractions.push_back({-(exact - std::floor(exact + 1e-9)), j});
+  }
+  std::stable_sort(fractions.begin(), fractions.end());
+  for (size_t r = 0; o.limit > 0 && assigned < o.limit && r < fractions.size(); ++r) {
+    const size_t j = fractions[r].second;
+    if (counts[j] < static_cast<int64_t>(members[classes[j]].size())) ++counts[j], ++assigned;
+  }
+  ExportResult result;
+  std::vector<int64_t> chosen;
+  for (size_t j = 0; j < classes.size(); ++j) {
+    const int k = classes[j];
+    const int64_t n = counts[j];
+    std::vector<int64_t> pool = members[k];
+    Rng rng = Rng::derive(o.seed, 0xe5, static_cast<uint64_t>(k));
+    rng.shuffle(std::span<int64_t>(pool));
+    pool.resize(n);
+    std::sort(pool.begin(), pool.end());
+    chosen.insert(chosen.end(), pool.begin(), pool.end());
+    result.class_dirs.push_back(class_dir_name(data, k));
+    result.counts.push_back(n);
+    fs::create_directories(fs::path(dir) / result.class_dirs.back(), ec);
+    if (ec) fail("cannot create {}: {}", (fs::path(dir) / result.class_dirs.back()).string(), ec.message());
+  }
+  const int H = static_cast<int>(data.sample_shape[0]), W = static_cast<int>(data.sample_shape[1]);
+  const int C = static_cast<int>(data.sample_shape[2]);
+  const int digits = static_cast<int>(std::to_string(data.size()).size());
+  parallel_for(static_cast<int64_t>(chosen.size()), 8, [&](int64_t begin, int64_t end) {
+    std::vector<float> x(data.sample_size());
+    for (int64_t c = begin; c < end; ++c) {
+      const int64_t i = chosen[c];
+      data.copy_sample(i, x.data());
+      Image image;
+      image.height = H, image.width = W, image.channels = C;
+      image.pixels.assign(x.begin(), x.end());
+      int h = o.height ? o.height : H, w = o.width ? o.width : W;
+      if (o.max_side > 0) {
+        Rng rng = Rng::derive(o.seed, 0xe6, static_cast<uint64_t>(i));
+        h = o.min_side + static_cast<int>(rng.below(o.max_side - o.min_side + 1));
+        w = o.min_side + static_cast<int>(rng.below(o.max_side - o.min_side + 1));
+      }
+      image = fit_image(image, o.channels ? o.channels : C, h, w, o.method);
+      const auto k = std::find(classes.begin(), classes.end(), data.label(i)) - classes.begin();
+      const std::string path = (fs::path(dir) / result.class_dirs[k] / fmt::format("{:0{}}.{}", i, digits, o.format)).string();
+      if (o.format == "png") write_png(path, image);
+      else write_jpg(path, image, o.quality);
+    }
+  });
+  result.files = static_cast<int64_t>(chosen.size());
+  nlohmann::json manifest = {{"source", data.description}, {"format", o.format}, {"seed", o.seed},
+                             {"classes", result.class_dirs}, {"counts", result.counts}};
+  if (o.max_side) manifest["random_size"] = {o.min_side, o.max_side};
+  if (o.height) manifest["size"] = {o.height, o.width};
+  const std::string text = manifest.dump(2) + "\n";
+  write_file_atomic((fs::path(dir) / "export.json").string(),
+                    std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return result;
+}
+
+}  // namespace ck

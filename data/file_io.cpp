@@ -1,0 +1,66 @@
+#include "data/file_io.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "core/error.h"
+
+namespace ck {
+
+namespace {
+using File = std::unique_ptr<FILE, int (*)(FILE*)>;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) fail("{} is a directory, not a file", path);
+  // A FIFO or device would block or never end: only regular files are read.
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) fail("{} is not a regular file", path);
+  File file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) fail("cannot open {}: {}", path, std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  // Read in chunks rather than trusting the reported size (pipes, files that grow).
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) {
+    if (static_cast<int64_t>(bytes.size() + got) > max_bytes)
+      fail("{} is larger than {} MiB; convkit refuses files that large here", path,
+           max_bytes >> 20);
+    bytes.insert(bytes.end(), chunk, chunk + got);
+  }
+  if (std::ferror(file.get())) fail("cannot read {}: {}", path, std::strerror(errno));
+  return bytes;
+}
+
+void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
+  // A name no other writer uses: pid + a process-wide counter.
+  static std::atomic<uint64_t> counter{0};
+  const std::string temp =
+      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  {
+    File file(std::fopen(temp.c_str(), "wb"), std::fclose);
+    if (!file) fail("cannot write {}: {}", path, std::strerror(errno));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file.get()) == bytes.size();
+    const int saved = errno;
+    if (!ok || std::fflush(file.get()) != 0) {
+      file.reset();
+      std::remove(temp.c_str());
+      fail("cannot write {}: {}", path, std::strerror(saved ? saved : errno));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) {
+    std::remove(temp.c_str());
+    fail("cannot write {}: {}", path, ec.message());
+  }
+}
+
+}  // namespace ck

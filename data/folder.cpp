@@ -1,0 +1,159 @@
+#include "data/folder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "data/file_io.h"
+
+namespace ck {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+std::string list_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < 12; ++i) s += (i ? ", " : "") + names[i];
+  return names.size() > 12 ? s + ", ..." : s;
+}
+
+bool hidden(const fs::path& p) { return p.filename().string().starts_with("."); }
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  const std::string ext = lower(fs::path(path).extension().string());
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif";
+}
+
+ImageList scan_image_folder(const std::string& root, const std::vector<std::string>& class_names) {
+  ImageList list;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) fail("{} is not a directory", root);
+  std::vector<std::string> classes;
+  int64_t loose_images = 0;
+  try {
+    for (const auto& entry : fs::directory_iterator(root)) {
+      if (hidden(entry.path())) continue;  // .ipynb_checkpoints, .git: never classes
+      if (entry.is_directory()) classes.push_back(entry.path().filename().string());
+      else if (has_image_extension(entry.path().string())) ++loose_images;
+    }
+  } catch (const fs::filesystem_error& e) {
+    fail("cannot read the folder {}: {}", root, e.code().message());
+  }
+  std::sort(classes.begin(), classes.end());
+  if (classes.empty())
+    fail("{} has no class folders{}; an image folder is laid out as {}/<class name>/<images>, "
+         "or pass a list file of \"path,label\" lines",
+         root, loose_images ? fmt::format(" (it holds {} images directly)", loose_images) : "", root);
+  list.class_names = class_names.empty() ? classes : class_names;
+  for (const std::string& name : classes) {
+    auto it = std::find(list.class_names.begin(), list.class_names.end(), name);
+    if (it == list.class_names.end())
+      fail("{}: class folder \"{}\" is not one of the training classes ({})", root, name,
+           list_names(list.class_names));
+    const int label = static_cast<int>(it - list.class_names.begin());
+    std::vector<std::string> files;
+    try {
+      for (auto i = fs::recursive_directory_iterator(fs::path(root) / name);
+           i != fs::recursive_directory_iterator(); ++i) {
+        if (hidden(i->path())) {
+          if (i->is_directory()) i.disable_recursion_pending();
+          continue;
+        }
+        if (i->is_directory()) continue;
+        if (has_image_extension(i->path().string()) && !i->is_symlink() && !i->is_regular_file())
+          ++list.ignored;  // a FIFO or device named like an image
+        else if (has_image_extension(i->path().string())) files.push_back(i->path().string());
+        else ++list.ignored;
+      }
+    } catch (const fs::filesystem_error& e) {
+      fail("cannot read the folder {}: {}", (fs::path(root) / name).string(), e.code().message());
+    }
+    if (files.empty())
+      fail("{}: class folder \"{}\" holds no images (.jpg .jpeg .png .bmp .gif); a class with no "
+           "images can never be learned: add images or remove the folder", root, name);
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) list.paths.push_back(std::move(f)), list.labels.push_back(label);
+  }
+  list.sorted_by_class = true;
+  list.description = fmt::format("image folder {} ({} classes)", root, classes.size());
+  return list;
+}
+
+ImageList read_image_list(const std::string& path, const std::vector<std::string>& class_names) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path, int64_t{1} << 30);
+  const std::string text(bytes.begin(), bytes.end());
+  const fs::path base = fs::path(path).parent_path();
+  ImageList list;
+  std::vector<std::string> raw_labels;
+  std::vector<int64_t> lines;
+  size_t pos = 0;
+  for (int64_t line = 1; pos < text.size(); ++line) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string row = trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    if (row.empty() || row[0] == '#') continue;
+    const size_t comma = row.rfind(',');  // paths may hold commas, labels do not
+    if (comma == std::string::npos)
+      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, row.substr(0, 60));
+    const std::string file = trim(row.substr(0, comma)), label = trim(row.substr(comma + 1));
+    if (raw_labels.empty() && lower(file) == "path" && lower(label) == "label") continue;
+    if (file.empty() || label.empty())
+      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, row.substr(0, 60));
+    list.paths.push_back(fs::path(file).is_absolute() ? file : (base / file).string());
+    raw_labels.push_back(label);
+    lines.push_back(line);
+  }
+  if (list.paths.empty()) fail("{} lists no images (expected \"path,label\" lines)", path);
+  bool integers = true;
+  for (const auto& l : raw_labels)
+    integers = integers && std::all_of(l.begin(), l.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (!class_names.empty()) {
+    list.class_names = class_names;
+  } else if (integers) {
+    int64_t max_label = 0;
+    for (size_t i = 0; i < raw_labels.size(); ++i) {
+      if (raw_labels[i].size() > 6)
+        fail("{} line {}: label {} is out of range", path, lines[i], raw_labels[i]);
+      max_label = std::max<int64_t>(max_label, std::stoll(raw_labels[i]));
+    }
+    for (int64_t k = 0; k <= max_label; ++k) list.class_names.push_back(std::to_string(k));
+  } else {
+    std::set<std::string> names(raw_labels.begin(), raw_labels.end());
+    list.class_names.assign(names.begin(), names.end());
+  }
+  for (size_t i = 0; i < raw_labels.size(); ++i) {
+    std::string key = raw_labels[i];
+    if (integers && key.size() <= 6) key = std::to_string(std::stoll(key));  // "007" is class 7
+    auto it = std::find(list.class_names.begin(), list.class_names.end(), key);
+    if (it == list.class_names.end())
+      fail("{} line {}: label \"{}\" is {} ({})", path, lines[i], raw_labels[i],
+           integers ? "out of range for the training classes" : "not one of the training classes",
+           list_names(list.class_names));
+    list.labels.push_back(static_cast<int>(it - list.class_names.begin()));
+  }
+  list.description = fmt::format("list file {} ({} images, {} classes)", path, list.paths.size(),
+                                 list.class_names.size());
+  return list;
+}
+
+}  // namespace ck
