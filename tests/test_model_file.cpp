@@ -71,6 +71,7 @@ TEST_CASE("model file: save then load predicts exactly what the in-memory model 
   Model m = small_model(3);
   ModelInfo info;
   info.preprocessing.scaling = Scaling::unit;
+  info.preprocessing.stored_shape = {6, 6, 2};
   info.class_names = {"a", "b", "c"};
   info.training = {{"epochs", 0}};
   const std::string path = (fresh_dir("ck_mf_roundtrip") / "m.safetensors").string();
@@ -135,7 +136,9 @@ TEST_CASE("model file: a tensor that does not fit the architecture is named") {
 TEST_CASE("--init-from imports matching tensors by name and shape, and --freeze stops them") {
   Model source = small_model(5);
   const std::string path = (fresh_dir("ck_mf_import") / "base.safetensors").string();
-  save_model(path, source, ModelInfo{});
+  ModelInfo info;
+  info.preprocessing.stored_shape = {6, 6, 2};
+  save_model(path, source, info);
   // Same convolution, a different head: conv weights load, dense does not fit.
   Model target = make_model("conv2d(4,3,same,relu) maxpool(2) flatten dense(7,softmax)", Shape{6, 6, 2});
   target.compile(LossKind::sparse_categorical_crossentropy);
