@@ -3,6 +3,7 @@
 // preprocessed, augmented, balanced and batched. Shared by the commands that
 // train or look at data (train, data stats/preview/bench).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <string>
@@ -38,6 +39,14 @@ struct DataOptions {
   std::string class_weight;
   std::string resample;
 };
+
+// JSON form (checkpoints and model files record the options of a run);
+// absent keys keep their defaults.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, test_data, limit, test_limit,
+                                                resize, resize_method, channels, label_column,
+                                                image_shape, regression, impute, on_bad_image,
+                                                cache_limit_mb, validation_split, stratify, scale,
+                                                augment, class_weight, resample)
 
 // The source options only (for commands that look at data without training).
 void add_source_options(CLI::App& cmd, DataOptions& options);

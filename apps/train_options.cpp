@@ -43,56 +43,14 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                  "started (only --epochs and --threads may be given with it)");
 }
 
-nlohmann::json train_options_json(const TrainOptions& o) {
-  return {{"data",
-           {{"data", o.data.data},
-            {"limit", o.data.limit},
-            {"test_limit", o.data.test_limit},
-            {"validation_split", o.data.validation_split},
-            {"scale", o.data.scale}}},
-          {"model", o.model},
-          {"epochs", o.epochs},
-          {"batch", o.batch},
-          {"optimizer", o.optimizer},
-          {"lr", o.lr},
-          {"momentum", o.momentum},
-          {"nesterov", o.nesterov},
-          {"loss", o.loss},
-          {"seed", o.seed},
-          {"init_from", o.init_from},
-          {"freeze", o.freeze},
-          {"save", o.save},
-          {"keep_checkpoints", o.keep_checkpoints},
-          {"checkpoint_every", o.checkpoint_every}};
-}
+nlohmann::json train_options_json(const TrainOptions& o) { return o; }
 
 TrainOptions train_options_from_json(const nlohmann::json& j) {
-  TrainOptions o;
   try {
-    const nlohmann::json& d = j.at("data");
-    o.data.data = d.at("data").get<std::string>();
-    o.data.limit = d.at("limit").get<int64_t>();
-    o.data.test_limit = d.at("test_limit").get<int64_t>();
-    o.data.validation_split = d.at("validation_split").get<double>();
-    o.data.scale = d.at("scale").get<std::string>();
-    o.model = j.at("model").get<std::string>();
-    o.epochs = j.at("epochs").get<int>();
-    o.batch = j.at("batch").get<int>();
-    o.optimizer = j.at("optimizer").get<std::string>();
-    o.lr = j.at("lr").get<float>();
-    o.momentum = j.at("momentum").get<float>();
-    o.nesterov = j.at("nesterov").get<bool>();
-    o.loss = j.at("loss").get<std::string>();
-    o.seed = j.at("seed").get<uint64_t>();
-    o.init_from = j.at("init_from").get<std::string>();
-    o.freeze = j.at("freeze").get<std::string>();
-    o.save = j.at("save").get<std::string>();
-    o.keep_checkpoints = j.at("keep_checkpoints").get<int>();
-    o.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
+    return j.get<TrainOptions>();
   } catch (const nlohmann::json::exception& e) {
     fail("the run's recorded options are malformed ({})", e.what());
   }
-  return o;
 }
 
 }  // namespace ck

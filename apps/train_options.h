@@ -34,11 +34,15 @@ struct TrainOptions {
   std::string resume;
 };
 
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, data, model, epochs, batch, optimizer,
+                                                lr, momentum, nesterov, loss, seed, save,
+                                                init_from, freeze, checkpoint_dir,
+                                                keep_checkpoints, checkpoint_every, resume)
+
 void add_train_options(CLI::App& cmd, TrainOptions& options);
 
-// Every option of the run except --resume itself.
+// The JSON record of a run's options; from_json throws ck::Error when malformed.
 nlohmann::json train_options_json(const TrainOptions& options);
-// Throws ck::Error on a malformed record.
 TrainOptions train_options_from_json(const nlohmann::json& j);
 
 }  // namespace ck
