@@ -229,6 +229,15 @@ std::vector<LayerCheck> gradcheck_model(Model& model, const Tensor& x, const flo
   return checks;
 }
 
+TensorCheck gradcheck_tensor(const std::string& name, Tensor& values,
+                             const std::vector<float>& analytic,
+                             const std::function<double()>& loss, const GradCheckOptions& o) {
+  if (static_cast<int64_t>(analytic.size()) != values.size())
+    fail("gradcheck_tensor: {} analytic values for a tensor of {}", analytic.size(), values.size());
+  const double L0 = loss();
+  return check_tensor(name, values.data(), values.size(), analytic, L0, loss, o, 0);
+}
+
 std::string format_gradcheck(const std::vector<LayerCheck>& checks, double tolerance) {
   std::string s = fmt::format("{:<34}{:<24}{:>9}{:>9}{:>15}  {}\n", "layer (spec)", "tensor",
                               "checked", "skipped", "max rel error", "");

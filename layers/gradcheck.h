@@ -72,6 +72,7 @@
 // Randomness inside forward (dropout): every evaluation runs with a fresh
 // Rng(forward_seed), so the + and - evaluations see the same mask.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,14 @@ LayerCheck gradcheck_layer(Layer& layer, const Shape& sample_shape, int64_t batc
 // layer (layers without parameters have no tensors).
 std::vector<LayerCheck> gradcheck_model(Model& model, const Tensor& x, const float* targets,
                                         const float* weights, const GradCheckOptions& options = {});
+
+// The check itself, for any scalar function of a tensor (a loss, a custom
+// kernel): compares `analytic` = dL/dvalues with the differences of `loss()`
+// as entries of `values` move; `loss` must read `values`. Restores them.
+TensorCheck gradcheck_tensor(const std::string& name, Tensor& values,
+                             const std::vector<float>& analytic,
+                             const std::function<double()>& loss,
+                             const GradCheckOptions& options = {});
 
 // One row per tensor: layer, tensor, checked/skipped, max relative error and
 // PASS/FAIL against `tolerance`; for the gradcheck command and test failures.
