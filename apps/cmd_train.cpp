@@ -98,8 +98,10 @@ void setup_train(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--epochs", o->epochs, "Passes over the training data")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd.add_option("--batch", o->batch, "Samples per step")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
+  cmd.add_option("--batch", o->batch, "Samples per step")
+      ->capture_default_str()
+      ->check(at_least(1, "POSITIVE"));
   cmd.add_option("--optimizer", o->optimizer, "adam or sgd")->capture_default_str();
   cmd.add_option("--lr", o->lr, "Learning rate (default: 0.001 for adam, 0.01 for sgd)");
   cmd.add_option("--momentum", o->momentum, "SGD momentum");
