@@ -247,6 +247,22 @@ TEST_CASE("CLI: --help of convkit, train and summary succeed and mention the key
   Run s = convkit("summary lenet5");
   CHECK(s.code == 0);
   CHECK(has(s.out, "Total params: 61,706"));
+  CHECK(has(s.out, "dense_2 (dense(10,softmax))"));
+}
+
+// summary needs no loss: a feature extractor or a regression head is fine.
+TEST_CASE("CLI: summary of models that are not classifiers (vgg16-base, conv only, tanh head)") {
+  Run base = convkit("summary vgg16-base");
+  CAPTURE(base.err);
+  CHECK(base.code == 0);
+  CHECK(has(base.out, "(None, 7, 7, 512)"));
+  CHECK(has(base.out, "Total params: 14,714,688"));
+  Run conv = convkit("summary 'conv2d(8,3)' --input 8x8x1");
+  CHECK(conv.code == 0);
+  CHECK(has(conv.out, "Total params: 80"));
+  Run tanh = convkit("summary 'flatten dense(1,tanh)' --input 8x8x1");
+  CHECK(tanh.code == 0);
+  CHECK(has(tanh.out, "dense (dense(1,tanh))"));
 }
 
 TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics") {
