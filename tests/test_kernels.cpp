@@ -128,7 +128,7 @@ TEST_CASE("im2col and col2im_add are adjoint: <im2col(x), c> == <x, col2im(c)>")
 
 TEST_CASE("conv2d_forward/backward match the reference: geometries x threads x backends") {
   Rng rng(3);
-  for (GemmBackend backend : {GemmBackend::blas, GemmBackend::naive}) {
+  for (GemmBackend backend : {GemmBackend::blas, GemmBackend::simd, GemmBackend::naive}) {
     GemmBackendScope b(backend);
     for (int threads : {1, 2, 3}) {
       ThreadScope t(threads);
@@ -442,7 +442,7 @@ TEST_CASE("adam_update (SIMD) matches adam_update_reference, every tail length")
 
 // --- GEMM --------------------------------------------------------------------------
 
-TEST_CASE("gemm backends and gemm_parallel agree with gemm_naive (transposes, strides, alpha, beta)") {
+TEST_CASE("gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transposes, ld, alpha, beta)") {
   Rng rng(14);
   struct Shape3 {
     int M, N, K;
@@ -485,6 +485,9 @@ TEST_CASE("gemm backends and gemm_parallel agree with gemm_naive (transposes, st
           Tensor C = C0.clone();
           gemm_blas(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
           CHECK(compare(C) < tol);
+          C = C0.clone();
+          gemm_simd(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          CHECK(compare(C) < tol);
           for (int threads : {1, 2, 3}) {
             ThreadScope t(threads);
             CAPTURE(threads);
@@ -497,6 +500,7 @@ TEST_CASE("gemm backends and gemm_parallel agree with gemm_naive (transposes, st
 }
 
 TEST_CASE("gemm backend names parse and print; unknown names are errors listing the choices") {
+  CHECK(std::string(gemm_simd_isa()).size() > 0);
   for (GemmBackend b : {GemmBackend::naive, GemmBackend::simd, GemmBackend::blas})
     CHECK(parse_gemm_backend(gemm_backend_name(b)) == b);
   CHECK_THROWS_WITH_AS(parse_gemm_backend("foo"), doctest::Contains("naive, simd or blas"), ck::Error);
