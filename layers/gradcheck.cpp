@@ -188,6 +188,26 @@ LayerCheck gradcheck_layer(Layer& layer, const Shape& sample_shape, int64_t batc
   return gradcheck_layer(layer, x, o);
 }
 
+std::vector<LayerCheck> gradcheck_layers(Model& model, const Shape& input, int64_t batch,
+                                         const GradCheckOptions& o) {
+  if (!shape_known(input))
+    fail("gradcheck needs an input shape with every size known, got {}", shape_str(input));
+  std::vector<LayerCheck> checks;
+  Shape sample = input;
+  for (size_t i = 0; i < model.layers().size(); ++i) {
+    Layer& layer = model.layer(i);
+    Shape shape = {batch};
+    shape.insert(shape.end(), sample.begin(), sample.end());
+    Tensor x(shape);
+    Rng rng = Rng::derive(o.seed, 0x1a7, i);
+    for (int64_t k = 0; k < x.size(); ++k) x[k] = rng.uniform(-1.0f, 1.0f);
+    checks.push_back(gradcheck_layer(layer, x, o));
+    checks.back().spec = model.layer_spec(i);
+    sample = layer.infer(sample);
+  }
+  return checks;
+}
+
 std::vector<LayerCheck> gradcheck_model(Model& model, const Tensor& x, const float* targets,
                                         const float* weights, const GradCheckOptions& o) {
   auto loss = [&]() -> double {

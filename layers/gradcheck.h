@@ -135,6 +135,14 @@ LayerCheck gradcheck_layer(Layer& layer, const Shape& sample_shape, int64_t batc
 std::vector<LayerCheck> gradcheck_model(Model& model, const Tensor& x, const float* targets,
                                         const float* weights, const GradCheckOptions& options = {});
 
+// Checks every layer of a built, initialized model on its own (input and
+// parameter gradients, so layers without parameters are covered too): layer
+// i gets a random input of `batch` samples, uniform in [-1, 1), shaped as it
+// sees `input` (the model input with every size known). The per-layer view
+// `convkit gradcheck` prints; weights are restored.
+std::vector<LayerCheck> gradcheck_layers(Model& model, const Shape& input, int64_t batch,
+                                         const GradCheckOptions& options = {});
+
 // The check itself, for any scalar function of a tensor (a loss, a custom
 // kernel): compares `analytic` = dL/dvalues with the differences of `loss()`
 // as entries of `values` move; `loss` must read `values`. Restores them.

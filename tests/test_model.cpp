@@ -460,3 +460,28 @@ TEST_CASE("gradcheck_model leaves the weights as they were") {
   for (size_t i = 0; i < before.size(); ++i)
     CHECK(ck::test::max_abs_diff(before[i], m.params()[i]->value) == 0.0f);
 }
+
+TEST_CASE("gradcheck_layers: every layer of a model on its own, the per-layer table") {
+  Model m = build("conv2d(4,3,same,relu) maxpool(2,same) conv2d(3,2,stride=2,sigmoid) dropout(0.2) "
+                  "globalavgpool dense(5,tanh) softmax",
+                  {-1, -1, 2});
+  Rng rng(35);
+  m.init(rng);
+  auto checks = gradcheck_layers(m, {7, 6, 2}, 2);
+  REQUIRE(checks.size() == 7);
+  for (const LayerCheck& c : checks) {
+    CAPTURE(c.layer);
+    ck::test::require_gradients_ok(c);
+  }
+  CHECK(checks[1].layer == "max_pooling2d");
+  CHECK(checks[1].tensors.size() == 1);  // input only
+  CHECK(checks[0].tensors.size() == 3);  // input, kernel, bias
+  const std::string table = format_gradcheck(checks, ck::test::kGradTolerance);
+  for (const char* row : {"conv2d (conv2d(4,3,same,relu))", "max_pooling2d (maxpool(2,same))",
+                          "dropout (dropout(0.2))", "global_average_pooling2d (globalavgpool)",
+                          "activation (softmax)", "conv2d_1/kernel"})
+    CHECK(table.find(row) != std::string::npos);
+  CHECK(table.find("FAIL") == std::string::npos);
+  CHECK_THROWS_WITH_AS(gradcheck_layers(m, {-1, 6, 2}, 2), doctest::Contains("every size known"),
+                       ck::Error);
+}
