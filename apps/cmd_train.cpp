@@ -42,6 +42,14 @@ void run_train(const TrainOptions& o) {
       outputs != train_set.num_classes())
     fail("the model has {} outputs but {} has {} classes; end the model with dense({},softmax)",
          outputs, data->splits.name, train_set.num_classes(), train_set.num_classes());
+  // compute_loss reads `outputs` targets per sample for MSE: they must exist.
+  if (model.loss() == LossKind::mean_squared_error && outputs != train_set.target_size)
+    fail("mean_squared_error compares each of the model's {} outputs with a target, but {} has {} "
+         "target value{} per sample{}",
+         outputs, data->splits.name, train_set.target_size, train_set.target_size == 1 ? "" : "s",
+         train_set.num_classes() > 0
+             ? " (a class index): use sparse_categorical_crossentropy for classification"
+             : "");
   Rng init_rng(o.seed);
   model.init(init_rng);
   auto optimizer = make_optimizer(o.optimizer, o.lr, o.momentum, o.nesterov);

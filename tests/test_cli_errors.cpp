@@ -209,6 +209,16 @@ TEST_CASE("CLI: a model that does not match the data or the loss is refused befo
   Run bce = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss bce");
   CHECK(bce.code == 1);
   CHECK(has(bce.err, "binary cross-entropy needs one output unit"));
+  // MSE reads one target per output: 10 outputs against one class index per
+  // sample used to read past the batch's targets (a heap overflow, loss NaN).
+  Run mse = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss mse");
+  CHECK(mse.code == 1);
+  CHECK(has(mse.err, "mean_squared_error compares each of the model's 10 outputs with a target, "
+                     "but " + tiny.dir.string() + " has 1 target value per sample (a class index)"));
+  CHECK(!has(mse.out, "Epoch 1/"));
+  Run regression = convkit("train " + tiny.data() + " --model 'flatten dense(1)' --loss mse --epochs 1");
+  CHECK(regression.code == 0);
+  CHECK(!has(regression.out, "nan"));
   Run labels = convkit("train " + tiny.data() + " --model 'flatten dense(1,sigmoid)'");
   CHECK(labels.code == 1);
   CHECK(has(labels.err, "is not 0 or 1, as binary cross-entropy needs"));
