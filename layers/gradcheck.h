@@ -25,8 +25,10 @@
 // practice with eps = 1e-2 and values of order 1. (A smaller eps raises that
 // noise in proportion; with inputs and weights of order 0.1..1, eps = 1e-2
 // is the measured sweet spot.) Correct gradients then agree to ~1e-4..5e-3
-// relative; a wrong one (missing term, transposed index, off-by-one padding)
-// is off by O(1) on most entries.
+// relative (max 5e-3 over the 200 Conv2D configurations of the tests, 6
+// seeds, ~160,000 entries); a wrong one (missing term, transposed index,
+// off-by-one padding) is off by O(1) on most entries. kGradCheckTolerance
+// below is the pass mark the tests and the gradcheck command use.
 //
 // Error measure, per entry:
 //     e_i = |a_i - n_i| / max(|a_i|, |n_i|, floor_T)
@@ -56,7 +58,13 @@
 //     |D(h) - D(2h)| <= kink_tolerance * s.
 // (Every position of a kink inside the window moves one of the two by at
 // least J / 8, which bounds what an accepted entry can be off by; two kinks
-// whose jumps cancel in F - B still show in D.) A kink at distance d drops
+// whose jumps cancel in F - B still show in D.) kink_tolerance = 1e-3 keeps
+// that bound, with the Richardson weights, under 1e-2: half the pass mark.
+// (At 3e-3, dense ReLU kinks let a 1.6e-2 error through in the tests' conv
+// configurations.) The same test also turns away entries whose differences
+// are dominated by float noise, mostly gradients under ~10% of the tensor's
+// largest in layers with long sums: they could not be compared that finely
+// anyway, and they are counted as skipped too. A kink at distance d drops
 // out once h < d, so an entry near (not on) a kink is accepted at a finer
 // level; one within about eps / 2^max_level of a kink never is: it is
 // skipped and counted in `skipped`. The decision depends only on the forward
@@ -82,11 +90,14 @@
 
 namespace ck {
 
+// The relative error a float32 gradient must stay within to pass.
+inline constexpr double kGradCheckTolerance = 2e-2;
+
 struct GradCheckOptions {
   double epsilon = 1e-2;         // finite-difference step
   double floor = 1e-6;           // absolute floor of the relative error's denominator
   double relative_floor = 1e-2;  // ... and as a fraction of the tensor's largest gradient
-  double kink_tolerance = 3e-3;  // relative; see Kinks above
+  double kink_tolerance = 1e-3;  // relative; see Kinks above
   int max_level = 5;             // finest step eps / 2^max_level (see Kinks above)
   int64_t max_entries = 64;      // per tensor; larger tensors are sampled
   uint64_t seed = 1;             // r and the sampled entries
@@ -122,16 +133,17 @@ struct LayerCheck {
 // hold the analytic gradients for (x, r).
 LayerCheck gradcheck_layer(Layer& layer, const Tensor& x, const GradCheckOptions& options = {});
 
-// Builds a fresh layer for `sample_shape` (infer, build, init with
-// Rng(options.seed)), and checks it on a random input of `batch` samples,
-// uniform in [-1, 1).
+// Builds a fresh layer for `sample_shape` (infer, build, init with an Rng
+// derived from options.seed), and checks it on a random input of `batch`
+// samples, uniform in [-1, 1).
 LayerCheck gradcheck_layer(Layer& layer, const Shape& sample_shape, int64_t batch,
                            const GradCheckOptions& options = {});
 
 // Checks every parameter of a built, initialized and compiled model through
 // the batch loss: L = compute_loss(model.loss(), forward(x), targets,
 // weights).mean(), gradient from model.backward(dL/dout). One LayerCheck per
-// layer (layers without parameters have no tensors).
+// layer (layers without parameters have no tensors; the model computes no
+// gradient for its input, so none is checked).
 std::vector<LayerCheck> gradcheck_model(Model& model, const Tensor& x, const float* targets,
                                         const float* weights, const GradCheckOptions& options = {});
 

@@ -53,11 +53,12 @@ namespace ck::test {
 // Relative error a float32 layer's gradient must meet against the
 // finite-difference estimate (layers/gradcheck.h: correct gradients measure
 // 1e-4..5e-3, wrong ones O(1)).
-inline constexpr double kGradTolerance = 2e-2;
+inline constexpr double kGradTolerance = kGradCheckTolerance;
 
 // Asserts that every tensor of `check` passed: entries compared, few skipped
-// as kinks (at most `max_skipped_fraction` of a tensor's sampled entries, one
-// more for tiny tensors, and a tenth over the whole layer), and the max
+// (kinks, or gradients too small to resolve above float noise; gradcheck.h)
+// (at most `max_skipped_fraction` of a tensor's sampled entries, one more for
+// tiny tensors, and 15% over the whole layer), and the max
 // relative error within `tolerance`. On failure the whole table is printed.
 inline void require_gradients_ok(const LayerCheck& check, double tolerance = kGradTolerance,
                                  double max_skipped_fraction = 0.25) {
@@ -72,7 +73,7 @@ inline void require_gradients_ok(const LayerCheck& check, double tolerance = kGr
     CHECK(t.max_rel_error <= tolerance);
   }
   CHECK(static_cast<double>(check.skipped()) <=
-        std::max(2.0, 0.1 * static_cast<double>(check.checked() + check.skipped())));
+        std::max(2.0, 0.15 * static_cast<double>(check.checked() + check.skipped())));
 }
 
 // Sets the global thread count for a scope and restores it afterwards.

@@ -396,7 +396,9 @@ void require_model_gradients_ok(const std::vector<LayerCheck>& checks) {
       CAPTURE(t.name);
       CHECK(t.checked >= 1);
       CHECK(t.max_rel_error <= ck::test::kGradTolerance);
-      CHECK(static_cast<double>(t.skipped) <= 0.3 * (t.checked + t.skipped) + 1);
+      // Through a whole model a weight reaches every output: ReLU and max-pool
+      // kinks are dense, so more entries are skipped than in one layer.
+      CHECK(static_cast<double>(t.skipped) <= 0.5 * (t.checked + t.skipped) + 1);
     }
   CHECK(tensors > 0);
 }
