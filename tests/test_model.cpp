@@ -487,3 +487,17 @@ TEST_CASE("gradcheck_layers: every layer of a model on its own, the per-layer ta
   CHECK_THROWS_WITH_AS(gradcheck_layers(m, {-1, 6, 2}, 2), doctest::Contains("every size known"),
                        ck::Error);
 }
+
+// A compile that throws must leave the model as it was (strong guarantee):
+// otherwise the softmax is back on the last layer while the loss still
+// treats the output as logits.
+TEST_CASE("a failed compile leaves the previous compile in force") {
+  Model m = build("flatten dense(3,softmax)", {2, 2, 1});
+  m.compile(LossKind::sparse_categorical_crossentropy);
+  REQUIRE(m.head() == Activation::softmax);
+  CHECK_THROWS_AS(m.compile(LossKind::binary_crossentropy), ck::Error);
+  CHECK(m.loss() == LossKind::sparse_categorical_crossentropy);
+  CHECK(m.head() == Activation::softmax);
+  CHECK(m.layers().back()->activation() == Activation::linear);
+  CHECK(m.spec() == "flatten dense(3,softmax)");
+}
