@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <mutex>
 #include <numeric>
@@ -166,4 +168,28 @@ TEST_CASE("threads: set_threads/threads, parallel_parts covers fixed contiguous 
   }
   set_threads(0);
   CHECK(threads() == hardware_threads());
+}
+
+// doctest_discover_tests hands each case name to CMake, where ';' splits a
+// list: a case named "a; b" becomes two CTest entries that each match no case
+// and pass without running anything. Guard every test source against it.
+TEST_CASE("test case names contain no semicolon (CTest would run nothing for them)") {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(CONVKIT_SOURCE_DIR "/tests")) {
+    if (entry.path().extension() != ".cpp") continue;
+    ++files;
+    std::ifstream in(entry.path());
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      const size_t at = line.find("TEST_CASE(\"");
+      if (at == std::string::npos) continue;
+      const size_t end = line.find('"', at + 11);
+      const std::string name = line.substr(at + 11, end - at - 11);
+      INFO(entry.path().filename().string(), ":", number, ": ", name);
+      CHECK(name.find(';') == std::string::npos);
+    }
+  }
+  CHECK(files >= 10);
 }

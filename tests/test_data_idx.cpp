@@ -385,7 +385,7 @@ TEST_CASE("Loader: every index once per epoch, last partial batch kept, fresh or
   CHECK(batch.indices == std::vector<int64_t>(e0.begin() + 10, e0.begin() + 15));
 }
 
-TEST_CASE("Loader: no shuffle keeps the given order; subsets of indices; class weights; scaling") {
+TEST_CASE("Loader: no shuffle keeps the given order, subsets of indices, class weights, scaling") {
   Dataset d = counting_dataset(10);
   Preprocessing unit;
   unit.scaling = Scaling::unit;

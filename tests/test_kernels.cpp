@@ -189,7 +189,7 @@ TEST_CASE("conv2d_forward fuses bias + activation exactly like bias_activation a
   }
 }
 
-TEST_CASE("conv2d: a workspace survives thread-count changes; results are deterministic") {
+TEST_CASE("conv2d: a workspace survives thread-count changes, results are deterministic") {
   Rng rng(5);
   ConvGeometry g = conv_geometry(9, 9, 4, 3, 3, 1, 1, true, 8);
   const int64_t N = 7;
@@ -397,7 +397,7 @@ TEST_CASE("softmax backward: the Jacobian-vector product, by hand") {
   CHECK(dz[0] + dz[1] + dz[2] == doctest::Approx(0).epsilon(1e-6));
 }
 
-TEST_CASE("bias_grad sums the rows; softmax_rows is stable for huge logits") {
+TEST_CASE("bias_grad sums the rows, softmax_rows is stable for huge logits") {
   Rng rng(12);
   for (int64_t cols : {1, 5, 16, 35}) {
     Tensor dz = ck::test::random_tensor({9, cols}, rng);
@@ -499,7 +499,7 @@ TEST_CASE("gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transpo
         }
 }
 
-TEST_CASE("gemm backend names parse and print; unknown names are errors listing the choices") {
+TEST_CASE("gemm backend names parse and print, unknown names are errors listing the choices") {
   CHECK(std::string(gemm_simd_isa()).size() > 0);
   for (GemmBackend b : {GemmBackend::naive, GemmBackend::simd, GemmBackend::blas})
     CHECK(parse_gemm_backend(gemm_backend_name(b)) == b);

@@ -187,7 +187,7 @@ TEST_CASE("loss names: Keras names and aliases round-trip, unknown names list th
                        ck::Error);
 }
 
-TEST_CASE("LossStats::add accumulates; mean and accuracy of an empty set are 0") {
+TEST_CASE("LossStats::add accumulates, mean and accuracy of an empty set are 0") {
   LossStats a, b;
   CHECK(a.mean() == 0.0);
   CHECK(a.accuracy() == 0.0);

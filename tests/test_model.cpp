@@ -69,7 +69,7 @@ TEST_CASE("lenet5: 61,706 params and 839,344 FLOPs") {
   CHECK(m.flops() == 235200 + 4704 + 480000 + 1600 + 96000 + 20160 + 1680);
 }
 
-TEST_CASE("every preset parses; the small ones build with their default input") {
+TEST_CASE("every preset parses, the small ones build with their default input") {
   for (const Preset& p : presets()) {
     const std::string preset_name = p.name;
     CAPTURE(preset_name);
@@ -259,7 +259,7 @@ TEST_CASE("shape inference errors name the layer and the fix") {
   CHECK(m.output_shape() == Shape{3});
 }
 
-TEST_CASE("a model with unknown image size runs on two sizes; a wrong input shape is an error") {
+TEST_CASE("a model with unknown image size runs on two sizes, a wrong input shape is an error") {
   Model m = build("conv2d(4,3,same,relu) maxpool(2) globalavgpool dense(3)", {-1, -1, 2});
   m.compile(LossKind::sparse_categorical_crossentropy);
   Rng rng(1);
@@ -337,7 +337,7 @@ TEST_CASE("compile errors: output not flat, too few outputs, wrong final activat
 
 // --- Initialization ----------------------------------------------------------------------
 
-TEST_CASE("glorot_uniform statistics for conv and dense kernels; zero biases") {
+TEST_CASE("glorot_uniform statistics for conv and dense kernels, zero biases") {
   Model m = make_model("fmnist-cnn", std::nullopt);
   for (Param* p : m.params()) p->value.fill(7.0f);  // init must overwrite everything
   Rng rng(42);

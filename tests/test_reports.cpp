@@ -10,7 +10,7 @@
 
 using namespace ck;
 
-TEST_CASE("format_duration: ms, s, m ss, h mm; seconds and minutes never read 60") {
+TEST_CASE("format_duration: ms, s, m ss, h mm, seconds and minutes never read 60") {
   CHECK(format_duration(0.85) == "850ms");
   CHECK(format_duration(42) == "42s");
   CHECK(format_duration(59.7) == "1m 00s");
