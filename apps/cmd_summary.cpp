@@ -53,8 +53,9 @@ void setup_summary(CLI::App& cmd) {
     }
     std::optional<Shape> input;
     if (!o->input.empty()) input = parse_shape(o->input, "--input");
+    // No compile(): a summary needs no loss, and a feature extractor
+    // (vgg16-base) or a regression head has no classification loss to pair with.
     Model model = make_model(o->model, input);
-    model.compile(default_loss(model));
     fmt::print("{}", model.summary());
   });
 }

@@ -60,6 +60,14 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
       outputs != train_set.num_classes())
     fail("the model has {} outputs but {} has {} classes; end the model with dense({},softmax)",
          outputs, data->splits.name, train_set.num_classes(), train_set.num_classes());
+  // compute_loss reads `outputs` targets per sample for MSE: they must exist.
+  if (model.loss() == LossKind::mean_squared_error && outputs != train_set.target_size)
+    fail("mean_squared_error compares each of the model's {} outputs with a target, but {} has {} "
+         "target value{} per sample{}",
+         outputs, data->splits.name, train_set.target_size, train_set.target_size == 1 ? "" : "s",
+         train_set.num_classes() > 0
+             ? " (a class index): use sparse_categorical_crossentropy for classification"
+             : "");
   Rng init_rng(o.seed);
   model.init(init_rng);
   std::string imported;
@@ -106,9 +114,19 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     fmt::print("  resuming:      {} (epoch {}, step {})\n", resumed->path, start.epoch + 1,
                start.step);
   std::fflush(stdout);
-  if (start.epoch >= o.epochs)
-    fail("the run already finished {} epochs; pass a larger --epochs to train further",
-         start.epoch);
+  if (start.epoch >= o.epochs) {
+    // The run was stopped after its last checkpoint but before it finished
+    // (e.g. before --save): finish it without training.
+    fmt::print("\nThe run had already trained its {} epochs; pass a larger --epochs to train "
+               "further.\n",
+               start.epoch);
+    info.training["epochs"] = history;
+    if (!o.save.empty()) {
+      save_model(o.save, model, info);
+      fmt::print("  saved:         {}\n", o.save);
+    }
+    return;
+  }
 
   const bool has_accuracy = model.loss() != LossKind::mean_squared_error;
   ProgressBar progress(stdout, has_accuracy);

@@ -1,6 +1,10 @@
 // The one place where convkit's subcommands are registered.
 #include "apps/commands.h"
 
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -24,6 +28,19 @@ std::span<const Command> commands() {
   return table;
 }
 
+CLI::Validator at_least(long long min, const std::string& name) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const long long value = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno == ERANGE || value < min)
+          return fmt::format("must be a whole number >= {}, got {}", min, text);
+        return "";
+      },
+      name);
+}
+
 void add_compute_options(CLI::App& cmd) {
   struct Options {
     int threads = 0;
@@ -32,7 +49,7 @@ void add_compute_options(CLI::App& cmd) {
   auto options = std::make_shared<Options>();
   cmd.add_option("--threads", options->threads, "Worker threads; 0 = all cores")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--gemm", options->gemm, "Matrix-multiply backend: naive, simd or blas")
       ->capture_default_str()
       ->check(CLI::IsMember({"naive", "simd", "blas"}));

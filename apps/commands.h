@@ -20,4 +20,10 @@ std::span<const Command> commands();
 // before its callback runs.
 void add_compute_options(CLI::App& cmd);
 
+// Checks that a whole-number option is at least `min`, e.g.
+// "--batch: must be a whole number >= 1, got 0". (CLI11's PositiveNumber says
+// "Value 0 not in range 0.000000 to 17976931348623157081...".) `name` is what
+// --help shows after the type: POSITIVE, NONNEGATIVE.
+CLI::Validator at_least(long long min, const std::string& name);
+
 }  // namespace ck

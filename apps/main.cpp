@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include "apps/commands.h"
 #include "core/error.h"
@@ -20,6 +21,21 @@ int main(int argc, char** argv) {
   for (const ck::Command& command : ck::commands()) {
     CLI::App* sub = app.add_subcommand(command.name, command.help);
     command.setup(*sub);
+  }
+  // CLI11 answers an unknown command with "A subcommand is required", which
+  // reads as if none was given: name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const ck::Command& command : ck::commands()) {
+      known = known || command.name == std::string(argv[1]);
+      names += (names.empty() ? "" : ", ") + std::string(command.name);
+    }
+    if (!known) {
+      fmt::print(stderr, "convkit: unknown command \"{}\"; commands: {} (see convkit --help)\n",
+                 argv[1], names);
+      return 1;
+    }
   }
   try {
     app.parse(argc, argv);

@@ -9,9 +9,13 @@ namespace ck {
 
 std::string format_duration(double s) {
   if (s < 1) return fmt::format("{:.0f}ms", s * 1000);
-  if (s < 60) return fmt::format("{:.0f}s", s);
-  if (s < 3600) return fmt::format("{:.0f}m {:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
-  return fmt::format("{:.0f}h {:02.0f}m", std::floor(s / 3600), std::fmod(s, 3600) / 60);
+  // Round once, to the unit shown last, then split: rounding the parts
+  // separately printed 119.7 s as "1m 60s".
+  const long long secs = std::llround(s);
+  if (secs < 60) return fmt::format("{}s", secs);
+  if (secs < 3600) return fmt::format("{}m {:02}s", secs / 60, secs % 60);
+  const long long mins = std::llround(s / 60);
+  return fmt::format("{}h {:02}m", mins / 60, mins % 60);
 }
 
 ProgressBar::ProgressBar(std::FILE* out, bool accuracy)

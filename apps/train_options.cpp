@@ -1,5 +1,6 @@
 #include "apps/train_options.h"
 
+#include "apps/commands.h"
 #include "core/error.h"
 
 namespace ck {
@@ -12,8 +13,10 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->capture_default_str();
   cmd.add_option("--epochs", o.epochs, "Passes over the training data (with --resume: the total)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd.add_option("--batch", o.batch, "Samples per step")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
+  cmd.add_option("--batch", o.batch, "Samples per step")
+      ->capture_default_str()
+      ->check(at_least(1, "POSITIVE"));
   cmd.add_option("--optimizer", o.optimizer, "adam or sgd")->capture_default_str();
   cmd.add_option("--lr", o.lr, "Learning rate (default: 0.001 for adam, 0.01 for sgd)");
   cmd.add_option("--momentum", o.momentum, "SGD momentum");
@@ -34,7 +37,7 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                  "Save a checkpoint here after every epoch (model, optimizer state, position)");
   cmd.add_option("--keep-checkpoints", o.keep_checkpoints, "How many checkpoints to keep")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
   cmd.add_option("--checkpoint-every", o.checkpoint_every,
                  "Also checkpoint every N steps within an epoch (0 = only at epoch ends)")
       ->capture_default_str();

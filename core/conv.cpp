@@ -78,8 +78,13 @@ bool is_pointwise(const ConvGeometry& g) {
   return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.pad_top == 0 && g.pad_left == 0;
 }
 
-float* scratch(std::vector<Tensor>& buffers, int part, int parts, int64_t size) {
+// One buffer per part. Called before the parallel region: growing the vector
+// from inside it would race between the parts.
+void make_parts(std::vector<Tensor>& buffers, int parts) {
   if (static_cast<int>(buffers.size()) < parts) buffers.resize(parts);
+}
+
+float* scratch(std::vector<Tensor>& buffers, int part, int64_t size) {
   Tensor& t = buffers[part];
   if (t.capacity() < size) t.resize({size});
   return t.data();
@@ -92,9 +97,10 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
   const int parts = std::min<int64_t>(threads(), N);
   const int rows = static_cast<int>(g.OH * g.OW), K = static_cast<int>(g.patch()),
             F = static_cast<int>(g.F);
+  make_parts(ws.col, parts);
   // Each part convolves whole images, one at a time: y_n (OH*OW, F) = col_n * w.
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
-    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, parts, int64_t{rows} * K);
+    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{rows} * K);
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * g.in_size();
       float* yn = y + n * g.out_size();
@@ -111,10 +117,12 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   const int rows = static_cast<int>(g.OH * g.OW), K = static_cast<int>(g.patch()),
             F = static_cast<int>(g.F);
   const int64_t wsize = int64_t{K} * F;
+  make_parts(ws.col, parts);
+  make_parts(ws.dw, parts);
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
-    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, parts, int64_t{rows} * K);
+    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{rows} * K);
     // Part 0 accumulates straight into dw; the others into partial buffers.
-    float* dw_part = part == 0 ? dw : scratch(ws.dw, part, parts, wsize);
+    float* dw_part = part == 0 ? dw : scratch(ws.dw, part, wsize);
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * g.in_size();
       const float* dzn = dz + n * g.out_size();

@@ -60,7 +60,8 @@ ImageList scan_image_folder(const std::string& root, const std::vector<std::stri
   }
   std::sort(classes.begin(), classes.end());
   if (classes.empty())
-    fail("{} has no class folders{}; an image folder is laid out as {}/<class name>/<images>, "
+    fail("{} has no class folders{}; an image folder is laid out as {}/<class name>/<images> "
+         "(an IDX dataset as train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]), "
          "or pass a list file of \"path,label\" lines",
          root, loose_images ? fmt::format(" (it holds {} images directly)", loose_images) : "", root);
   list.class_names = class_names.empty() ? classes : class_names;

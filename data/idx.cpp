@@ -120,8 +120,10 @@ Dataset load_idx_dir(const std::string& dir, bool train,
     if (fs::exists(plain, ec)) return plain.string();
     fail("{} not found (nor {}.gz){}", plain.string(), stem, missing_hint(dir));
   };
-  Dataset d = load_idx_pair(find(prefix + "-images-idx3-ubyte"),
-                            find(prefix + "-labels-idx1-ubyte"), class_names);
+  // Images first, so a directory missing both names the images file.
+  const std::string images = find(prefix + "-images-idx3-ubyte");
+  const std::string labels = find(prefix + "-labels-idx1-ubyte");
+  Dataset d = load_idx_pair(images, labels, class_names);
   d.description = fs::path(dir).string() + " (" + (train ? "train" : "test") + ")";
   return d;
 }

@@ -46,10 +46,11 @@ void Model::compile(LossKind loss) {
   if (out.size() != 1)
     fail("the model's output {} is not flat: end it with flatten and a dense layer",
          shape_str(out));
-  // Restore a head taken by an earlier compile before deciding again.
-  if (compiled_ && head_ != Activation::linear) last.set_activation(head_);
-  head_ = Activation::linear;
-  const Activation act = last.activation();
+  // The activation the user wrote: a head taken by an earlier compile is
+  // given back only once this one has passed its checks, so a compile that
+  // throws leaves the model as it was.
+  const Activation act =
+      compiled_ && head_ != Activation::linear ? head_ : last.activation();
   if (loss == LossKind::sparse_categorical_crossentropy) {
     if (out[0] < 2)
       fail("sparse categorical cross-entropy needs at least 2 outputs (one per class), the "
@@ -68,6 +69,8 @@ void Model::compile(LossKind loss) {
       fail("binary cross-entropy needs the last layer to end in sigmoid (or linear logits), not {}",
            activation_name(act));
   }
+  last.set_activation(act);
+  head_ = Activation::linear;
   if (loss != LossKind::mean_squared_error && act != Activation::linear) {
     head_ = act;
     last.set_activation(Activation::linear);

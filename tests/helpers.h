@@ -40,3 +40,47 @@ inline int run_convkit(const std::string& args, std::string& output) {
 }
 
 }  // namespace ck::test
+
+// ---------------------------------------------------------------------------
+// Gradient checks and global state (added with the foundation tests).
+#include <fmt/format.h>
+
+#include "core/parallel.h"
+#include "layers/gradcheck.h"
+
+namespace ck::test {
+
+// Relative error a float32 layer's gradient must meet against the
+// finite-difference estimate (layers/gradcheck.h: correct gradients measure
+// 1e-4..5e-3, wrong ones O(1)).
+inline constexpr double kGradTolerance = kGradCheckTolerance;
+
+// Asserts that every tensor of `check` passed: entries compared, few skipped
+// (kinks, or gradients too small to resolve above float noise; gradcheck.h)
+// (at most `max_skipped_fraction` of a tensor's sampled entries, one more for
+// tiny tensors, and 15% over the whole layer), and the max
+// relative error within `tolerance`. On failure the whole table is printed.
+inline void require_gradients_ok(const LayerCheck& check, double tolerance = kGradTolerance,
+                                 double max_skipped_fraction = 0.25) {
+  INFO(format_gradcheck({check}, tolerance));
+  REQUIRE(!check.tensors.empty());
+  for (const TensorCheck& t : check.tensors) {
+    INFO("tensor ", t.name);
+    const int64_t sampled = t.checked + t.skipped;
+    CHECK(sampled > 0);
+    CHECK(t.checked >= 1);
+    CHECK(static_cast<double>(t.skipped) <= max_skipped_fraction * sampled + 1);
+    CHECK(t.max_rel_error <= tolerance);
+  }
+  CHECK(static_cast<double>(check.skipped()) <=
+        std::max(2.0, 0.15 * static_cast<double>(check.checked() + check.skipped())));
+}
+
+// Sets the global thread count for a scope and restores it afterwards.
+struct ThreadScope {
+  int saved;
+  explicit ThreadScope(int n) : saved(threads()) { set_threads(n); }
+  ~ThreadScope() { set_threads(saved); }
+};
+
+}  // namespace ck::test

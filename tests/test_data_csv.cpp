@@ -20,7 +20,7 @@ TEST_CASE("data: CSV parsing handles quotes, CRLF, a BOM and blank lines") {
   CHECK(t.lines == std::vector<int64_t>{2, 4});
 }
 
-TEST_CASE("data: a CSV table becomes features + labels; names sort into classes, integers index them") {
+TEST_CASE("data: a CSV table becomes features + labels, names sort into classes, integers index them") {
   CsvOptions o;
   o.allow_missing = true;
   const Dataset d = csv_dataset(parse_csv("x,label,y\n1,dog,\n2.5,cat,NaN\n-3,dog,4\n", "t.csv"), o);

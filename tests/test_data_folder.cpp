@@ -22,7 +22,7 @@ ImageLoadOptions options() {
 }
 }  // namespace
 
-TEST_CASE("data: an image folder's classes are its sorted subfolders; other files are ignored") {
+TEST_CASE("data: an image folder's classes are its sorted subfolders, other files are ignored") {
   test::TempDir dir;
   png(dir / "zebra/1.png", 4, 4, 1);
   png(dir / "ant/b.PNG", 4, 4, 1);
@@ -54,7 +54,7 @@ TEST_CASE("data: a folder without class folders, or with an empty one, is refuse
   CHECK(contains(error_of([&] { scan_image_folder(dir / "nope"); }), "is not a directory"));
 }
 
-TEST_CASE("data: images of different sizes need --resize; the error states the range") {
+TEST_CASE("data: images of different sizes need --resize, the error states the range") {
   test::TempDir dir;
   png(dir / "a/1.png", 10, 20, 3);
   png(dir / "a/2.png", 30, 8, 3);

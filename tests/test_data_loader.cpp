@@ -51,7 +51,7 @@ std::vector<int64_t> order(const std::vector<Batch>& batches) {
 }
 }  // namespace
 
-TEST_CASE("data: every epoch is a fresh seeded permutation; the last partial batch is kept") {
+TEST_CASE("data: every epoch is a fresh seeded permutation, the last partial batch is kept") {
   const Dataset d = images(std::vector<int>(10, 0), 1);
   Preprocessing p;
   Loader loader(d, all(10), 4, p, true, 42);
@@ -106,7 +106,7 @@ TEST_CASE("data: the validation split is the tail (Keras) or the tail of every c
   CHECK(contains(error_of([&] { split_tail(10, 1.0, train, val); }), "--validation-split must be in [0, 1)"));
 }
 
-TEST_CASE("data: class weights: balanced n/(k*count), inverse 1/count, explicit; errors named") {
+TEST_CASE("data: class weights: balanced n/(k*count), inverse 1/count, explicit, errors named") {
   const std::vector<int64_t> counts = {90, 10};
   const std::vector<float> b = class_weights("balanced", counts);
   CHECK(b[0] == doctest::Approx(100.0 / (2 * 90)));
@@ -217,7 +217,7 @@ TEST_CASE("data: a file that breaks after loading surfaces as an error from next
 
 namespace ck {
 
-TEST_CASE("data: prepare_data fits on the training part only; weights and augmentation stay on training") {
+TEST_CASE("data: prepare_data fits on the training part only, weights and augmentation stay on training") {
   DataOptions o;
   o.data = "synthetic:images=50,shape=6x6x1,classes=2,test=10,seed=2";
   o.validation_split = 0.2;

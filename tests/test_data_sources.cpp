@@ -35,7 +35,7 @@ TEST_CASE("data: synthetic data reproduces the articles' np.random recipes from 
   CHECK(contains(error_of([] { load_data("synthetic:values=0-100"); }), "values must be 0-255"));
 }
 
-TEST_CASE("data: --resize and --channels reshape in-memory images; a test source must match") {
+TEST_CASE("data: --resize and --channels reshape in-memory images, a test source must match") {
   SourceOptions o;
   o.resize = std::make_pair(4, 6);
   o.channels = 1;

@@ -94,7 +94,7 @@ TEST_CASE("data: a 90-degree rotation turns the image counter-clockwise (Keras's
   check_close(out, {3, 6, 9, 2, 5, 8, 1, 4, 7});
 }
 
-TEST_CASE("data: zoom samples about the center; fill modes decide the outside") {
+TEST_CASE("data: zoom samples about the center, fill modes decide the outside") {
   std::vector<float> x(25);
   for (int r = 0; r < 5; ++r)
     for (int c = 0; c < 5; ++c) x[r * 5 + c] = static_cast<float>(c);  // value = column
@@ -127,7 +127,7 @@ TEST_CASE("data: translation moves the content by +dx and interpolates fractions
   check_close(out, {0, 10, 20, 30});
 }
 
-TEST_CASE("data: crop takes a window; the inference crop is the centered window resized") {
+TEST_CASE("data: crop takes a window, the inference crop is the centered window resized") {
   const std::vector<float> x = iota_image(16);
   std::vector<float> out(4);
   crop_image(x.data(), 4, 4, 1, 1, 2, 2, 2, out.data());

@@ -181,6 +181,7 @@ TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical
   pid_t full = spawn_convkit(with({"--save", (dir / "full.safetensors").string()}));
   int status = 0;
   waitpid(full, &status, 0);
+  INFO("uninterrupted run status ", status);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
 
@@ -189,7 +190,8 @@ TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical
   pid_t run = spawn_convkit(with({"--save", (dir / "resumed.safetensors").string(),
                                   "--checkpoint-dir", ckpt.string(), "--checkpoint-every", "5"}));
   bool killed = false;
-  for (int i = 0; i < 2000 && !killed; ++i) {
+  // Poll generously: a loaded CI machine may take a while to reach step 5.
+  for (int i = 0; i < 12000 && !killed; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (fs::exists(ckpt) && latest_checkpoint(ckpt.string())) {
       kill(run, SIGKILL);
@@ -201,13 +203,13 @@ TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical
   const bool finished_anyway = WIFEXITED(status);
   INFO("the run finished before it could be killed: ", finished_anyway);
 
+  // Wherever the kill landed (even after the last checkpoint, before --save
+  // wrote the model), resuming finishes the run.
   std::string out;
   int rc = test::run_convkit("train --resume " + ckpt.string() + " --threads 2", out);
-  if (!finished_anyway) {
-    INFO(out);
-    REQUIRE(rc == 0);
-    CHECK(out.find("resuming:") != std::string::npos);
-  }
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("resuming:") != std::string::npos);
   CHECK(same_tensors((dir / "full.safetensors").string(), (dir / "resumed.safetensors").string()));
 }
 

@@ -1,0 +1,295 @@
+// Every error a user can hit from the command line so far, by running the
+// convkit binary: exit code non-zero, the message on stderr and what it says.
+// Plus --help of each command and a tiny end-to-end training run.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/helpers.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs `convkit <args>` (a shell fragment) with stdout and stderr apart.
+Run convkit(const std::string& args) {
+  static int counter = 0;
+  const fs::path err_file =
+      fs::temp_directory_path() / fmt::format("convkit-cli-{}-{}.err", getpid(), counter++);
+  const std::string command =
+      std::string(CONVKIT_BINARY) + " " + args + " 2>" + err_file.string() + " </dev/null";
+  Run r;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream f(err_file);
+  std::stringstream s;
+  s << f.rdbuf();
+  r.err = s.str();
+  fs::remove(err_file);
+  return r;
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A tiny MNIST-style directory: 40 28x28 images, labels 0..9, and a t10k pair.
+struct TinyData {
+  fs::path dir;
+  TinyData() {
+    dir = fs::temp_directory_path() / fmt::format("convkit-cli-data-{}", getpid());
+    fs::create_directories(dir);
+    for (const char* prefix : {"train", "t10k"}) {
+      const uint32_t n = 40;
+      std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, 28, 0, 0, 0, 28};
+      std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, n};
+      for (uint32_t i = 0; i < n; ++i) {
+        labels.push_back(static_cast<uint8_t>(i % 10));
+        for (int p = 0; p < 28 * 28; ++p) images.push_back(static_cast<uint8_t>((i * 7 + p) % 256));
+      }
+      write(dir / (std::string(prefix) + "-images-idx3-ubyte"), images);
+      write(dir / (std::string(prefix) + "-labels-idx1-ubyte"), labels);
+    }
+  }
+  ~TinyData() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  static void write(const fs::path& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  std::string data() const { return "--data " + dir.string(); }
+};
+
+}  // namespace
+
+// --- Model spec errors -------------------------------------------------------------------------
+
+TEST_CASE("CLI: unknown layer quotes the spec, points ^^^ at the token, suggests the near name") {
+  Run r = convkit("summary 'conv2d(32,3) maxpol(2) flatten dense(10)' --input 28x28x1");
+  CAPTURE(r.err);
+  CHECK(r.code == 1);
+  CHECK(r.out.empty());
+  CHECK(has(r.err, "convkit: in model spec:\n"
+                   "  conv2d(32,3) maxpol(2) flatten dense(10)\n"
+                   "               ^^^^^^^^^\n"));
+  CHECK(has(r.err, "unknown layer \"maxpol\" (did you mean maxpool?)"));
+  CHECK(has(r.err, "presets: see `convkit summary --list`"));
+  TinyData tiny;
+  Run t = convkit("train " + tiny.data() + " --model 'conv2d(8,3,relu) flaten dense(10,softmax)'");
+  CAPTURE(t.err);
+  CHECK(t.code == 1);
+  CHECK(has(t.err, "\n" + std::string(2 + 17, ' ') + "^^^^^^\n"));  // under "flaten"
+  CHECK(has(t.err, "did you mean flatten?"));
+}
+
+TEST_CASE("CLI: a bad layer argument names the layer and the value") {
+  Run r = convkit("summary 'conv2d(abc,3) flatten dense(10)' --input 28x28x1");
+  CAPTURE(r.err);
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "  conv2d(abc,3) flatten dense(10)\n  ^^^^^^^^^^^^^\n"));
+  CHECK(has(r.err, "conv2d: filters must be a positive whole number, got \"abc\""));
+  Run r2 = convkit("summary 'conv2d(8,3) dropout(1.5)' --input 8x8x1");
+  CHECK(r2.code == 1);
+  CHECK(has(r2.err, "dropout: rate must be a number in [0, 1), got \"1.5\""));
+}
+
+TEST_CASE("CLI: shape errors from summary (no input shape, bad --input, layer that cannot fit)") {
+  Run r = convkit("summary 'conv2d(8,3) flatten dense(10)'");
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "does not say its input shape: give --input HxWxC"));
+  Run r2 = convkit("summary lenet5 --input 28x28x");
+  CHECK(r2.code == 1);
+  CHECK(has(r2.err, "--input \"28x28x\" is not a shape"));
+  Run r3 = convkit("summary 'conv2d(8,5) flatten dense(10)' --input 3x3x1");
+  CHECK(r3.code == 1);
+  CHECK(has(r3.err, "conv2d: a 5x5 kernel does not fit in its 3x3x1 input"));
+  Run r4 = convkit("summary 'conv2d(8,3,relu) flatten dense(10)' --input 28x28");
+  CHECK(r4.code == 1);
+  CHECK(has(r4.err, "conv2d: needs an image input"));
+}
+
+// --- Data errors -------------------------------------------------------------------------------
+
+TEST_CASE("CLI: --data errors name the path") {
+  Run missing = convkit("train --data /nonexistent/fmnist-copy");
+  CHECK(missing.code == 1);
+  CHECK(has(missing.err, "convkit: --data /nonexistent/fmnist-copy: no such file or directory"));
+
+  // A plain file is not a data source.
+  TinyData tiny;
+  const std::string text_file = (tiny.dir / "notes.txt").string();
+  TinyData::write(text_file, {'h', 'i', '\n'});
+  Run file = convkit("train --data " + text_file);
+  CHECK(file.code == 1);
+  // A text file is read as a list file of "path,label" lines.
+  CHECK(has(file.err, text_file + " line 1: expected \"path,label\", got \"hi\""));
+
+  // A directory whose training images are not IDX.
+  const fs::path bad_dir = tiny.dir / "bad";
+  fs::create_directories(bad_dir);
+  TinyData::write(bad_dir / "train-images-idx3-ubyte", {'P', 'K', 3, 4, 1, 2, 3, 4});
+  fs::copy_file(tiny.dir / "train-labels-idx1-ubyte", bad_dir / "train-labels-idx1-ubyte");
+  Run bad = convkit("train --data " + bad_dir.string());
+  CAPTURE(bad.err);
+  CHECK(bad.code == 1);
+  CHECK(has(bad.err, (bad_dir / "train-images-idx3-ubyte").string() + " is not an IDX file"));
+
+  // A directory without the files.
+  const fs::path empty_dir = tiny.dir / "empty";
+  fs::create_directories(empty_dir);
+  Run empty = convkit("train --data " + empty_dir.string());
+  CHECK(empty.code == 1);
+  CHECK(has(empty.err, empty_dir.string() + " has no class folders"));
+  CHECK(has(empty.err, "train-images-idx3-ubyte[.gz]"));
+}
+
+// --- Option errors ---------------------------------------------------------------------------
+
+TEST_CASE("CLI: option values that cannot work are refused, naming the option") {
+  TinyData tiny;
+  struct Case {
+    std::string args;
+    std::vector<std::string> words;
+  };
+  const std::vector<Case> cases = {
+      {"train --batch 0", {"--batch: must be a whole number >= 1, got 0"}},
+      {"train --batch -5", {"--batch: must be a whole number >= 1, got -5"}},
+      {"train --epochs 0", {"--epochs: must be a whole number >= 1, got 0"}},
+      {"train --threads -1", {"--threads: must be a whole number >= 0, got -1"}},
+      {"train --gemm foo", {"--gemm", "foo", "naive", "simd", "blas"}},
+      {"summary --gemm fast", {"--gemm"}},
+      {"train --batch abc", {"--batch: must be a whole number >= 1, got abc"}},
+      {"train " + tiny.data() + " --optimizer foo", {"unknown optimizer \"foo\": choose adam or sgd"}},
+      {"train " + tiny.data() + " --lr -1", {"--lr must be a positive number, got -1"}},
+      {"train " + tiny.data() + " --optimizer adam --momentum 0.9", {"--momentum and --nesterov apply to sgd"}},
+      {"train " + tiny.data() + " --optimizer sgd --nesterov", {"--nesterov needs a --momentum above 0"}},
+      {"train " + tiny.data() + " --validation-split 1.5", {"--validation-split must be in [0, 1), got 1.5"}},
+      {"train " + tiny.data() + " --validation-split -0.2", {"--validation-split must be in [0, 1)"}},
+      {"train " + tiny.data() + " --limit -3", {"--limit must be 0 (all) or a positive count, got -3"}},
+      {"train " + tiny.data() + " --scale 1/256", {"unknown scaling \"1/256\": choose none, 1/255, minmax, zscore, caffe, tf or torch"}},
+      {"train " + tiny.data() + " --loss hinge", {"unknown loss \"hinge\""}},
+      {"train --frobnicate", {"--frobnicate"}},
+      {"summary --frobnicate", {"--frobnicate"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    Run r = convkit(c.args);
+    CAPTURE(r.err);
+    CHECK(r.code != 0);
+    CHECK(!has(r.out, "Epoch 1/"));  // nothing was trained
+    for (const std::string& w : c.words) CHECK(has(r.err, w));
+    CHECK(!has(r.err, "0.000000 to 1797"));  // CLI11's unreadable range message
+  }
+}
+
+TEST_CASE("CLI: a model that does not match the data or the loss is refused before training") {
+  TinyData tiny;
+  Run classes = convkit("train " + tiny.data() + " --model 'flatten dense(5,softmax)'");
+  CHECK(classes.code == 1);
+  CHECK(has(classes.err, "the model has 5 outputs but"));
+  CHECK(has(classes.err, "has 10 classes; end the model with dense(10,softmax)"));
+  Run not_flat = convkit("train " + tiny.data() + " --model 'conv2d(4,3)'");
+  CHECK(not_flat.code == 1);
+  CHECK(has(not_flat.err, "is not flat: end it with flatten and a dense layer"));
+  Run bce = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss bce");
+  CHECK(bce.code == 1);
+  CHECK(has(bce.err, "binary cross-entropy needs one output unit"));
+  // MSE reads one target per output: 10 outputs against one class index per
+  // sample used to read past the batch's targets (a heap overflow, loss NaN).
+  Run mse = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss mse");
+  CHECK(mse.code == 1);
+  CHECK(has(mse.err, "mean_squared_error compares each of the model's 10 outputs with a target, "
+                     "but " + tiny.dir.string() + " has 1 target value per sample (a class index)"));
+  CHECK(!has(mse.out, "Epoch 1/"));
+  Run regression = convkit("train " + tiny.data() + " --model 'flatten dense(1)' --loss mse --epochs 1");
+  CHECK(regression.code == 0);
+  CHECK(!has(regression.out, "nan"));
+  Run labels = convkit("train " + tiny.data() + " --model 'flatten dense(1,sigmoid)'");
+  CHECK(labels.code == 1);
+  CHECK(has(labels.err, "is not 0 or 1, as binary cross-entropy needs"));
+}
+
+TEST_CASE("CLI: no subcommand, unknown subcommand") {
+  Run none = convkit("");
+  CHECK(none.code != 0);
+  CHECK(has(none.err, "A subcommand is required"));
+  Run unknown = convkit("trian --epochs 1");
+  CHECK(unknown.code == 1);
+  CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, summary"));
+}
+
+// --- Help, version, a run that works ---------------------------------------------------------------
+
+TEST_CASE("CLI: --help of convkit, train and summary succeed and mention the key flags") {
+  Run top = convkit("--help");
+  CHECK(top.code == 0);
+  for (const char* w : {"train", "summary", "--version"}) CHECK(has(top.out, w));
+  Run train = convkit("train --help");
+  CHECK(train.code == 0);
+  for (const char* w : {"--data", "--model", "--epochs", "--batch", "--optimizer", "--lr",
+                        "--momentum", "--nesterov", "--loss", "--seed", "--validation-split",
+                        "--limit", "--scale", "--threads", "--gemm", "fashion-mnist", "fmnist-cnn"})
+    CHECK(has(train.out, w));
+  Run summary = convkit("summary --help");
+  CHECK(summary.code == 0);
+  for (const char* w : {"--model", "--input", "--list"}) CHECK(has(summary.out, w));
+  Run version = convkit("--version");
+  CHECK(version.code == 0);
+  CHECK(has(version.out, "convkit 0."));
+  Run list = convkit("summary --list");
+  CHECK(list.code == 0);
+  for (const char* w : {"fmnist-cnn", "lenet5", "vgg16-base", "28x28x1"}) CHECK(has(list.out, w));
+  Run s = convkit("summary lenet5");
+  CHECK(s.code == 0);
+  CHECK(has(s.out, "Total params: 61,706"));
+  CHECK(has(s.out, "dense_2 (dense(10,softmax))"));
+}
+
+// summary needs no loss: a feature extractor or a regression head is fine.
+TEST_CASE("CLI: summary of models that are not classifiers (vgg16-base, conv only, tanh head)") {
+  Run base = convkit("summary vgg16-base");
+  CAPTURE(base.err);
+  CHECK(base.code == 0);
+  CHECK(has(base.out, "(None, 7, 7, 512)"));
+  CHECK(has(base.out, "Total params: 14,714,688"));
+  Run conv = convkit("summary 'conv2d(8,3)' --input 8x8x1");
+  CHECK(conv.code == 0);
+  CHECK(has(conv.out, "Total params: 80"));
+  Run tanh = convkit("summary 'flatten dense(1,tanh)' --input 8x8x1");
+  CHECK(tanh.code == 0);
+  CHECK(has(tanh.out, "dense (dense(1,tanh))"));
+}
+
+TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics") {
+  TinyData tiny;
+  Run r = convkit("train " + tiny.data() +
+                  " --model 'conv2d(2,3,relu) maxpool(2) flatten dense(10,softmax)' --epochs 2"
+                  " --batch 8 --validation-split 0.25 --threads 1 --gemm naive --seed 3");
+  CAPTURE(r.out);
+  CAPTURE(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err.empty());
+  CHECK(has(r.out, "Epoch 1/2"));
+  CHECK(has(r.out, "Epoch 2/2"));
+  CHECK(has(r.out, "30 training samples 28x28x1 (10 classes), 10 validation, 40 test"));
+  CHECK(has(r.out, "1 threads, gemm naive"));
+  CHECK(has(r.out, "val_loss"));
+  CHECK(has(r.out, "test:"));
+  CHECK(has(r.out, "Confusion matrix"));
+}

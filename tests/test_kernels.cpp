@@ -1,0 +1,507 @@
+// Fast kernels against their reference twins, at several thread counts and
+// GEMM backends, plus the geometry rules they share (Keras/TensorFlow padding).
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/conv.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "core/kernels.h"
+#include "core/parallel.h"
+#include "core/pool.h"
+#include "optim/adam.h"
+#include "tests/helpers.h"
+
+using namespace ck;
+using ck::test::ThreadScope;
+
+namespace {
+
+// max |a - b| / max(1, max |b|): the error relative to the data's scale.
+double scaled_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0, scale = 1;
+  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::fabs(double{b[i]}));
+  for (int64_t i = 0; i < a.size(); ++i) {
+    double d = std::fabs(double{a[i]} - b[i]);
+    if (std::isnan(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return m / scale;
+}
+
+struct GemmBackendScope {
+  GemmBackend saved = gemm_backend();
+  explicit GemmBackendScope(GemmBackend b) { set_gemm_backend(b); }
+  ~GemmBackendScope() { set_gemm_backend(saved); }
+};
+
+struct ConvCase {
+  int64_t H, W, C;
+  int KH, KW, SH, SW;
+  bool same;
+  int64_t F;
+};
+
+const ConvCase kConvCases[] = {
+    {7, 5, 3, 3, 3, 1, 1, false, 4},  {7, 5, 3, 3, 3, 1, 1, true, 4},
+    {6, 8, 2, 3, 3, 2, 2, true, 5},   {6, 8, 2, 3, 3, 2, 2, false, 5},
+    {8, 8, 3, 5, 5, 1, 1, true, 6},   {9, 7, 2, 5, 5, 2, 2, true, 3},
+    {6, 6, 4, 1, 1, 1, 1, false, 8},  {6, 6, 4, 1, 1, 2, 2, true, 8},  // 1x1: pointwise / strided
+    {7, 6, 3, 3, 2, 1, 1, true, 4},   {7, 6, 3, 3, 2, 2, 1, false, 4},
+    {6, 6, 2, 2, 2, 1, 1, true, 3},   {5, 7, 1, 4, 2, 3, 2, true, 2},  // even kernels, odd strides
+    {4, 4, 3, 4, 4, 1, 1, false, 2},  {3, 3, 16, 3, 3, 1, 1, true, 17},
+    {12, 10, 3, 3, 3, 1, 1, true, 16},
+};
+
+}  // namespace
+
+// --- Geometry ------------------------------------------------------------------
+
+TEST_CASE("conv_geometry follows TensorFlow: same = ceil(in / stride), smaller pad before") {
+  struct G {
+    int64_t H;
+    int K, S;
+    bool same;
+    int64_t OH;
+    int pad;
+  };
+  // pad = total // 2 with total = max((OH - 1) * S + K - H, 0).
+  for (G g : {G{28, 5, 1, true, 28, 2}, G{6, 2, 1, true, 6, 0}, G{7, 4, 2, true, 4, 1},
+              G{5, 3, 2, true, 3, 1}, G{6, 3, 2, true, 3, 0}, G{7, 2, 2, true, 4, 0},
+              G{4, 4, 1, true, 4, 1}, G{1, 3, 1, true, 1, 1}, G{10, 1, 3, true, 4, 0},
+              G{7, 3, 2, false, 3, 0}, G{6, 3, 2, false, 2, 0}, G{5, 5, 1, false, 1, 0},
+              G{4, 5, 1, false, 0, 0}}) {
+    CAPTURE(g.H);
+    CAPTURE(g.K);
+    CAPTURE(g.S);
+    CAPTURE(g.same);
+    ConvGeometry geo = conv_geometry(g.H, g.H + 1, 2, g.K, g.K, g.S, g.S, g.same, 3);
+    CHECK(geo.OH == g.OH);
+    CHECK(geo.pad_top == g.pad);
+    CHECK(geo.F == 3);
+  }
+}
+
+TEST_CASE("same padding with an even kernel pads after, not before (hand-computed)") {
+  // x = 1 2 3 4 down a column, kernel 2x1 of ones, same, stride 1:
+  // TensorFlow pads 0 rows before and 1 after, so y = 1+2, 2+3, 3+4, 4+0.
+  ConvGeometry g = conv_geometry(4, 1, 1, 2, 1, 1, 1, true, 1);
+  float x[4] = {1, 2, 3, 4}, w[2] = {1, 1}, y[4], yr[4];
+  ConvWorkspace ws;
+  conv2d_forward(x, w, nullptr, Activation::linear, y, 1, g, ws);
+  conv2d_forward_reference(x, w, nullptr, yr, 1, g);
+  const float expected[4] = {3, 5, 7, 4};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(y[i] == expected[i]);
+    CHECK(yr[i] == expected[i]);
+  }
+  // Stride 2, kernel 3, input 6: OH = 3, total pad 1, all of it after.
+  ConvGeometry g2 = conv_geometry(6, 1, 1, 3, 1, 2, 1, true, 1);
+  float x2[6] = {1, 2, 3, 4, 5, 6}, w2[3] = {1, 10, 100}, y2[3];
+  conv2d_forward(x2, w2, nullptr, Activation::linear, y2, 1, g2, ws);
+  CHECK(y2[0] == 321.0f);  // 1 + 20 + 300
+  CHECK(y2[1] == 543.0f);
+  CHECK(y2[2] == 65.0f);   // 5 + 60 + 0 (padding)
+}
+
+TEST_CASE("im2col and col2im_add are adjoint: <im2col(x), c> == <x, col2im(c)>") {
+  Rng rng(17);
+  for (const ConvCase& k : kConvCases) {
+    ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.KH, k.KW, k.SH, k.SW, k.same, k.F);
+    Tensor x = ck::test::random_tensor({g.in_size()}, rng);
+    Tensor c = ck::test::random_tensor({g.OH * g.OW * g.patch()}, rng);
+    Tensor col({c.size()}), back({x.size()});
+    im2col(x.data(), g, col.data());
+    col2im_add(c.data(), g, back.data());
+    double lhs = 0, rhs = 0;
+    for (int64_t i = 0; i < c.size(); ++i) lhs += double{col[i]} * c[i];
+    for (int64_t i = 0; i < x.size(); ++i) rhs += double{x[i]} * back[i];
+    CHECK(lhs == doctest::Approx(rhs).epsilon(1e-5));  // col2im sums in float
+  }
+}
+
+// --- Convolution -----------------------------------------------------------------
+
+TEST_CASE("conv2d_forward/backward match the reference: geometries x threads x backends") {
+  Rng rng(3);
+  for (GemmBackend backend : {GemmBackend::blas, GemmBackend::simd, GemmBackend::naive}) {
+    GemmBackendScope b(backend);
+    for (int threads : {1, 2, 3}) {
+      ThreadScope t(threads);
+      for (const ConvCase& k : kConvCases)
+        for (int64_t N : {1, 2, 5}) {
+          CAPTURE(gemm_backend_name(backend));
+          CAPTURE(threads);
+          CAPTURE(N);
+          const std::string geo = fmt::format("{}x{}x{} k{}x{} s{}x{} {} F{}", k.H, k.W, k.C, k.KH,
+                                              k.KW, k.SH, k.SW, k.same ? "same" : "valid", k.F);
+          CAPTURE(geo);
+          ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.KH, k.KW, k.SH, k.SW, k.same, k.F);
+          Tensor x = ck::test::random_tensor({N, k.H, k.W, k.C}, rng);
+          Tensor w = ck::test::random_tensor({k.KH, k.KW, k.C, k.F}, rng);
+          Tensor b = ck::test::random_tensor({k.F}, rng);
+          Tensor y({N, g.OH, g.OW, k.F}), yr({N, g.OH, g.OW, k.F});
+          y.fill(NAN);  // every output must be written
+          ConvWorkspace ws;  // fresh: the first use sizes the per-part scratch
+          conv2d_forward(x.data(), w.data(), b.data(), Activation::linear, y.data(), N, g, ws);
+          conv2d_forward_reference(x.data(), w.data(), b.data(), yr.data(), N, g);
+          CHECK(scaled_diff(y, yr) < 1e-5);
+
+          Tensor dz = ck::test::random_tensor(y.shape(), rng);
+          Tensor dx(x.shape()), dw(w.shape()), db(b.shape());
+          Tensor dxr(x.shape()), dwr(w.shape()), dbr(b.shape());
+          dx.fill(NAN), dw.fill(NAN), db.fill(NAN);  // overwritten, not accumulated
+          conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), db.data(), N, g, ws);
+          conv2d_backward_reference(x.data(), w.data(), dz.data(), dxr.data(), dwr.data(),
+                                    dbr.data(), N, g);
+          CHECK(scaled_diff(dx, dxr) < 1e-5);
+          CHECK(scaled_diff(dw, dwr) < 1e-5);
+          CHECK(scaled_diff(db, dbr) < 1e-5);
+
+          // The first layer passes no dx.
+          Tensor dw2(w.shape());
+          conv2d_backward(x.data(), w.data(), dz.data(), nullptr, dw2.data(), nullptr, N, g, ws);
+          CHECK(scaled_diff(dw2, dwr) < 1e-5);
+        }
+    }
+  }
+}
+
+TEST_CASE("conv2d_forward fuses bias + activation exactly like bias_activation after the reference") {
+  Rng rng(4);
+  ConvGeometry g = conv_geometry(6, 5, 3, 3, 3, 1, 1, true, 7);
+  const int64_t N = 3;
+  Tensor x = ck::test::random_tensor({N, 6, 5, 3}, rng), w = ck::test::random_tensor({3, 3, 3, 7}, rng),
+         b = ck::test::random_tensor({7}, rng);
+  for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid,
+                         Activation::tanh, Activation::softmax}) {
+    CAPTURE(activation_name(act));
+    ConvWorkspace ws;
+    Tensor y({N, 6, 5, 7}), yr({N, 6, 5, 7});
+    conv2d_forward(x.data(), w.data(), b.data(), act, y.data(), N, g, ws);
+    conv2d_forward_reference(x.data(), w.data(), nullptr, yr.data(), N, g);
+    bias_activation_reference(yr.data(), b.data(), N * 30, 7, act);
+    CHECK(scaled_diff(y, yr) < 1e-5);
+  }
+}
+
+TEST_CASE("conv2d: a workspace survives thread-count changes, results are deterministic") {
+  Rng rng(5);
+  ConvGeometry g = conv_geometry(9, 9, 4, 3, 3, 1, 1, true, 8);
+  const int64_t N = 7;
+  Tensor x = ck::test::random_tensor({N, 9, 9, 4}, rng), w = ck::test::random_tensor({3, 3, 4, 8}, rng);
+  Tensor dz = ck::test::random_tensor({N, 9, 9, 8}, rng);
+  Tensor dwr({3, 3, 4, 8}), dxr(x.shape());
+  conv2d_backward_reference(x.data(), w.data(), dz.data(), dxr.data(), dwr.data(), nullptr, N, g);
+  ConvWorkspace ws;  // shared across the thread counts below
+  for (int threads : {1, 3, 2, 4, 1, 3}) {
+    ThreadScope t(threads);
+    CAPTURE(threads);
+    Tensor dw1({3, 3, 4, 8}), dw2({3, 3, 4, 8}), dx(x.shape());
+    conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw1.data(), nullptr, N, g, ws);
+    conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw2.data(), nullptr, N, g, ws);
+    CHECK(scaled_diff(dw1, dwr) < 1e-5);
+    CHECK(scaled_diff(dx, dxr) < 1e-5);
+    CHECK(ck::test::max_abs_diff(dw1, dw2) == 0.0f);  // bit-identical for one thread count
+  }
+}
+
+// The per-part scratch buffers are created on first use, from inside the
+// parallel region. Many fresh workspaces at several threads: a race there
+// (two parts growing the same vector) corrupts or crashes.
+TEST_CASE("conv2d: fresh workspaces under many threads, repeated") {
+  Rng rng(6);
+  ConvGeometry g = conv_geometry(10, 10, 3, 3, 3, 1, 1, true, 8);
+  const int64_t N = 8;
+  Tensor x = ck::test::random_tensor({N, 10, 10, 3}, rng), w = ck::test::random_tensor({3, 3, 3, 8}, rng);
+  Tensor dz = ck::test::random_tensor({N, 10, 10, 8}, rng);
+  Tensor yr({N, 10, 10, 8}), dwr({3, 3, 3, 8}), dxr(x.shape());
+  conv2d_forward_reference(x.data(), w.data(), nullptr, yr.data(), N, g);
+  conv2d_backward_reference(x.data(), w.data(), dz.data(), dxr.data(), dwr.data(), nullptr, N, g);
+  for (int threads : {2, 4, 8}) {
+    ThreadScope t(threads);
+    bool all_ok = true;
+    for (int rep = 0; rep < 200 && all_ok; ++rep) {
+      ConvWorkspace ws;
+      Tensor y({N, 10, 10, 8}), dw({3, 3, 3, 8}), dx(x.shape());
+      conv2d_forward(x.data(), w.data(), nullptr, Activation::linear, y.data(), N, g, ws);
+      ConvWorkspace ws2;
+      conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), nullptr, N, g, ws2);
+      all_ok = scaled_diff(y, yr) < 1e-5 && scaled_diff(dw, dwr) < 1e-5 && scaled_diff(dx, dxr) < 1e-5;
+    }
+    CAPTURE(threads);
+    CHECK(all_ok);
+  }
+}
+
+// --- Pooling -------------------------------------------------------------------
+
+TEST_CASE("maxpool_forward/backward match the reference (valid/same, overlapping windows)") {
+  struct P {
+    int64_t H, W, C;
+    int K, S;
+    bool same;
+  };
+  Rng rng(8);
+  for (int threads : {1, 2}) {
+    ThreadScope t(threads);
+    for (P p : {P{7, 7, 3, 2, 2, false}, P{7, 7, 3, 2, 2, true}, P{6, 8, 17, 3, 1, true},
+                P{6, 8, 17, 3, 1, false}, P{5, 5, 2, 3, 2, true}, P{8, 6, 4, 3, 2, false},
+                P{4, 4, 1, 4, 1, true}, P{1, 1, 5, 2, 2, true}}) {
+      CAPTURE(fmt::format("{}x{}x{} pool {} stride {} {}", p.H, p.W, p.C, p.K, p.S,
+                          p.same ? "same" : "valid"));
+      ConvGeometry g = conv_geometry(p.H, p.W, p.C, p.K, p.K, p.S, p.S, p.same, p.C);
+      const int64_t N = 3;
+      Tensor x = ck::test::random_tensor({N, p.H, p.W, p.C}, rng);
+      // Some exact ties, to pin down "first max wins" in both versions.
+      for (int64_t i = 0; i + 1 < x.size(); i += 7) x[i + 1] = x[i];
+      Tensor y({N, g.OH, g.OW, p.C}), yr({N, g.OH, g.OW, p.C});
+      std::vector<int32_t> argmax(y.size());
+      y.fill(NAN);
+      maxpool_forward(x.data(), y.data(), argmax.data(), N, g);
+      maxpool_forward_reference(x.data(), yr.data(), N, g);
+      CHECK(ck::test::max_abs_diff(y, yr) == 0.0f);
+      Tensor dy = ck::test::random_tensor(y.shape(), rng);
+      Tensor dx(x.shape()), dxr(x.shape());
+      dx.fill(NAN);
+      maxpool_backward(dy.data(), argmax.data(), dx.data(), N, g);
+      maxpool_backward_reference(x.data(), dy.data(), dxr.data(), N, g);
+      CHECK(scaled_diff(dx, dxr) < 1e-6);
+    }
+  }
+}
+
+TEST_CASE("max pooling: padding cells never win, even when every real value is negative") {
+  ConvGeometry g = conv_geometry(3, 3, 1, 2, 2, 2, 2, true, 1);  // OH = 2, pad after
+  float x[9];
+  for (int i = 0; i < 9; ++i) x[i] = -10.0f - i;
+  float y[4], yr[4];
+  int32_t argmax[4];
+  maxpool_forward(x, y, argmax, 1, g);
+  maxpool_forward_reference(x, yr, 1, g);
+  const float expected[4] = {-10, -12, -16, -18};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(y[i] == expected[i]);
+    CHECK(yr[i] == expected[i]);
+  }
+}
+
+TEST_CASE("global average pooling: mean over H*W, gradient spread evenly") {
+  Tensor x({2, 2, 3, 2});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  Tensor y({2, 2});
+  global_avgpool_forward(x.data(), y.data(), 2, 6, 2);
+  // Channel 0 of image 0: 0, 2, 4, 6, 8, 10 -> 5; channel 1: 6; image 1: +12.
+  CHECK(y[0] == doctest::Approx(5));
+  CHECK(y[1] == doctest::Approx(6));
+  CHECK(y[2] == doctest::Approx(17));
+  CHECK(y[3] == doctest::Approx(18));
+  Tensor dy({2, 2}), dx(x.shape());
+  dy[0] = 6, dy[1] = 12, dy[2] = -6, dy[3] = 0;
+  global_avgpool_backward(dy.data(), dx.data(), 2, 6, 2);
+  CHECK(dx[0] == doctest::Approx(1));
+  CHECK(dx[1] == doctest::Approx(2));
+  CHECK(dx[12] == doctest::Approx(-1));
+  CHECK(dx[23] == doctest::Approx(0));
+}
+
+// --- Elementwise kernels ----------------------------------------------------------
+
+TEST_CASE("bias_activation matches its reference for every activation and odd widths") {
+  Rng rng(10);
+  for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid,
+                         Activation::tanh, Activation::softmax})
+    for (int64_t cols : {1, 3, 8, 16, 17, 33, 100})
+      for (bool bias : {true, false}) {
+        CAPTURE(activation_name(act));
+        CAPTURE(cols);
+        CAPTURE(bias);
+        const int64_t rows = 5;
+        Tensor y = ck::test::random_tensor({rows, cols}, rng, -4, 4);
+        y[0] = 95.0f, y[rows * cols - 1] = -95.0f;  // exp overflow territory
+        Tensor b = ck::test::random_tensor({cols}, rng);
+        Tensor yr = y.clone();
+        bias_activation(y.data(), bias ? b.data() : nullptr, rows, cols, act);
+        bias_activation_reference(yr.data(), bias ? b.data() : nullptr, rows, cols, act);
+        CHECK(scaled_diff(y, yr) < 2e-6);
+        for (int64_t i = 0; i < y.size(); ++i) REQUIRE(std::isfinite(y[i]));
+        if (act == Activation::softmax)
+          for (int64_t r = 0; r < rows; ++r) {
+            double sum = 0;
+            for (int64_t j = 0; j < cols; ++j) sum += y[r * cols + j];
+            CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+          }
+      }
+}
+
+TEST_CASE("bias_activation: hand-computed values") {
+  float y[4] = {-1.0f, 0.0f, 2.0f, -3.0f};
+  const float b[4] = {0.5f, -0.5f, 0.0f, 3.0f};
+  float relu[4], sig[4], tanh_[4], soft[4];
+  std::copy(y, y + 4, relu), std::copy(y, y + 4, sig), std::copy(y, y + 4, tanh_),
+      std::copy(y, y + 4, soft);
+  bias_activation(relu, b, 1, 4, Activation::relu);
+  bias_activation(sig, b, 1, 4, Activation::sigmoid);
+  bias_activation(tanh_, b, 1, 4, Activation::tanh);
+  bias_activation(soft, nullptr, 2, 2, Activation::softmax);
+  CHECK(relu[0] == 0.0f);
+  CHECK(relu[1] == 0.0f);
+  CHECK(relu[2] == 2.0f);
+  CHECK(relu[3] == 0.0f);
+  CHECK(sig[0] == doctest::Approx(1 / (1 + std::exp(0.5))));
+  CHECK(sig[3] == doctest::Approx(0.5));
+  CHECK(tanh_[2] == doctest::Approx(std::tanh(2.0)));
+  // Rows (-1, 0) and (2, -3).
+  CHECK(soft[0] == doctest::Approx(1 / (1 + std::exp(1.0))));
+  CHECK(soft[1] == doctest::Approx(1 / (1 + std::exp(-1.0))));
+  CHECK(soft[2] == doctest::Approx(1 / (1 + std::exp(-5.0))));
+}
+
+TEST_CASE("activation_backward matches its reference, also in place (dz aliasing dy)") {
+  Rng rng(11);
+  for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid,
+                         Activation::tanh, Activation::softmax})
+    for (int64_t cols : {1, 7, 16, 17, 40}) {
+      CAPTURE(activation_name(act));
+      CAPTURE(cols);
+      const int64_t rows = 4;
+      Tensor y = ck::test::random_tensor({rows, cols}, rng, -2, 2);
+      bias_activation_reference(y.data(), nullptr, rows, cols, act);  // a real activation output
+      if (act == Activation::relu) y[0] = 0.0f;                      // exactly at the kink
+      Tensor dy = ck::test::random_tensor({rows, cols}, rng);
+      Tensor dz({rows, cols}), dzr({rows, cols});
+      dz.fill(NAN);
+      activation_backward(y.data(), dy.data(), dz.data(), rows, cols, act);
+      activation_backward_reference(y.data(), dy.data(), dzr.data(), rows, cols, act);
+      CHECK(scaled_diff(dz, dzr) < 1e-6);
+      Tensor inplace = dy.clone();
+      activation_backward(y.data(), inplace.data(), inplace.data(), rows, cols, act);
+      CHECK(scaled_diff(inplace, dzr) < 1e-6);
+      if (act == Activation::relu) CHECK(dz[0] == 0.0f);
+    }
+}
+
+TEST_CASE("softmax backward: the Jacobian-vector product, by hand") {
+  // y = softmax row (0.2, 0.3, 0.5), dy = (1, 0, 0):
+  // dz_j = y_j (dy_j - sum_k dy_k y_k) = y_j (dy_j - 0.2) -> (0.16, -0.06, -0.1)
+  const float y[3] = {0.2f, 0.3f, 0.5f}, dy[3] = {1, 0, 0};
+  float dz[3];
+  activation_backward(y, dy, dz, 1, 3, Activation::softmax);
+  CHECK(dz[0] == doctest::Approx(0.16));
+  CHECK(dz[1] == doctest::Approx(-0.06));
+  CHECK(dz[2] == doctest::Approx(-0.1));
+  CHECK(dz[0] + dz[1] + dz[2] == doctest::Approx(0).epsilon(1e-6));
+}
+
+TEST_CASE("bias_grad sums the rows, softmax_rows is stable for huge logits") {
+  Rng rng(12);
+  for (int64_t cols : {1, 5, 16, 35}) {
+    Tensor dz = ck::test::random_tensor({9, cols}, rng);
+    std::vector<float> db(cols, NAN);
+    bias_grad(dz.data(), 9, cols, db.data());
+    for (int64_t j = 0; j < cols; ++j) {
+      double sum = 0;
+      for (int64_t i = 0; i < 9; ++i) sum += dz[i * cols + j];
+      CHECK(db[j] == doctest::Approx(sum).epsilon(1e-5));
+    }
+  }
+  const float z[3] = {1000.0f, 1001.0f, 999.0f};
+  float p[3];
+  softmax_rows(z, p, 1, 3);
+  const double e = std::exp(1.0);
+  CHECK(p[1] == doctest::Approx(e * e / (1 + e + e * e)));
+  CHECK(p[0] + p[1] + p[2] == doctest::Approx(1));
+}
+
+// --- Adam -------------------------------------------------------------------------
+
+TEST_CASE("adam_update (SIMD) matches adam_update_reference, every tail length") {
+  Rng rng(13);
+  for (int64_t n : {1, 7, 15, 16, 17, 31, 33, 100, 1000}) {
+    CAPTURE(n);
+    Tensor w = ck::test::random_tensor({n}, rng), m = ck::test::random_tensor({n}, rng, -0.1f, 0.1f);
+    Tensor v = ck::test::random_tensor({n}, rng, 0.0f, 0.01f);
+    Tensor wr = w.clone(), mr = m.clone(), vr = v.clone();
+    for (int step = 0; step < 3; ++step) {
+      Tensor g = ck::test::random_tensor({n}, rng);
+      g[0] = 0.0f;  // a zero gradient still moves w through m
+      adam_update(w.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.999f, 1e-7f);
+      adam_update_reference(wr.data(), g.data(), mr.data(), vr.data(), n, 1e-3f, 0.9f, 0.999f,
+                            1e-7f);
+    }
+    // FMA vs separate multiply-add: a few float ulps, nothing more.
+    CHECK(ck::test::max_abs_diff(m, mr) < 1e-7f);
+    CHECK(ck::test::max_abs_diff(v, vr) < 1e-8f);
+    CHECK(ck::test::max_abs_diff(w, wr) < 1e-6f);
+  }
+}
+
+// --- GEMM --------------------------------------------------------------------------
+
+TEST_CASE("gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transposes, ld, alpha, beta)") {
+  Rng rng(14);
+  struct Shape3 {
+    int M, N, K;
+  };
+  for (Shape3 s : {Shape3{1, 1, 1}, Shape3{5, 3, 7}, Shape3{70, 65, 80}, Shape3{33, 130, 70},
+                   Shape3{130, 33, 70}, Shape3{64, 64, 64}, Shape3{3, 200, 500}})
+    for (int ta : {0, 1})
+      for (int tb : {0, 1})
+        for (float beta : {0.0f, 1.0f, 0.5f}) {
+          CAPTURE(s.M);
+          CAPTURE(s.N);
+          CAPTURE(s.K);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(beta);
+          // Leading dimensions wider than the matrices, to catch ld mix-ups.
+          const int lda = (ta ? s.M : s.K) + 3, ldb = (tb ? s.K : s.N) + 2, ldc = s.N + 1;
+          const int a_rows = ta ? s.K : s.M, b_rows = tb ? s.N : s.K;
+          Tensor A = ck::test::random_tensor({int64_t{a_rows} * lda}, rng);
+          Tensor B = ck::test::random_tensor({int64_t{b_rows} * ldb}, rng);
+          Tensor C0 = ck::test::random_tensor({int64_t{s.M} * ldc}, rng);
+          if (beta == 0.0f) C0.fill(NAN);  // beta 0: C is not read
+          Tensor ref = C0.clone();
+          gemm_naive(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, ref.data(), ldc);
+          auto compare = [&](const Tensor& C) {
+            double worst = 0;
+            for (int i = 0; i < s.M; ++i)
+              for (int j = 0; j < s.N; ++j) {
+                double d = std::fabs(double{C[i * ldc + j]} - ref[i * ldc + j]);
+                worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+              }
+            // Padding columns of C (beyond N) are untouched.
+            for (int i = 0; i < s.M; ++i) {
+              const float a = C[i * ldc + s.N], b = C0[i * ldc + s.N];
+              if (!(a == b || (std::isnan(a) && std::isnan(b)))) worst = INFINITY;
+            }
+            return worst;
+          };
+          const double tol = 1e-4 * std::sqrt(double(s.K)) * 2;
+          Tensor C = C0.clone();
+          gemm_blas(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          CHECK(compare(C) < tol);
+          C = C0.clone();
+          gemm_simd(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          CHECK(compare(C) < tol);
+          for (int threads : {1, 2, 3}) {
+            ThreadScope t(threads);
+            CAPTURE(threads);
+            C = C0.clone();
+            gemm_parallel(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(),
+                          ldc);
+            CHECK(compare(C) < tol);
+          }
+        }
+}
+
+TEST_CASE("gemm backend names parse and print, unknown names are errors listing the choices") {
+  CHECK(std::string(gemm_simd_isa()).size() > 0);
+  for (GemmBackend b : {GemmBackend::naive, GemmBackend::simd, GemmBackend::blas})
+    CHECK(parse_gemm_backend(gemm_backend_name(b)) == b);
+  CHECK_THROWS_WITH_AS(parse_gemm_backend("foo"), doctest::Contains("naive, simd or blas"), ck::Error);
+}
