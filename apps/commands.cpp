@@ -17,10 +17,14 @@ void setup_train(CLI::App& cmd);
 void setup_summary(CLI::App& cmd);
 void setup_data(CLI::App& cmd);
 void setup_bench(CLI::App& cmd);
+void setup_evaluate(CLI::App& cmd);
+void setup_predict(CLI::App& cmd);
 
 std::span<const Command> commands() {
   static const Command table[] = {
       {"train", "Train a model (default: fmnist-cnn on Fashion-MNIST)", setup_train},
+      {"evaluate", "Loss, accuracy and confusion matrix of a saved model on a dataset", setup_evaluate},
+      {"predict", "Classify image files, folders or CSV rows with a saved model", setup_predict},
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
       {"data", "Export, preview, inspect and benchmark data (export, preview, stats, bench)", setup_data},
       {"bench", "Measure speed: GEMM backends against the FMA peak", setup_bench},

@@ -79,6 +79,19 @@ LoadedModel load_model(const std::string& path) {
   } catch (const Error& e) {
     fail("{}: its architecture cannot be built: {}", path, e.what());
   }
+  // The recorded preprocessing must produce what the architecture takes.
+  const Shape produced = info.preprocessing.input_shape();
+  bool fits = produced.size() == input.size();
+  for (size_t d = 0; fits && d < input.size(); ++d) fits = input[d] < 0 || input[d] == produced[d];
+  if (!fits)
+    fail("{}: its preprocessing produces inputs of shape {}, but its architecture takes {}; the "
+         "file is inconsistent",
+         path, shape_str(produced), shape_str(input));
+  const int64_t outputs = model.output_shape()[0];
+  if (loss == LossKind::sparse_categorical_crossentropy && !info.class_names.empty() &&
+      static_cast<int64_t>(info.class_names.size()) != outputs)
+    fail("{}: it names {} classes but the model has {} outputs; the file is inconsistent", path,
+         info.class_names.size(), outputs);
   for (Param* p : model.params()) {
     const Tensor* t = file.find(p->name);
     if (!t) fail("{}: tensor \"{}\" is missing; the file does not match its architecture", path, p->name);

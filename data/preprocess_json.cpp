@@ -103,11 +103,6 @@ Preprocessing Preprocessing::from_json(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("scaling") || !j["scaling"].is_string()) bad("no scaling");
   Preprocessing p;
   p.scaling = parse_scaling(j["scaling"].get<std::string>());
-  if (!j.contains("format")) {  // the foundation's form: {"scaling": "1/255"}
-    p.offset = {0}, p.divisor = {p.scaling == Scaling::unit ? 255.0f : 1.0f};
-    if (p.scaling != Scaling::none && p.scaling != Scaling::unit) bad("old form with fitted scaling");
-    return p;
-  }
   try {
     if (j.at("format") != "convkit-preprocessing" || j.at("version") != 1) bad("unknown format or version");
     p.images = j.at("input").get<std::string>() == "images";
@@ -119,7 +114,9 @@ Preprocessing Preprocessing::from_json(const nlohmann::json& j) {
     if (p.resize) p.resize_method = parse_resize_method(j.at("resize").get<std::string>());
     if (!j.at("crop").is_null()) {
       const auto crop = j.at("crop").get<std::vector<int>>();
-      if (crop.size() != 2 || crop[0] <= 0 || crop[1] <= 0 || !p.images) bad("crop");
+      if (crop.size() != 2 || crop[0] <= 0 || crop[1] <= 0 || !p.images ||
+          crop[0] > p.stored_shape[0] || crop[1] > p.stored_shape[1])
+        bad("crop");
       p.crop_height = crop[0], p.crop_width = crop[1];
     }
     p.channel_order = j.at("channel_order").get<std::string>();

@@ -231,7 +231,7 @@ TEST_CASE("CLI: no subcommand, unknown subcommand") {
   CHECK(has(none.err, "A subcommand is required"));
   Run unknown = convkit("trian --epochs 1");
   CHECK(unknown.code == 1);
-  CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, summary"));
+  CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, evaluate, predict"));
 }
 
 // --- Help, version, a run that works ---------------------------------------------------------------

@@ -143,7 +143,9 @@ TEST_CASE("data: the preprocessing object survives JSON and rejects malformed re
   CHECK(q.input_shape() == Shape{1, 1, 2});
   CHECK(q.offset == p.offset);
   CHECK(q.class_names == std::vector<std::string>{"a", "b"});
-  CHECK(Preprocessing::from_json({{"scaling", "1/255"}}).scaling == Scaling::unit);  // the foundation's form
+  // A record without its format marker (e.g. a bare {"scaling": ...}) has no geometry: refused.
+  CHECK(contains(error_of([&] { Preprocessing::from_json({{"scaling", "1/255"}}); }),
+                 "malformed preprocessing record"));
   nlohmann::json bad = p.to_json();
   bad["divisor"] = {0.0, 1.0};
   CHECK(contains(error_of([&] { Preprocessing::from_json(bad); }), "malformed preprocessing record"));

@@ -106,12 +106,15 @@ TEST_CASE("model file: a tensor that does not fit the architecture is named") {
   other.compile(LossKind::sparse_categorical_crossentropy);
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (Param* p : m.params()) tensors.emplace_back(p->name, &p->value);
+  Preprocessing pre;
+  pre.stored_shape = {6, 6, 2};
+  const std::string pre_json = pre.to_json().dump();
   write_safetensors((dir / "bad.safetensors").string(), tensors,
                     {{"format", "convkit"},
                      {"architecture", other.spec()},
                      {"input_shape", "[6, 6, 2]"},
                      {"loss", "sparse_categorical_crossentropy"},
-                     {"preprocessing", R"({"scaling": "none"})"},
+                     {"preprocessing", pre_json},
                      {"class_names", "[]"}});
   CHECK_THROWS_WITH_AS(load_model((dir / "bad.safetensors").string()),
                        doctest::Contains("tensor \"dense/kernel\" has shape (36, 3), but the "
@@ -127,10 +130,34 @@ TEST_CASE("model file: a tensor that does not fit the architecture is named") {
                      {"architecture", "conv9d(4)"},
                      {"input_shape", "[6, 6, 2]"},
                      {"loss", "sparse_categorical_crossentropy"},
-                     {"preprocessing", R"({"scaling": "none"})"},
+                     {"preprocessing", pre_json},
                      {"class_names", "[]"}});
   CHECK_THROWS_WITH_AS(load_model((dir / "arch.safetensors").string()),
                        doctest::Contains("its architecture cannot be built"), Error);
+  // Preprocessing that produces another input shape than the architecture takes.
+  Preprocessing other_pre;
+  other_pre.stored_shape = {7, 7, 2};
+  write_safetensors((dir / "pre.safetensors").string(), tensors,
+                    {{"format", "convkit"},
+                     {"architecture", m.spec()},
+                     {"input_shape", "[6, 6, 2]"},
+                     {"loss", "sparse_categorical_crossentropy"},
+                     {"preprocessing", other_pre.to_json().dump()},
+                     {"class_names", "[]"}});
+  CHECK_THROWS_WITH_AS(load_model((dir / "pre.safetensors").string()),
+                       doctest::Contains("its preprocessing produces inputs of shape (7, 7, 2), but "
+                                         "its architecture takes (6, 6, 2)"),
+                       Error);
+  // A preprocessing record without its format (or of another program).
+  write_safetensors((dir / "old.safetensors").string(), tensors,
+                    {{"format", "convkit"},
+                     {"architecture", m.spec()},
+                     {"input_shape", "[6, 6, 2]"},
+                     {"loss", "sparse_categorical_crossentropy"},
+                     {"preprocessing", R"({"scaling": "1/255"})"},
+                     {"class_names", "[]"}});
+  CHECK_THROWS_WITH_AS(load_model((dir / "old.safetensors").string()),
+                       doctest::Contains("malformed preprocessing record"), Error);
 }
 
 TEST_CASE("--init-from imports matching tensors by name and shape, and --freeze stops them") {

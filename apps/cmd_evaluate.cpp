@@ -1,0 +1,100 @@
+// convkit evaluate: loss, accuracy and the confusion matrix of a saved model
+// on a dataset, read through the model's own preprocessing.
+#include <fmt/format.h>
+
+#include <numeric>
+
+#include "apps/commands.h"
+#include "apps/eval_report.h"
+#include "apps/inference.h"
+#include "apps/trainer.h"
+#include "core/error.h"
+#include "core/format.h"
+
+namespace ck {
+
+namespace {
+
+struct EvaluateOptions {
+  std::string model;
+  DataOptions data;
+  std::string split = "test";
+  bool no_preprocess = false;
+};
+
+void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
+  LoadedModel saved = load_model(o.model);
+  // Read the data the way the model was trained to: its recorded source
+  // options, overridden by what the user gave.
+  DataOptions d = recorded_data_options(saved);
+  if (cmd.count("--data")) d.data = o.data.data;
+  if (cmd.count("--label-column")) d.label_column = o.data.label_column;
+  if (cmd.count("--image-shape")) d.image_shape = o.data.image_shape;
+  if (cmd.count("--on-bad-image")) d.on_bad_image = o.data.on_bad_image;
+  d.test_data.clear();
+  Preprocessing pre = saved.info.preprocessing;
+  std::string skipped;
+  if (o.no_preprocess) {
+    pre = without_preprocessing(pre, skipped);
+    fmt::print(stderr,
+               "convkit: warning: --no-preprocess: the model sees the data raw, skipping {}; "
+               "its results will not reflect how it was trained\n",
+               skipped);
+  }
+  DataSplits splits = load_data(d.data, model_source_options(d, pre));
+  for (const std::string& w : splits.warnings) fmt::print(stderr, "convkit: warning: {}\n", w);
+  if (o.split != "test" && o.split != "train") fail("--split must be test or train, not {}", o.split);
+  const bool use_test = o.split == "test" && splits.test.has_value();
+  Dataset& data = use_test ? *splits.test : splits.train;
+  limit_samples(data, o.data.limit);
+  if (data.size() == 0) fail("{} holds no samples to evaluate", d.data);
+
+  std::vector<int64_t> all(data.size());
+  std::iota(all.begin(), all.end(), 0);
+  Loader loader(data, all, 256, pre, false, 0);
+  EvalResult r = evaluate(saved.model, loader);
+
+  const bool classes = saved.model.loss() != LossKind::mean_squared_error;
+  fmt::print("Evaluating {} on {} ({} split, {} samples)\n", o.model, splits.name,
+             use_test ? "test" : (o.split == "test" ? "whole, no separate test" : "train"),
+             with_commas(data.size()));
+  fmt::print("  preprocessing: {}\n", o.no_preprocess ? "none (--no-preprocess)" : pre.describe());
+  fmt::print("  loss:          {:.4f} ({})\n", r.loss(), loss_name(saved.model.loss()));
+  if (!classes) return;
+  fmt::print("  accuracy:      {:.4f} ({} of {})\n", r.accuracy(), with_commas(r.stats.correct),
+             with_commas(r.stats.count));
+  double balanced = 0;
+  int present = 0;
+  for (int k = 0; k < r.classes; ++k) {
+    const double recall = r.recall(k);
+    if (recall == recall) balanced += recall, ++present;
+  }
+  if (present) fmt::print("  balanced accuracy (mean recall): {:.4f}\n", balanced / present);
+  fmt::print("\n{}", format_confusion(r, saved.info.class_names));
+}
+
+}  // namespace
+
+void setup_evaluate(CLI::App& cmd) {
+  auto o = std::make_shared<EvaluateOptions>();
+  cmd.add_option("model,--model", o->model, "The saved model (.safetensors)")->required();
+  cmd.add_option("--data", o->data.data,
+                 "Data to evaluate on (default: the data the model was trained on); read with "
+                 "the model's own preprocessing");
+  cmd.add_option("--split", o->split,
+                 "test (the source's test split; the whole source when it has none) or train")
+      ->capture_default_str();
+  cmd.add_option("--limit", o->data.limit, "Evaluate the first N samples only (0 = all)")
+      ->capture_default_str();
+  cmd.add_option("--label-column", o->data.label_column, "CSV: the label column");
+  cmd.add_option("--image-shape", o->data.image_shape, "CSV rows of pixels: HxWxC");
+  cmd.add_option("--on-bad-image", o->data.on_bad_image, "stop or skip")
+      ->check(CLI::IsMember({"stop", "skip"}));
+  cmd.add_flag("--no-preprocess", o->no_preprocess,
+               "Skip the model's scaling, resize and imputation (to reproduce the mistake; says "
+               "what it skips)");
+  add_compute_options(cmd);
+  cmd.callback([o, &cmd] { run_evaluate(*o, cmd); });
+}
+
+}  // namespace ck

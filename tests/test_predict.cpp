@@ -1,0 +1,139 @@
+// convkit evaluate and predict: a saved model applied to new files through
+// its own preprocessing, and every way the inputs can fail to fit.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "data/image.h"
+#include "helpers.h"
+
+namespace fs = std::filesystem;
+using ck::test::run_convkit;
+
+namespace {
+
+// Trained once per test process (CTest runs cases as parallel processes):
+// lenet5 on 600 Fashion-MNIST images, and 20 test images exported as PNG.
+struct Trained {
+  fs::path dir = fs::temp_directory_path() / ("ck_predict_" + std::to_string(getpid()));
+  std::string model = (dir / "m.safetensors").string();
+  std::string images = (dir / "images").string();
+  ~Trained() { fs::remove_all(dir); }
+  Trained() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::string out;
+    REQUIRE(run_convkit("train --model lenet5 --limit 600 --test-limit 100 --epochs 1 --save " +
+                            model,
+                        out) == 0);
+    REQUIRE(run_convkit("data export --to " + images +
+                            " --format png --split test --limit 20 --classes 7,9",
+                        out) == 0);
+  }
+};
+
+const Trained& trained() {
+  static Trained t;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("evaluate: reports loss, accuracy and the confusion matrix on the test split") {
+  std::string out;
+  REQUIRE(run_convkit("evaluate " + trained().model + " --limit 300", out) == 0);
+  CHECK(out.find("test split, 300 samples") != std::string::npos);
+  CHECK(out.find("preprocessing: scale 1/255") != std::string::npos);
+  CHECK(out.find("accuracy:") != std::string::npos);
+  CHECK(out.find("Confusion matrix") != std::string::npos);
+  CHECK(out.find("9 Ankle boot") != std::string::npos);
+}
+
+TEST_CASE("predict: classifies image files and folders with the recorded preprocessing") {
+  std::string out;
+  REQUIRE(run_convkit("predict --model " + trained().model + " " + trained().images + " --top 2",
+                      out) == 0);
+  // 20 images, one line each, two classes per line.
+  int lines = 0;
+  for (size_t p = out.find(".png: "); p != std::string::npos; p = out.find(".png: ", p + 1)) ++lines;
+  CHECK(lines == 20);
+  CHECK(out.find("Sneaker") != std::string::npos);
+
+  REQUIRE(run_convkit("predict --json --model " + trained().model + " " + trained().images, out) == 0);
+  nlohmann::json j = nlohmann::json::parse(out);
+  REQUIRE(j.size() == 20);
+  double total = 0;
+  for (const auto& t : j[0]["top"]) total += t["probability"].get<double>();
+  CHECK(j[0]["top"].size() == 3);
+  CHECK(total > 0.0);
+  CHECK(total <= 1.0001);
+}
+
+TEST_CASE("predict: --no-preprocess says loudly what it skips") {
+  std::string out;
+  REQUIRE(run_convkit("predict --no-preprocess --model " + trained().model + " " + trained().images,
+                      out) == 0);
+  CHECK(out.find("--no-preprocess: inputs go to the model raw, skipping the scaling (scale 1/255)") !=
+        std::string::npos);
+}
+
+TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual and the fix") {
+  const fs::path dir = trained().dir;
+  // A 40x30 image: the model was trained on 28x28 images without --resize.
+  ck::Image big{40, 30, 3, std::vector<uint8_t>(40 * 30 * 3, 128)};
+  ck::write_png((dir / "big.png").string(), big);
+  std::string out;
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "big.png").string(), out) == 1);
+  CHECK(out.find("big.png: the image is 40x30x3 but the model expects 28x28x1") != std::string::npos);
+  CHECK(out.find("--resize 28x28") != std::string::npos);
+
+  CHECK(run_convkit("predict --model " + trained().model + " /nonexistent.png", out) == 1);
+  CHECK(out.find("/nonexistent.png not found") != std::string::npos);
+
+  std::ofstream((dir / "table.csv").string()) << "a,b\n1,2\n";
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "table.csv").string(), out) == 1);
+  CHECK(out.find("is a table, but") != std::string::npos);
+
+  std::ofstream((dir / "fake.png").string()) << "not an image at all";
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "fake.png").string(), out) == 1);
+  CHECK(out.find("fake.png") != std::string::npos);
+
+  CHECK(run_convkit("predict --model /nonexistent.safetensors " + trained().images, out) == 1);
+  CHECK(out.find("/nonexistent.safetensors not found") != std::string::npos);
+}
+
+TEST_CASE("predict and evaluate: a CSV model applies its saved imputer, and refuses without one") {
+  const fs::path dir = trained().dir / "table";
+  fs::create_directories(dir);
+  {
+    std::ofstream train((dir / "train.csv").string());
+    train << "x1,x2,label\n";
+    for (int i = 0; i < 60; ++i) {
+      const bool gap = i % 7 == 3;
+      train << (gap ? "" : std::to_string(i % 10)) << "," << (i % 3) << "," << (i % 10 >= 5) << "\n";
+    }
+    std::ofstream fresh((dir / "new.csv").string());
+    fresh << "x1,x2\n2,1\n,2\n9,0\n";
+  }
+  const std::string model = (dir / "m.safetensors").string();
+  std::string out;
+  // Without an imputer the gaps stop training, naming the line and column.
+  CHECK(run_convkit("train --data " + (dir / "train.csv").string() +
+                        " --model \"dense(8,relu) dense(2,softmax)\" --epochs 1",
+                    out) == 1);
+  CHECK(out.find("line 5") != std::string::npos);
+  CHECK(out.find("x1") != std::string::npos);
+
+  REQUIRE(run_convkit("train --data " + (dir / "train.csv").string() +
+                          " --impute mean --model \"dense(8,relu) dense(2,softmax)\" --epochs 3 --save " +
+                          model,
+                      out) == 0);
+  REQUIRE(run_convkit("predict --model " + model + " " + (dir / "new.csv").string(), out) == 0);
+  CHECK(out.find("new.csv line 3:") != std::string::npos);  // the row with the gap
+  CHECK(out.find("nan") == std::string::npos);
+  REQUIRE(run_convkit("evaluate " + model + " --data " + (dir / "train.csv").string(), out) == 0);
+  CHECK(out.find("accuracy:") != std::string::npos);
+}
