@@ -19,6 +19,7 @@ void setup_data(CLI::App& cmd);
 void setup_bench(CLI::App& cmd);
 void setup_evaluate(CLI::App& cmd);
 void setup_predict(CLI::App& cmd);
+void setup_gradcheck(CLI::App& cmd);
 
 std::span<const Command> commands() {
   static const Command table[] = {
@@ -27,6 +28,7 @@ std::span<const Command> commands() {
       {"predict", "Classify image files, folders or CSV rows with a saved model", setup_predict},
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
       {"data", "Export, preview, inspect and benchmark data (export, preview, stats, bench)", setup_data},
+      {"gradcheck", "Check every layer's gradients against finite differences", setup_gradcheck},
       {"bench", "Measure speed: GEMM backends against the FMA peak", setup_bench},
   };
   return table;

@@ -259,18 +259,24 @@ TensorCheck gradcheck_tensor(const std::string& name, Tensor& values,
 }
 
 std::string format_gradcheck(const std::vector<LayerCheck>& checks, double tolerance) {
-  std::string s = fmt::format("{:<34}{:<24}{:>9}{:>9}{:>15}  {}\n", "layer (spec)", "tensor",
-                              "checked", "skipped", "max rel error", "");
+  auto label_of = [](const LayerCheck& c) { return fmt::format("{} ({})", c.layer, c.spec); };
+  size_t w0 = 14, w1 = 8;
   for (const LayerCheck& c : checks) {
-    const std::string label = fmt::format("{} ({})", c.layer, c.spec);
+    w0 = std::max(w0, label_of(c).size() + 2);
+    for (const TensorCheck& t : c.tensors) w1 = std::max(w1, t.name.size() + 2);
+  }
+  std::string s = fmt::format("{:<{}}{:<{}}{:>9}{:>9}{:>15}\n", "layer (spec)", w0, "tensor", w1,
+                              "checked", "skipped", "max rel error");
+  for (const LayerCheck& c : checks) {
+    const std::string label = label_of(c);
     if (c.tensors.empty()) {
-      s += fmt::format("{:<34}{:<24}{:>9}{:>9}{:>15}\n", label, "(no parameters)", "-", "-", "-");
+      s += fmt::format("{:<{}}{:<{}}{:>9}{:>9}{:>15}\n", label, w0, "(no parameters)", w1, "-", "-", "-");
       continue;
     }
     for (const TensorCheck& t : c.tensors) {
       const bool ok = t.max_rel_error <= tolerance && t.checked > 0;
-      s += fmt::format("{:<34}{:<24}{:>9}{:>9}{:>15.2e}  {}", label, t.name, t.checked, t.skipped,
-                       t.max_rel_error, ok ? "PASS" : "FAIL");
+      s += fmt::format("{:<{}}{:<{}}{:>9}{:>9}{:>15.2e}  {}", label, w0, t.name, w1, t.checked,
+                       t.skipped, t.max_rel_error, ok ? "PASS" : "FAIL");
       if (!ok && t.worst_index >= 0)
         s += fmt::format("  (entry {}: analytic {:.6g}, numeric {:.6g})", t.worst_index,
                          t.worst_analytic, t.worst_numeric);
