@@ -1,0 +1,126 @@
+#include "apps/raster.h"
+
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/atomic_file.h"
+
+namespace ck {
+
+Image::Image(int width, int height, Rgb background)
+    : width_(std::max(width, 1)), height_(std::max(height, 1)),
+      pixels_(static_cast<size_t>(width_) * height_ * 3) {
+  fill_rect(0, 0, width_ - 1, height_ - 1, background);
+}
+
+void Image::set(int x, int y, Rgb c) {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
+  uint8_t* p = &pixels_[(static_cast<size_t>(y) * width_ + x) * 3];
+  p[0] = c.r, p[1] = c.g, p[2] = c.b;
+}
+
+Rgb Image::get(int x, int y) const {
+  const uint8_t* p = &pixels_[(static_cast<size_t>(y) * width_ + x) * 3];
+  return {p[0], p[1], p[2]};
+}
+
+void Image::fill_rect(int x0, int y0, int x1, int y1, Rgb c) {
+  for (int y = std::max(0, std::min(y0, y1)); y <= std::min(height_ - 1, std::max(y0, y1)); ++y)
+    for (int x = std::max(0, std::min(x0, x1)); x <= std::min(width_ - 1, std::max(x0, x1)); ++x)
+      set(x, y, c);
+}
+
+void Image::line(double fx0, double fy0, double fx1, double fy1, Rgb c, int thickness) {
+  if (!std::isfinite(fx0) || !std::isfinite(fy0) || !std::isfinite(fx1) || !std::isfinite(fy1)) return;
+  // Clamp far-off points so a wild value cannot make the loop run forever.
+  auto clamp = [](double v, int size) { return static_cast<int>(std::lround(std::clamp(v, -4.0 * size, 5.0 * size))); };
+  int x0 = clamp(fx0, width_), y0 = clamp(fy0, height_), x1 = clamp(fx1, width_), y1 = clamp(fy1, height_);
+  const int dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0);
+  const int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+  int err = dx + dy;
+  const int lo = -(thickness - 1) / 2, hi = thickness / 2;
+  while (true) {
+    for (int oy = lo; oy <= hi; ++oy)
+      for (int ox = lo; ox <= hi; ++ox) set(x0 + ox, y0 + oy, c);
+    if (x0 == x1 && y0 == y1) break;
+    const int e2 = 2 * err;
+    if (e2 >= dy) err += dy, x0 += sx;
+    if (e2 <= dx) err += dx, y0 += sy;
+  }
+}
+
+std::string Image::png() const {
+  std::string bytes;
+  stbi_write_png_to_func(
+      [](void* context, void* data, int size) {
+        static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+      },
+      &bytes, width_, height_, 3, pixels_.data(), width_ * 3);
+  return bytes;
+}
+
+void Image::write_png(const std::string& path) const { write_file_atomically(path, png()); }
+
+namespace {
+
+bool is_image_batch(const Tensor& batch) {
+  return batch.rank() == 4 && (batch.dim(3) == 1 || batch.dim(3) == 3) && batch.dim(0) > 0;
+}
+
+void draw_sample(Image& image, const Tensor& batch, int64_t index, int x0, int y0, int cell,
+                 float lo, float hi) {
+  const int64_t H = batch.dim(1), W = batch.dim(2), C = batch.dim(3);
+  const float* p = batch.data() + index * batch.row_size();
+  const float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+  auto level = [&](float v) {
+    return static_cast<uint8_t>(std::clamp(std::isfinite(v) ? (v - lo) * scale : 0.0f, 0.0f, 255.0f));
+  };
+  for (int y = 0; y < cell; ++y)
+    for (int x = 0; x < cell; ++x) {
+      const int64_t sy = y * H / cell, sx = x * W / cell;
+      const float* px = p + (sy * W + sx) * C;
+      const uint8_t r = level(px[0]);
+      image.set(x0 + x, y0 + y, C == 3 ? Rgb{r, level(px[1]), level(px[2])} : Rgb{r, r, r});
+    }
+}
+
+void value_range(const Tensor& batch, int64_t count, float& lo, float& hi) {
+  lo = hi = 0;
+  bool first = true;
+  for (int64_t i = 0; i < count * batch.row_size(); ++i) {
+    const float v = batch[i];
+    if (!std::isfinite(v)) continue;
+    if (first) lo = hi = v, first = false;
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+}
+
+}  // namespace
+
+Image sample_grid(const Tensor& batch, int count, int columns, int cell) {
+  if (!is_image_batch(batch)) return Image(1, 1);
+  const int n = static_cast<int>(std::min<int64_t>(count, batch.dim(0)));
+  const int cols = std::max(1, std::min(columns, n));
+  const int rows = (n + cols - 1) / cols;
+  constexpr int kGap = 2;
+  Image image(cols * (cell + kGap) + kGap, rows * (cell + kGap) + kGap, {64, 64, 64});
+  float lo, hi;
+  value_range(batch, n, lo, hi);
+  for (int i = 0; i < n; ++i)
+    draw_sample(image, batch, i, kGap + (i % cols) * (cell + kGap), kGap + (i / cols) * (cell + kGap),
+                cell, lo, hi);
+  return image;
+}
+
+Image sample_image(const Tensor& batch, int64_t index, int cell) {
+  if (!is_image_batch(batch) || index >= batch.dim(0)) return Image(1, 1);
+  Image image(cell, cell);
+  float lo, hi;
+  value_range(batch, batch.dim(0), lo, hi);
+  draw_sample(image, batch, index, 0, 0, cell, lo, hi);
+  return image;
+}
+
+}  // namespace ck

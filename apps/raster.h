@@ -1,0 +1,43 @@
+#pragma once
+// A small RGB raster for the PNG pictures (plots, sample grids): lines,
+// rectangles, and PNG output through stb_image_write.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ck {
+
+struct Rgb {
+  uint8_t r = 0, g = 0, b = 0;
+};
+
+class Image {
+ public:
+  Image(int width, int height, Rgb background = {255, 255, 255});
+  int width() const { return width_; }
+  int height() const { return height_; }
+  void set(int x, int y, Rgb c);
+  Rgb get(int x, int y) const;
+  void fill_rect(int x0, int y0, int x1, int y1, Rgb c);  // inclusive corners, clipped
+  // A line `thickness` pixels wide (Bresenham, stamped with a square brush).
+  void line(double x0, double y0, double x1, double y1, Rgb c, int thickness = 1);
+  // PNG bytes (in memory, for embedding) or a file, written atomically.
+  std::string png() const;
+  void write_png(const std::string& path) const;
+
+ private:
+  int width_, height_;
+  std::vector<uint8_t> pixels_;  // RGB, row-major
+};
+
+// A grid of the first `count` images of a batch (N,H,W,C) with C = 1 or 3,
+// `columns` wide, each cell `cell` pixels square (nearest-neighbour scaled),
+// values mapped from the batch's own min..max to 0..255 so any preprocessing
+// shows. Returns a 1x1 image for an empty or non-image batch.
+Image sample_grid(const Tensor& batch, int count, int columns, int cell);
+// One image of the batch, as above.
+Image sample_image(const Tensor& batch, int64_t index, int cell);
+
+}  // namespace ck
