@@ -11,11 +11,14 @@ namespace ck {
 
 void setup_train(CLI::App& cmd);
 void setup_summary(CLI::App& cmd);
+void setup_diagnose(CLI::App& cmd);
 
 std::span<const Command> commands() {
   static const Command table[] = {
       {"train", "Train a model (default: fmnist-cnn on Fashion-MNIST)", setup_train},
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
+      {"diagnose", "Say why a recorded run failed to learn (or that it is healthy), with evidence",
+       setup_diagnose},
   };
   return table;
 }
