@@ -41,6 +41,14 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--resume", o.resume,
                  "Continue the run whose checkpoints are in this directory, exactly as it was "
                  "started (only --epochs and --threads may be given with it)");
+  cmd.add_option("--run-dir", o.run_dir,
+                 "Record the run here: per-step and per-epoch metrics, layer health, input "
+                 "statistics and the model (read by convkit diagnose, plot and report)");
+  cmd.add_option("--on-nan", o.on_nan,
+                 "When the loss turns NaN or Inf: stop (naming where it began) or rollback (restore "
+                 "the last good state and divide the learning rate by 10)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stop", "rollback"}));
 }
 
 nlohmann::json train_options_json(const TrainOptions& o) {
@@ -63,7 +71,9 @@ nlohmann::json train_options_json(const TrainOptions& o) {
           {"freeze", o.freeze},
           {"save", o.save},
           {"keep_checkpoints", o.keep_checkpoints},
-          {"checkpoint_every", o.checkpoint_every}};
+          {"checkpoint_every", o.checkpoint_every},
+          {"run_dir", o.run_dir},
+          {"on_nan", o.on_nan}};
 }
 
 TrainOptions train_options_from_json(const nlohmann::json& j) {
@@ -89,6 +99,9 @@ TrainOptions train_options_from_json(const nlohmann::json& j) {
     o.save = j.at("save").get<std::string>();
     o.keep_checkpoints = j.at("keep_checkpoints").get<int>();
     o.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
+    // Absent from records written before these options existed.
+    o.run_dir = j.value("run_dir", std::string());
+    o.on_nan = j.value("on_nan", std::string("stop"));
   } catch (const nlohmann::json::exception& e) {
     fail("the run's recorded options are malformed ({})", e.what());
   }

@@ -32,6 +32,9 @@ struct TrainOptions {
   int keep_checkpoints = 3;
   int64_t checkpoint_every = 0;
   std::string resume;
+  // Diagnostics
+  std::string run_dir;         // record the run here (apps/run_record.h)
+  std::string on_nan = "stop"; // stop | rollback (apps/train_guard.h)
 };
 
 void add_train_options(CLI::App& cmd, TrainOptions& options);
