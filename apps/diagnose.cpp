@@ -55,6 +55,11 @@ std::string lower_lr_advice(const RunRecord& run) {
   return fmt::format("--lr {}", short_number(lr / 10));
 }
 
+std::string on_data(const Confusion& m) {
+  if (m.source == "training sample") return "on a sample of the training data";
+  return "on the " + m.source + " set";
+}
+
 std::optional<double> eval_loss(const EpochRecord& e) { return e.val_loss ? e.val_loss : e.test_loss; }
 std::optional<double> eval_accuracy(const EpochRecord& e) {
   return e.val_accuracy ? e.val_accuracy : e.test_accuracy;
@@ -76,6 +81,7 @@ constexpr Rule kRules[] = {
     // Data the model is given
     rule_input_non_finite,
     rule_input_scale,
+    rule_input_noise,
     rule_reference_mismatch,
     // Optimization and initialization
     rule_exploding_gradients,

@@ -31,6 +31,7 @@ std::optional<Finding> check_initial_loss(double initial_loss, int classes, cons
 
 // Data (apps/diagnose_rules_data.cpp)
 void rule_input_scale(DiagnosisContext& c);
+void rule_input_noise(DiagnosisContext& c);
 void rule_reference_mismatch(DiagnosisContext& c);
 void rule_class_imbalance(DiagnosisContext& c);
 void rule_prediction_collapse(DiagnosisContext& c);
@@ -59,6 +60,8 @@ std::vector<size_t> param_layers(const RunRecord& run);
 double median(std::vector<double> values);
 // The recall of class k in a confusion matrix (NaN without samples).
 double recall(const Confusion& confusion, int k);
+// "on the test set", "on a sample of the training data"
+std::string on_data(const Confusion& confusion);
 // "--lr 0.001 (the optimizer's default)" or a tenth of the current rate.
 std::string lower_lr_advice(const RunRecord& run);
 // Where the validation figures come from: "validation", "test" or nothing.

@@ -57,6 +57,24 @@ std::optional<Finding> check_input_scale(const InputStats& s) {
   return f;
 }
 
+void rule_input_noise(DiagnosisContext& c) {
+  // Natural images have strongly correlated neighbouring pixels (~0.9);
+  // np.random images have none, and neither structure nor labels to learn.
+  constexpr double kNoiseCorrelation = 0.1;
+  const double r = c.run.input_stats.neighbor_correlation;
+  if (!(std::fabs(r) < kNoiseCorrelation)) return;
+  Finding f("input-noise", Severity::note,
+            fmt::format("the inputs look like random noise (adjacent pixels correlate at {}; natural "
+                        "images near 0.9): a model can only memorize them",
+                        short_number(r)));
+  f.add("neighbor_correlation", r, fmt::format("correlation of horizontally adjacent input values {}", short_number(r)));
+  f.threshold = fmt::format("|correlation of adjacent pixels| below {}", kNoiseCorrelation);
+  f.source = "Zhang et al., \"Understanding deep learning requires rethinking generalization\" (ICLR 2017): "
+             "networks memorize random images and labels; ../shared/EXPERIMENTS.md (honest verdicts)";
+  f.fix = "judge a fix on real data (e.g. Fashion-MNIST): on noise, only memorization can be seen";
+  c.found.push_back(f);
+}
+
 void rule_input_scale(DiagnosisContext& c) {
   // A run that starts from a pretrained base is judged against that base's
   // inputs instead (rule_reference_mismatch): caffe-style inputs are fine there.
@@ -92,11 +110,14 @@ void rule_reference_mismatch(DiagnosisContext& c) {
 namespace {
 
 // cleanlab's Datalab flags the rarest class when its share is below
-// threshold / K with threshold 0.1; a 4:1 majority:minority ratio is flagged
-// too, since binary data at 9:1 (article 004) passes cleanlab's test yet
-// routinely collapses onto the majority.
+// threshold / K with threshold 0.1. A 4:1 majority:minority ratio is flagged
+// too (binary data at 9:1, article 004, passes cleanlab's test yet routinely
+// collapses onto the majority), provided the rare class falls short of its
+// balanced share by more than chance: 3 binomial standard deviations, so a
+// hundred randomly labelled samples are not called imbalanced.
 constexpr double kCleanlabThreshold = 0.1;
 constexpr double kImbalanceRatio = 4.0;
+constexpr double kChanceDeviations = 3.0;
 // The imbalance hurts when the rarest class is recalled at under half the
 // rate of the most common one.
 constexpr double kRecallRatio = 0.5;
@@ -104,6 +125,7 @@ constexpr double kRecallRatio = 0.5;
 // recalled at under 20% on average.
 constexpr double kCollapseShare = 0.9;
 constexpr double kCollapseOtherRecall = 0.2;
+constexpr double kStillLearning = 0.02;  // loss down 2%+ from the first to the last steps
 
 std::string class_name(const RunRecord& r, int k) {
   return k < static_cast<int>(r.class_names.size()) ? fmt::format("{} ({})", k, r.class_names[k])
@@ -117,13 +139,21 @@ void rule_class_imbalance(DiagnosisContext& c) {
   const std::vector<int64_t>& n = r.label_counts;
   if (r.classes < 2 || n.size() < 2) return;
   const int64_t total = std::accumulate(n.begin(), n.end(), int64_t{0});
-  if (total == 0) return;
-  const int rare = static_cast<int>(std::min_element(n.begin(), n.end()) - n.begin());
-  const int common = static_cast<int>(std::max_element(n.begin(), n.end()) - n.begin());
+  // Classes with no sample at all are absent, not rare: judge the others.
+  int present = 0, rare = -1, common = -1;
+  for (int k = 0; k < static_cast<int>(n.size()); ++k) {
+    if (n[k] == 0) continue;
+    ++present;
+    if (rare < 0 || n[k] < n[rare]) rare = k;
+    if (common < 0 || n[k] > n[common]) common = k;
+  }
+  if (total == 0 || present < 2) return;
   const double rare_share = static_cast<double>(n[rare]) / total;
-  const double ratio = n[rare] ? static_cast<double>(n[common]) / n[rare] : INFINITY;
-  const double cleanlab_limit = kCleanlabThreshold / static_cast<double>(n.size());
-  if (rare_share >= cleanlab_limit && ratio < kImbalanceRatio) return;
+  const double ratio = static_cast<double>(n[common]) / n[rare];
+  const double cleanlab_limit = kCleanlabThreshold / present;
+  const double p = 1.0 / present, expected = total * p;
+  const bool beyond_chance = n[rare] < expected - kChanceDeviations * std::sqrt(total * p * (1 - p));
+  if (rare_share >= cleanlab_limit && !(ratio >= kImbalanceRatio && beyond_chance)) return;
 
   Finding f("class-imbalance", Severity::note,
             fmt::format("the classes are imbalanced: class {} has {} samples, class {} only {} ({}:1)",
@@ -133,10 +163,11 @@ void rule_class_imbalance(DiagnosisContext& c) {
   f.add("rarest_share", rare_share,
         fmt::format("rarest class share {:.2f}% (cleanlab flags below {:.2f}%)", 100 * rare_share,
                     100 * cleanlab_limit));
-  f.threshold = fmt::format("rarest class share below {} / K (cleanlab) or a majority:minority ratio "
-                            "of {}:1 or more; a warning when the rarest class's recall is under {} "
-                            "of the most common class's",
-                            kCleanlabThreshold, kImbalanceRatio, kRecallRatio);
+  f.threshold = fmt::format("rarest class share below {} / K (cleanlab), or a majority:minority "
+                            "ratio of {}:1 or more with the rarest class {} binomial stds below its "
+                            "balanced share; a warning when its recall is under {} of the most "
+                            "common class's",
+                            kCleanlabThreshold, kImbalanceRatio, kChanceDeviations, kRecallRatio);
   f.source = "cleanlab Datalab ClassImbalanceIssueManager (threshold 0.1); article 004 ex. 3; Keras class_weight";
   f.fix = "weight the loss by inverse class frequency (class_weight), or over/undersample to balance the batches";
   if (r.sample_weights) {
@@ -147,10 +178,11 @@ void rule_class_imbalance(DiagnosisContext& c) {
   if (r.confusion) {
     const double rare_recall = recall(*r.confusion, rare), common_recall = recall(*r.confusion, common);
     f.add("minority_recall", rare_recall,
-          fmt::format("recall on the {} data: class {} {}, class {} {}", r.confusion->source,
+          fmt::format("recall {}: class {} {}, class {} {}", on_data(*r.confusion),
                       class_name(r, rare), short_number(rare_recall), class_name(r, common),
                       short_number(common_recall)));
-    if (!(rare_recall >= kRecallRatio * common_recall)) {
+    if (std::isfinite(rare_recall) && std::isfinite(common_recall) &&
+        rare_recall < kRecallRatio * common_recall) {
       f.severity = Severity::warning;
       f.title += fmt::format("; the model recalls the rare class at {} vs {} for the common one",
                              short_number(rare_recall), short_number(common_recall));
@@ -189,7 +221,7 @@ void rule_prediction_collapse(DiagnosisContext& c) {
     f.add("top_label_share", static_cast<double>(n[top]) / labels,
           fmt::format("class {} is {:.0f}% of the labels", class_name(r, top), 100.0 * n[top] / labels));
   f.add("other_recall", other_recall,
-        fmt::format("mean recall of the other classes on the {} data: {}", r.confusion->source,
+        fmt::format("mean recall of the other classes {}: {}", on_data(*r.confusion),
                     short_number(other_recall)));
   f.threshold = fmt::format("{:.0f}%+ of predictions on one class while the other classes' mean "
                             "recall is below {}",
@@ -199,8 +231,18 @@ void rule_prediction_collapse(DiagnosisContext& c) {
   f.fix = majority ? "balance the classes: class weights (inverse frequency) or oversampling the rare classes"
                    : "check the learning rate, the input scale and the initialization: a model that "
                      "outputs one class has stopped using its input";
-  attribute(f, c, {"lr-too-high", "exploding-gradients", "dead-relu", "vanishing-gradients",
-                   "input-unnormalized", "lr-too-low", "non-finite"});
+  const bool explained = attribute(f, c, {"lr-too-high", "exploding-gradients", "dead-relu",
+                                          "vanishing-gradients", "input-unnormalized", "lr-too-low",
+                                          "non-finite", "input-non-finite"});
+  // With balanced labels and nothing broken, a model that answers one class
+  // while its loss still falls has simply not learned yet (random labels do
+  // this for many steps); it is a problem once the loss stops moving.
+  const double early = r.early_loss(), late = r.late_loss();
+  const bool learning = early > 0 && (early - late) / early >= kStillLearning;
+  if (!explained && !majority) {
+    f.severity = learning ? Severity::note : Severity::warning;
+    if (learning) f.title += " (its loss is still falling: it has not learned yet)";
+  }
   c.found.push_back(f);
   // An imbalance the model collapsed onto is more than a note.
   if (majority && f.severity == Severity::problem)

@@ -61,9 +61,11 @@ void rule_overfitting(DiagnosisContext& c) {
                                                                        short_number(last.accuracy), name,
                                                                        short_number(*eval_accuracy(last)))));
   f.add("generalization_loss", gl,
-        fmt::format("{} loss {} now, {} at its best (epoch {}); training loss {} now, {} then", name,
-                    short_number(*eval_loss(last)), short_number(min_loss), best + 1, short_number(last.loss),
-                    short_number(r.epochs[best].loss)));
+        best + 1 == r.epochs.size()
+            ? fmt::format("{} loss {}, its lowest so far", name, short_number(min_loss))
+            : fmt::format("{} loss {} now, {} at its best (epoch {}); training loss {} now, {} then", name,
+                          short_number(*eval_loss(last)), short_number(min_loss), best + 1,
+                          short_number(last.loss), short_number(r.epochs[best].loss)));
   if (r.classes > 0)
     f.add("accuracy_gap", gap, fmt::format("train - {} accuracy = {}", name, short_number(gap)));
   f.threshold = fmt::format("{} loss {:.0f}%+ above its minimum two or more epochs on (Prechelt's "
@@ -76,6 +78,16 @@ void rule_overfitting(DiagnosisContext& c) {
   f.fix = fmt::format("more data or augmentation, dropout or a smaller model, or stop at epoch {} "
                       "(early stopping)",
                       best + 1);
+  // A run with a problem already named fits badly for that reason first; a
+  // model that neglects rare classes loses accuracy on held-out data whose
+  // classes are balanced, which is the imbalance, not memorization.
+  for (const Finding& g : c.found)
+    if (g.severity == Severity::problem) {
+      f.severity = Severity::note;
+      f.title += fmt::format(" (judge again once {} is fixed)", g.id);
+      break;
+    }
+  if (f.severity != Severity::note) attribute(f, c, {"class-imbalance"});
   c.found.push_back(f);
 }
 

@@ -23,11 +23,13 @@ constexpr double kConvergedAccuracy = 0.7;
 // mean the initialization (or the input) is far too large: healthy layers
 // start near 1.
 constexpr double kInitialGradToWeight = 10;
-// Dying ReLU: AUTOTRAINER flags 70% of zero gradients (gamma); fastai's
-// activation stats show the share of outputs near zero. A layer with half
-// its units never firing on any probe input has lost half its width.
+// Dying ReLU: AUTOTRAINER flags 70% zero gradients (gamma); fastai's
+// activation stats track the share of outputs near zero. Here a layer with
+// 90% of its units never firing on any probe input is dead (a problem); 50%
+// is a warning when it grew by 25 points since epoch 1 (units are dying).
 constexpr double kDeadWarning = 0.5;
-constexpr double kDeadProblem = 0.7;
+constexpr double kDeadGrowth = 0.25;
+constexpr double kDeadProblem = 0.9;
 constexpr const char* kAutotrainerSource =
     "AUTOTRAINER (Zhang et al., \"AUTOTRAINER: An Automatic DNN Training Problem Detection and "
     "Repair System\", ICSE 2021): gradient-norm ratio of first to last layer";
@@ -48,11 +50,13 @@ void rule_exploding_gradients(DiagnosisContext& c) {
   const RunRecord& r = c.run;
   const std::vector<size_t> layers = param_layers(r);
   if (layers.size() < 1 || r.epochs.empty() || !not_converging(r)) return;
-  // Before any update: gradients against the weights they will move.
+  // Before any update: gradients against the weights they will move. Only
+  // for cross-entropy, whose output gradient is bounded: a regression's
+  // gradient grows with its targets' scale, which Adam shrugs off.
   double init_ratio = 0;
   size_t init_layer = 0;
   for (size_t i : layers)
-    if (i < r.initial_grad_norms.size() && r.initial_param_norms[i] > 0) {
+    if (r.classes > 0 && i < r.initial_grad_norms.size() && r.initial_param_norms[i] > 0) {
       const double ratio = r.initial_grad_norms[i] / r.initial_param_norms[i];
       if (ratio > init_ratio) init_ratio = ratio, init_layer = i;
     }
@@ -125,15 +129,26 @@ void rule_vanishing_gradients(DiagnosisContext& c) {
 void rule_dead_relu(DiagnosisContext& c) {
   const RunRecord& r = c.run;
   if (r.epochs.empty()) return;
+  const EpochRecord& first = r.epochs.front();
   const EpochRecord& e = r.epochs.back();
-  double worst = 0;
+  double worst = 0, grew = 0;
   size_t at = 0;
   for (size_t i = 0; i < e.layers.size() && i < r.layers.size(); ++i)
-    if (e.layers[i].dead_fraction > worst) worst = e.layers[i].dead_fraction, at = i;
-  if (worst < kDeadWarning) return;
+    if (e.layers[i].dead_fraction > worst) {
+      worst = e.layers[i].dead_fraction, at = i;
+      grew = r.epochs.size() > 1 ? worst - first.layers[i].dead_fraction : 0;
+    }
+  // Half dead from the first epoch on and stable is what inputs without
+  // structure (random noise) do to any ReLU layer: every input looks alike,
+  // so a unit is on for all or for none. Units that keep dying, or a layer
+  // nearly all dead, are the failure.
+  const Severity severity = worst >= kDeadProblem ? Severity::problem
+                            : worst >= kDeadWarning && grew >= kDeadGrowth ? Severity::warning
+                                                                           : Severity::note;
+  if (severity == Severity::note) return;
   const LayerHealth& h = e.layers[at];
   const int64_t dead = std::llround(worst * h.units);
-  Finding f("dead-relu", worst >= kDeadProblem ? Severity::problem : Severity::warning,
+  Finding f("dead-relu", severity,
             fmt::format("{:.0f}% of {}'s ReLU units are dead: they never fire on any of the probe inputs",
                         100 * worst, r.layers[at].name));
   f.add("dead_fraction", worst,
@@ -144,12 +159,14 @@ void rule_dead_relu(DiagnosisContext& c) {
     if (e.layers[i].dead_fraction >= 0)
       others += fmt::format("{}{} {:.0f}%", others.empty() ? "" : ", ", r.layers[i].name, 100 * e.layers[i].dead_fraction);
   f.add("near_zero", h.near_zero, "dead units per ReLU layer: " + others);
-  f.threshold = fmt::format("{:.0f}% of a ReLU layer's units never positive over the probe (warning), "
-                            "{:.0f}%+ a problem (AUTOTRAINER's gamma)",
-                            100 * kDeadWarning, 100 * kDeadProblem);
+  if (r.epochs.size() > 1)
+    f.add("dead_growth", grew, fmt::format("{:.0f}% dead after epoch 1, {:.0f}% now", 100 * (worst - grew), 100 * worst));
+  f.threshold = fmt::format("{:.0f}%+ of a ReLU layer's units never positive over the probe (a problem), "
+                            "or {:.0f}%+ after growing by {:.0f} points since epoch 1 (a warning)",
+                            100 * kDeadProblem, 100 * kDeadWarning, 100 * kDeadGrowth);
   f.source = "AUTOTRAINER (ICSE 2021) dying-ReLU rule; fastai ActivationStats (share of activations near zero)";
   f.fix = "lower the learning rate, initialize biases at 0 (Keras's default), or use fewer/normalized inputs";
-  attribute(f, c, {"lr-too-high", "exploding-gradients", "input-unnormalized"});
+  attribute(f, c, {"lr-too-high", "exploding-gradients", "input-unnormalized", "input-non-finite", "non-finite"});
   c.found.push_back(f);
 }
 

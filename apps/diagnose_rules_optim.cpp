@@ -59,11 +59,9 @@ void rule_initial_loss(DiagnosisContext& c) {
   if (r.steps.empty()) return;
   std::optional<Finding> f = check_initial_loss(r.initial_loss, r.classes, r.loss, r.label_counts);
   if (!f) return;
-  // Explained by the input scale: say so rather than raise a second alarm.
-  if (c.has("input-unnormalized")) {
-    f->severity = Severity::note;
-    f->title += " (a consequence of the unnormalized inputs)";
-  }
+  // Explained by the input scale or the initialization: say so rather than
+  // raise a second alarm.
+  attribute(*f, c, {"input-unnormalized", "exploding-gradients"});
   c.found.push_back(*f);
 }
 

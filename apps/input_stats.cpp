@@ -60,6 +60,15 @@ void InputStatsAccumulator::add(const Tensor& batch) {
   }
   values_ += n;
   samples_ += batch.dim(0);
+  if (sample.size() != 3 || sample[1] < 2) return;
+  const int64_t rows = batch.dim(0) * sample[0], W = sample[1], row = W * sample[2];
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k + sample[2] < row; ++k) {
+      const double a = x[r * row + k], b = x[r * row + k + sample[2]];
+      if (!std::isfinite(a) || !std::isfinite(b)) continue;
+      pair_a_ += a, pair_b_ += b, pair_ab_ += a * b, pair_aa_ += a * a, pair_bb_ += b * b;
+      ++pairs_;
+    }
 }
 
 InputStats InputStatsAccumulator::stats() const {
@@ -90,6 +99,13 @@ InputStats InputStatsAccumulator::stats() const {
     total.count += s.count;
   }
   out.all = finish(total);
+  if (pairs_ > 0) {
+    const double n = static_cast<double>(pairs_);
+    const double cov = pair_ab_ / n - (pair_a_ / n) * (pair_b_ / n);
+    const double va = pair_aa_ / n - (pair_a_ / n) * (pair_a_ / n);
+    const double vb = pair_bb_ / n - (pair_b_ / n) * (pair_b_ / n);
+    if (va > 0 && vb > 0) out.neighbor_correlation = cov / std::sqrt(va * vb);
+  }
   return out;
 }
 
@@ -122,7 +138,9 @@ nlohmann::json InputStats::to_json() const {
   return {{"sample_shape", sample_shape},   {"samples", samples},
           {"nonfinite", nonfinite},         {"whole_fraction", whole_fraction},
           {"all", channel_json(all)},       {"channels", channel_list},
-          {"range", describe_range()}};
+          {"range", describe_range()},
+          {"neighbor_correlation", std::isfinite(neighbor_correlation) ? nlohmann::json(neighbor_correlation)
+                                                                        : nlohmann::json(nullptr)}};
 }
 
 InputStats InputStats::from_json(const nlohmann::json& j) {
@@ -134,6 +152,8 @@ InputStats InputStats::from_json(const nlohmann::json& j) {
     s.whole_fraction = j.at("whole_fraction").get<double>();
     s.all = channel_from_json(j.at("all"));
     for (const auto& c : j.at("channels")) s.channels.push_back(channel_from_json(c));
+    if (j.contains("neighbor_correlation") && j["neighbor_correlation"].is_number())
+      s.neighbor_correlation = j["neighbor_correlation"].get<double>();
   } catch (const nlohmann::json::exception& e) {
     fail("malformed input statistics record ({})", e.what());
   }
@@ -207,7 +227,9 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
     const ChannelStats& n = now.channels[c];
     const double floor = std::max(1e-6, 1e-3 * std::max(std::fabs(t.max), std::fabs(t.min)));
     const double t_std = std::max(t.std, floor), n_std = std::max(n.std, floor);
-    const double ratio = n_std / t_std;
+    // A std needs several values: one feature of one sample has none to speak of.
+    const bool enough = now.samples * (shape_size(now.sample_shape) / static_cast<int64_t>(now.channels.size())) >= 8;
+    const double ratio = enough ? n_std / t_std : 1.0;
     const double shift = std::fabs(n.mean - t.mean) / t_std;
     const double score = std::max({ratio / kMaxStdRatio, 1 / (ratio * kMaxStdRatio), shift / kMaxMeanShift});
     if (score > worst_score) worst_score = score, worst = c, worst_ratio = ratio, worst_shift = shift;

@@ -8,6 +8,7 @@
 // Channels are the last dimension of an image (H,W,C), or each feature of a
 // vector of at most kMaxFeatureChannels features; wider vectors are one channel.
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct InputStats {
   int64_t samples = 0;
   int64_t nonfinite = 0;         // NaN or Inf values (left out of the rest)
   double whole_fraction = 0;     // share of values that are whole numbers
+  // Images: correlation between horizontally adjacent pixels (natural images
+  // ~0.9, random noise ~0); NaN for other inputs.
+  double neighbor_correlation = std::numeric_limits<double>::quiet_NaN();
   ChannelStats all;              // every channel together
   std::vector<ChannelStats> channels;
 
@@ -56,6 +60,9 @@ class InputStatsAccumulator {
   };
   Shape sample_shape_;
   int64_t samples_ = 0, values_ = 0, whole_ = 0, nonfinite_ = 0;
+  // Sums over horizontally adjacent pixel pairs (a, b), for their correlation.
+  double pair_a_ = 0, pair_b_ = 0, pair_ab_ = 0, pair_aa_ = 0, pair_bb_ = 0;
+  int64_t pairs_ = 0;
   std::vector<Sums> channels_;
 };
 
