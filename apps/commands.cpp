@@ -12,6 +12,9 @@ namespace ck {
 void setup_train(CLI::App& cmd);
 void setup_summary(CLI::App& cmd);
 void setup_diagnose(CLI::App& cmd);
+void setup_lr_find(CLI::App& cmd);
+void setup_overfit_batch(CLI::App& cmd);
+void setup_explain(CLI::App& cmd);
 
 std::span<const Command> commands() {
   static const Command table[] = {
@@ -19,6 +22,10 @@ std::span<const Command> commands() {
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
       {"diagnose", "Say why a recorded run failed to learn (or that it is healthy), with evidence",
        setup_diagnose},
+      {"lr-find", "The learning-rate range test: sweep the rate, suggest one", setup_lr_find},
+      {"overfit-batch", "Can the model drive one small batch to ~0 loss? (Karpathy's first test)",
+       setup_overfit_batch},
+      {"explain", "What a layer computes, its shapes and where its code lives", setup_explain},
   };
   return table;
 }
