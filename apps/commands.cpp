@@ -15,6 +15,8 @@ void setup_diagnose(CLI::App& cmd);
 void setup_lr_find(CLI::App& cmd);
 void setup_overfit_batch(CLI::App& cmd);
 void setup_explain(CLI::App& cmd);
+void setup_plot(CLI::App& cmd);
+void setup_report(CLI::App& cmd);
 
 std::span<const Command> commands() {
   static const Command table[] = {
@@ -26,6 +28,8 @@ std::span<const Command> commands() {
       {"overfit-batch", "Can the model drive one small batch to ~0 loss? (Karpathy's first test)",
        setup_overfit_batch},
       {"explain", "What a layer computes, its shapes and where its code lives", setup_explain},
+      {"plot", "Draw a recorded run's curves (SVG and PNG)", setup_plot},
+      {"report", "Write a recorded run's report: one self-contained HTML page", setup_report},
   };
   return table;
 }

@@ -18,7 +18,7 @@ Rgb series_color(size_t i) {
 namespace {
 
 // Margins around the plotting area, in pixels.
-constexpr int kLeft = 64, kRight = 150, kTop = 34, kBottom = 44;
+constexpr int kLeft = 64, kRight = 140, kTop = 34, kBottom = 44;
 
 std::string css(Rgb c) { return fmt::format("rgb({},{},{})", c.r, c.g, c.b); }
 
@@ -70,13 +70,13 @@ Frame frame_of(const LinePlot& p, int width, int height) {
       }
   for (const auto& [y, label] : p.guides)
     if (!p.log_y || y > 0) y0 = std::min(y0, f.ty(y)), y1 = std::max(y1, f.ty(y));
-  if (p.y_min) y0 = std::max(y0, f.ty(*p.y_min));
-  if (p.y_max) y1 = std::min(y1, f.ty(*p.y_max));
+  if (p.y_min) y0 = p.y_fixed ? f.ty(*p.y_min) : std::max(y0, f.ty(*p.y_min));
+  if (p.y_max) y1 = p.y_fixed ? f.ty(*p.y_max) : std::min(y1, f.ty(*p.y_max));
   if (!std::isfinite(x0)) x0 = 0, x1 = 1;
   if (!std::isfinite(y0) || !std::isfinite(y1)) y0 = 0, y1 = 1;
   if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
   if (y1 - y0 < 1e-12) y0 -= 0.5, y1 += 0.5;
-  if (!p.log_y) {
+  if (!p.log_y && !p.y_fixed) {
     const double pad = 0.05 * (y1 - y0);
     y1 += pad;
     if (y0 != 0 || p.y_min) y0 -= pad;
@@ -92,6 +92,14 @@ std::vector<double> ticks(double lo, double hi, bool log) {
     const int a = static_cast<int>(std::ceil(lo - 1e-9)), b = static_cast<int>(std::floor(hi + 1e-9));
     const int step = std::max(1, (b - a + 5) / 6);
     for (int e = a; e <= b; e += step) out.push_back(std::pow(10.0, e));
+    if (out.size() >= 2) return out;
+    // Less than a decade shown: 1, 2 and 5 times the powers of ten.
+    out.clear();
+    for (int e = static_cast<int>(std::floor(lo)); e <= static_cast<int>(std::ceil(hi)); ++e)
+      for (double m : {1.0, 2.0, 5.0}) {
+        const double v = m * std::pow(10.0, e);
+        if (std::log10(v) >= lo - 1e-9 && std::log10(v) <= hi + 1e-9) out.push_back(v);
+      }
     return out;
   }
   const double span = hi - lo, raw = span / 5;

@@ -26,6 +26,7 @@ struct LinePlot {
   bool log_x = false, log_y = false;
   std::vector<Series> series;
   std::optional<double> y_min, y_max;       // clip the axis (a diverged tail, say)
+  bool y_fixed = false;                     // the axis is exactly [y_min, y_max] (accuracy: 0..1)
   std::vector<std::pair<double, std::string>> markers;  // vertical lines at x, labelled
   std::vector<std::pair<double, std::string>> guides;   // horizontal lines at y, labelled
 };
