@@ -43,20 +43,26 @@ void InputStatsAccumulator::add(const Tensor& batch) {
   const int64_t C = static_cast<int64_t>(channels_.size());
   const int64_t n = batch.size();
   const float* x = batch.data();
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    if (!std::isfinite(v)) {
-      ++nonfinite_;
-      continue;
+  // Channel by channel, with local sums, so the loop runs once per value
+  // without a division (this runs on every batch of the first epoch).
+  const int64_t stride = C == 1 ? 1 : C;
+  for (int64_t c = 0; c < C; ++c) {
+    Sums& s = channels_[c];
+    float lo = s.count ? static_cast<float>(s.min) : INFINITY, hi = s.count ? static_cast<float>(s.max) : -INFINITY;
+    double sum = 0, squares = 0;
+    int64_t count = 0, whole = 0;
+    for (int64_t i = c; i < n; i += stride) {
+      const float v = x[i];
+      if (!std::isfinite(v)) continue;
+      lo = std::min(lo, v), hi = std::max(hi, v);
+      sum += v, squares += static_cast<double>(v) * v;
+      ++count;
+      whole += v == std::floor(v);
     }
-    Sums& s = channels_[C == 1 ? 0 : i % C];
-    if (s.count == 0) s.min = s.max = v;
-    s.min = std::min<double>(s.min, v);
-    s.max = std::max<double>(s.max, v);
-    s.sum += v;
-    s.sum_squares += static_cast<double>(v) * v;
-    ++s.count;
-    whole_ += v == std::floor(v);
+    if (count) s.min = lo, s.max = hi;
+    s.sum += sum, s.sum_squares += squares, s.count += count;
+    whole_ += whole;
+    nonfinite_ += (n - c + stride - 1) / stride - count;
   }
   values_ += n;
   samples_ += batch.dim(0);

@@ -1,7 +1,9 @@
 #include "core/reduce.h"
 
 #include <cmath>
+#include <vector>
 
+#include "core/parallel.h"
 #include "core/simd.h"
 
 namespace ck {
@@ -40,27 +42,39 @@ double blocked_sum(int64_t n, Square square, const float* a, const float* b) {
   return total;
 }
 
+// Large arrays are split across threads; the parts are added in order, so
+// the result depends only on the thread count (core/parallel.h).
+constexpr int64_t kParallelFrom = 1 << 16;
+
+template <class Square>
+double parallel_sum(int64_t n, Square square, const float* a, const float* b) {
+  if (n < kParallelFrom || threads() == 1) return blocked_sum(n, square, a, b);
+  std::vector<double> parts(threads(), 0.0);
+  parallel_parts(n, threads(), [&](int part, int64_t begin, int64_t end) {
+    parts[part] = blocked_sum(end - begin, square, a + begin, b ? b + begin : nullptr);
+  });
+  double total = 0;
+  for (double p : parts) total += p;
+  return total;
+}
+
+auto square_of = [](simd::vec acc, const float* p, const float*) {
+  const simd::vec v = simd::load(p);
+  return simd::fma(v, v, acc);
+};
+auto square_of_difference = [](simd::vec acc, const float* p, const float* q) {
+  const simd::vec d = simd::sub(simd::load(p), simd::load(q));
+  return simd::fma(d, d, acc);
+};
+
 }  // namespace
 
-double sum_squares(const float* x, int64_t n) {
-  return blocked_sum(
-      n,
-      [](simd::vec acc, const float* p, const float*) {
-        const simd::vec v = simd::load(p);
-        return simd::fma(v, v, acc);
-      },
-      x, nullptr);
-}
+double sum_squares(const float* x, int64_t n) { return parallel_sum(n, square_of, x, nullptr); }
 
 double sum_squares_diff(const float* a, const float* b, int64_t n) {
-  return blocked_sum(
-      n,
-      [](simd::vec acc, const float* p, const float* q) {
-        const simd::vec d = simd::sub(simd::load(p), simd::load(q));
-        return simd::fma(d, d, acc);
-      },
-      a, b);
+  return parallel_sum(n, square_of_difference, a, b);
 }
+
 
 int64_t first_nonfinite(const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
