@@ -56,11 +56,13 @@ void rule_exploding_gradients(DiagnosisContext& c) {
   double init_ratio = 0;
   size_t init_layer = 0;
   for (size_t i : layers)
-    if (r.classes > 0 && i < r.initial_grad_norms.size() && r.initial_param_norms[i] > 0) {
+    if (r.classes > 0 && i < r.initial_grad_norms.size() && i < r.initial_param_norms.size() &&
+        r.initial_param_norms[i] > 0) {
       const double ratio = r.initial_grad_norms[i] / r.initial_param_norms[i];
       if (ratio > init_ratio) init_ratio = ratio, init_layer = i;
     }
   const EpochRecord& first = r.epochs.front();
+  if (first.layers.size() < r.layers.size()) return;
   const double g1 = first.layers[layers.front()].grad_norm, gL = first.layers[layers.back()].grad_norm;
   const double first_last = layers.size() > 1 && gL > 0 ? g1 / gL : 0;
   const bool at_init = init_ratio > kInitialGradToWeight;
@@ -104,6 +106,7 @@ void rule_vanishing_gradients(DiagnosisContext& c) {
   if (layers.size() < 2 || r.epochs.empty() || !not_converging(r)) return;
   // Judged on the first epoch, before later symptoms (dead units) muddy it.
   const EpochRecord& e = r.epochs.front();
+  if (e.layers.size() < r.layers.size()) return;
   const double g1 = e.layers[layers.front()].grad_norm, gL = e.layers[layers.back()].grad_norm;
   if (!(gL > 0) || !(g1 / gL < kVanishRatio) || !(g1 < kVanishFirst)) return;
   Finding f("vanishing-gradients", Severity::problem,
@@ -136,7 +139,7 @@ void rule_dead_relu(DiagnosisContext& c) {
   for (size_t i = 0; i < e.layers.size() && i < r.layers.size(); ++i)
     if (e.layers[i].dead_fraction > worst) {
       worst = e.layers[i].dead_fraction, at = i;
-      grew = r.epochs.size() > 1 ? worst - first.layers[i].dead_fraction : 0;
+      grew = r.epochs.size() > 1 && i < first.layers.size() ? worst - first.layers[i].dead_fraction : 0;
     }
   // Half dead from the first epoch on and stable is what inputs without
   // structure (random noise) do to any ReLU layer: every input looks alike,

@@ -273,7 +273,14 @@ RunRecord read_run_dir(const std::string& dir) {
       const auto& c = j.at("confusion");
       run.confusion = Confusion{c.at("source").get<std::string>(), c.at("classes").get<int>(),
                                 c.at("counts").get<std::vector<int64_t>>()};
+      const int64_t K = run.confusion->classes;
+      if (K < 0 || static_cast<int64_t>(run.confusion->counts.size()) != K * K)
+        fail("{}: the confusion matrix has {} counts for {} classes", json_path, run.confusion->counts.size(), K);
     }
+    if (run.classes < 0) fail("{}: {} classes", json_path, run.classes);
+    if (run.initial_grad_norms.size() != run.initial_param_norms.size())
+      fail("{}: {} initial gradient norms but {} weight norms", json_path, run.initial_grad_norms.size(),
+           run.initial_param_norms.size());
     run.sample_labels = j.at("sample_labels").get<std::vector<int>>();
     run.sample_predictions = j.at("sample_predictions").get<std::vector<int>>();
 

@@ -192,6 +192,7 @@ TEST_CASE("run records keep NaN and Inf through the CSV files") {
   r.epochs.push_back(e);
   r.initial_loss = INFINITY;
   r.initial_grad_norms = {NAN};
+  r.initial_param_norms = {NAN};
   const fs::path dir = fs::temp_directory_path() / ("convkit_nan_record_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
