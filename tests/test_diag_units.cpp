@@ -206,5 +206,14 @@ TEST_CASE("run records keep NaN and Inf through the CSV files") {
   CHECK(std::isnan(back.epochs[0].layers[0].update_ratio));
   CHECK(std::isinf(back.initial_loss));
   CHECK(std::isnan(back.initial_grad_norms[0]));
+  // Damaged files are refused with the file named, never half read.
+  write_file_atomically((dir / "steps.csv").string(), "epoch,step\n1,2,3\n");
+  CHECK_THROWS_WITH_AS(read_run_dir(dir.string()), doctest::Contains("steps.csv row 2: 3 values for 2 columns"), Error);
+  write_run_files(dir.string(), r);
+  write_file_atomically((dir / "layers.csv").string(), "epoch,layer\n");
+  CHECK_THROWS_WITH_AS(read_run_dir(dir.string()), doctest::Contains("layers.csv"), Error);
+  write_run_files(dir.string(), r);
+  write_file_atomically((dir / "epochs.csv").string(), "");
+  CHECK_THROWS_WITH_AS(read_run_dir(dir.string()), doctest::Contains("epochs.csv is empty"), Error);
   fs::remove_all(dir);
 }
