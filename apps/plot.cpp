@@ -92,8 +92,8 @@ std::vector<double> ticks(double lo, double hi, bool log) {
     const int a = static_cast<int>(std::ceil(lo - 1e-9)), b = static_cast<int>(std::floor(hi + 1e-9));
     const int step = std::max(1, (b - a + 5) / 6);
     for (int e = a; e <= b; e += step) out.push_back(std::pow(10.0, e));
-    if (out.size() >= 2) return out;
-    // Less than a decade shown: 1, 2 and 5 times the powers of ten.
+    if (out.size() >= 3) return out;
+    // Two decades or less: 1, 2 and 5 times the powers of ten.
     out.clear();
     for (int e = static_cast<int>(std::floor(lo)); e <= static_cast<int>(std::ceil(hi)); ++e)
       for (double m : {1.0, 2.0, 5.0}) {
