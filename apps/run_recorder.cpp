@@ -48,6 +48,7 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
       fail("--run-dir {}: cannot create the directory", dir_);
   }
   for (const auto& layer : model_.layers()) layer_params_.push_back(layer->params());
+  params_ = model_.params();
   const size_t L = layer_params_.size();
   grad_norm_sum_.assign(L, 0);
   update_ratio_sum_.assign(L, 0);
@@ -162,11 +163,10 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   const int64_t every = std::max<int64_t>(1, step.steps / kUpdateSamplesPerEpoch);
   sampled_ = step.step % every == 0;
   if (sampled_) {
-    std::vector<Param*> params = model_.params();
-    before_.resize(params.size());
-    for (size_t i = 0; i < params.size(); ++i) {
-      before_[i].resize(params[i]->value.shape());
-      before_[i].copy_from(params[i]->value);
+    before_.resize(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) {
+      before_[i].resize(params_[i]->value.shape());
+      before_[i].copy_from(params_[i]->value);
     }
   }
   return true;
@@ -187,12 +187,11 @@ void RunRecorder::on_step_end(const StepInfo& step) {
   }
   last_learning_rate_ = optimizer_.learning_rate;
   if (!sampled_ || step.skipped) return;
-  std::vector<Param*> params = model_.params();
   size_t k = 0;
   for (size_t i = 0; i < layer_params_.size(); ++i) {
     double diff = 0, norm = 0;
     for (size_t j = 0; j < layer_params_[i].size(); ++j, ++k) {
-      const Tensor& w = params[k]->value;
+      const Tensor& w = params_[k]->value;
       diff += sum_squares_diff(w.data(), before_[k].data(), w.size());
       norm += sum_squares(before_[k].data(), w.size());
     }

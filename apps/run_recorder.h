@@ -61,7 +61,8 @@ class RunRecorder : public TrainObserver {
   RunRecord run_;
   bool started_ = false, capture_inputs_ = true;
   int capture_epoch_ = 0;
-  std::vector<std::vector<Param*>> layer_params_;
+  std::vector<std::vector<Param*>> layer_params_;  // per layer
+  std::vector<Param*> params_;                     // all, in model order
 
   // Measured data: input statistics and labels of the first epoch seen.
   InputStatsAccumulator input_stats_;

@@ -8,6 +8,7 @@
 #include "apps/diagnose_rules.h"
 #include "apps/input_stats.h"
 #include "apps/nonfinite.h"
+#include "core/reduce.h"
 
 namespace ck {
 
@@ -23,6 +24,13 @@ constexpr double kDivergedFactor = 4.0;
 constexpr double kHighLrFactor = 100.0;
 
 float default_lr(const Optimizer& o) { return o.name() == "sgd" ? 0.01f : 0.001f; }
+
+bool gradients_finite(const std::vector<Param*>& params) {
+  double sum = 0;
+  for (Param* p : params)
+    if (!p->grad.empty()) sum += sum_squares(p->grad.data(), p->grad.size());
+  return std::isfinite(sum);
+}
 
 }  // namespace
 
@@ -41,6 +49,7 @@ TrainGuard::TrainGuard(Model& model, Optimizer& optimizer, OnNan on_nan, std::FI
       on_nan_(on_nan),
       out_(warnings),
       checkpoint_dir_(std::move(checkpoint_dir)),
+      params_(model.params()),
       measure_inputs_(measure_inputs) {}
 
 void TrainGuard::warn(const std::string& message) {
@@ -68,7 +77,7 @@ void TrainGuard::first_step_checks(const Batch& batch, const StepInfo& step) {
 }
 
 void TrainGuard::snapshot(const std::string& where) {
-  std::vector<Param*> params = model_.params();
+  const std::vector<Param*>& params = params_;
   optimizer_.prepare(params);
   good_.params.resize(params.size());
   for (size_t i = 0; i < params.size(); ++i) good_.params[i] = params[i]->value.clone();
@@ -88,8 +97,7 @@ std::string TrainGuard::restore() {
     restore_checkpoint(*file, model_, optimizer_);
     where = "checkpoint " + *file;
   } else {
-    std::vector<Param*> params = model_.params();
-    for (size_t i = 0; i < params.size(); ++i) params[i]->value.copy_from(good_.params[i]);
+    for (size_t i = 0; i < params_.size(); ++i) params_[i]->value.copy_from(good_.params[i]);
     std::vector<std::pair<std::string, Tensor*>> state = optimizer_.state();
     for (size_t i = 0; i < state.size() && i < good_.state.size(); ++i)
       state[i].second->copy_from(good_.state[i]);
@@ -123,12 +131,15 @@ bool TrainGuard::on_gradients(Model& model, const Batch& batch, const StepInfo& 
     measured_epoch_ = step.epoch;
   }
   if (measure_inputs_ && step.epoch == measured_epoch_) inputs_.add(batch.x);
-  if (std::isfinite(loss)) {
+  // The loss first (free); then one pass over the gradients, so that a NaN
+  // born in the backward pass is named there and never reaches the weights.
+  if (std::isfinite(loss) && gradients_finite(params_)) {
     last_finite_loss_ = loss;
     lowest_loss_ = std::min(lowest_loss_, loss);
     return true;
   }
   std::optional<NonFiniteReport> report = locate_nonfinite(model, batch, loss);
+  if (!report && std::isfinite(loss)) return true;  // huge but finite gradients: nothing to stop
   std::string what = report ? report->describe(step.epoch, step.step)
                             : fmt::format("a non-finite loss at epoch {} step {}", step.epoch + 1, step.step + 1);
   const std::string pass = report ? report->pass : "loss";

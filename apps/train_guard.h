@@ -6,8 +6,9 @@
 // loss is far from what an untrained model scores (ln K): the two cheapest
 // early signs of a broken run (Karpathy's recipe, CS231n).
 //
-// At every step it checks the loss (free); when a NaN or Inf appears it
-// names the first place it came from (apps/nonfinite.h), then either stops
+// At every step it checks the loss and the gradients (one pass over them,
+// under 1% of a step); when a NaN or Inf appears it names the first place it
+// came from (apps/nonfinite.h), then either stops
 // the run with that evidence (OnNan::stop, like Keras's TerminateOnNaN) or
 // restores the last good state and divides the learning rate by 10
 // (OnNan::rollback, like dlib's dnn_trainer). The last good state is the
@@ -60,6 +61,7 @@ class TrainGuard : public TrainObserver {
   OnNan on_nan_;
   std::FILE* out_;
   std::string checkpoint_dir_;
+  std::vector<Param*> params_;
   std::vector<std::string> warnings_;
   bool started_ = false;
   double initial_loss_ = 0, last_finite_loss_ = 0, lowest_loss_ = 0;

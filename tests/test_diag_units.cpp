@@ -103,6 +103,25 @@ TEST_CASE("locate_nonfinite names the first layer and pass where a NaN or Inf ap
   CHECK(r->pass == "forward");
   CHECK(r->layer == "dense_1");
   CHECK(r->describe(0, 36).rfind("Inf in the forward pass of dense_1 at epoch 1 step 37 (its input was finite", 0) == 0);
+  // A finite loss with a NaN gradient: the backward pass of the topmost layer where it appears.
+  {
+    Model b = make_model("dense(8,relu) dense(8,relu) dense(3,softmax)", Shape{4});
+    b.compile(LossKind::sparse_categorical_crossentropy);
+    b.init(rng);
+    Batch finite = batch;
+    finite.x = test::random_tensor({2, 4}, rng);
+    const Tensor& out = b.forward(finite.x, ForwardContext{});
+    Tensor dout(out.shape());
+    const double ok = compute_loss(b.loss(), out, finite.targets.data(), nullptr, &dout).mean();
+    b.backward(dout);
+    CHECK(!locate_nonfinite(b, finite, ok));
+    b.layers()[1]->params()[0]->grad[3] = NAN;
+    std::optional<NonFiniteReport> back = locate_nonfinite(b, finite, ok);
+    REQUIRE(back);
+    CHECK(back->pass == "backward");
+    CHECK(back->layer == "dense_1");
+    CHECK(back->detail.find("the gradient arriving from above was finite") != std::string::npos);
+  }
   // NaN already in a layer's weights.
   m.layers()[1]->params()[0]->value[0] = NAN;
   loss = step();
