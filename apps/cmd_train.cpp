@@ -10,6 +10,8 @@
 #include "apps/model_builder.h"
 #include "apps/model_file.h"
 #include "apps/progress.h"
+#include "apps/run_recorder.h"
+#include "apps/train_guard.h"
 #include "apps/train_options.h"
 #include "apps/trainer.h"
 #include "core/error.h"
@@ -48,6 +50,45 @@ std::optional<Checkpoint> resume_options(TrainOptions& o, const CLI::App& cmd) {
   return c;
 }
 
+// The input statistics a pretrained base was trained on, when its file records them.
+std::optional<InputStats> base_input_stats(const std::string& path) {
+  SafeTensors file = read_safetensors(path);
+  auto it = file.metadata.find("training");
+  if (it == file.metadata.end()) return std::nullopt;
+  nlohmann::json training = nlohmann::json::parse(it->second, nullptr, false);
+  if (training.is_discarded() || !training.contains("input_stats")) return std::nullopt;
+  return InputStats::from_json(training["input_stats"]);
+}
+
+// The recorder of --run-dir, continuing the directory's record on --resume.
+std::unique_ptr<RunRecorder> make_recorder(const TrainOptions& o, Model& model, Optimizer& optimizer,
+                                           const PreparedData& data, const ModelInfo& info,
+                                           bool resuming) {
+  RunInfo run;
+  run.class_names = data.train_set().class_names;
+  run.epochs = o.epochs;
+  run.model_info = &info;
+  run.config = {{"data", data.splits.name},
+                {"preprocessing", data.preprocessing.describe()},
+                {"training_samples", data.train->samples()},
+                {"validation_samples", data.validation ? data.validation->samples() : 0},
+                {"batch", o.batch},
+                {"epochs", o.epochs},
+                {"seed", o.seed},
+                {"options", train_options_json(o)}};
+  run.pretrained = !o.init_from.empty();
+  if (run.pretrained) run.reference_input_stats = base_input_stats(o.init_from);
+  std::optional<RunRecord> previous;
+  if (resuming) {
+    try {
+      previous = read_run_dir(o.run_dir);
+    } catch (const Error&) {
+      // Nothing usable there yet: the record starts at the resume point.
+    }
+  }
+  return std::make_unique<RunRecorder>(model, optimizer, run, o.run_dir, std::move(previous));
+}
+
 void run_train(TrainOptions o, const CLI::App& cmd) {
   std::optional<Checkpoint> resumed = resume_options(o, cmd);
   std::unique_ptr<PreparedData> data = prepare_data(o.data, o.batch, o.seed);
@@ -83,6 +124,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
                             with_commas(model.param_count()));
   }
   auto optimizer = make_optimizer(o.optimizer, o.lr, o.momentum, o.nesterov);
+  const OnNan on_nan = parse_on_nan(o.on_nan);
 
   ModelInfo info;
   info.preprocessing = data->preprocessing;
@@ -147,7 +189,24 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
                         info, train_options_json(o), history);
     setup.observers.push_back(&*checkpoints);
   }
-  std::vector<EpochResult> results = train(setup);
+  TrainGuard guard(model, *optimizer, on_nan, stderr, checkpoint_dir,
+                   !o.save.empty() && o.run_dir.empty());
+  std::unique_ptr<RunRecorder> recorder;
+  if (!o.run_dir.empty()) {
+    recorder = make_recorder(o, model, *optimizer, *data, info, resumed.has_value());
+    setup.observers.insert(setup.observers.begin() + 1, recorder.get());
+  }
+  // The guard sees each step after the recorder (so a NaN step is recorded)
+  // and before the checkpoint writer (so a rolled-back step is not saved).
+  setup.observers.insert(setup.observers.begin() + (recorder ? 2 : 1), &guard);
+  std::vector<EpochResult> results;
+  try {
+    results = train(setup);
+  } catch (const Error& e) {
+    if (recorder) recorder->finish(e.what());
+    throw;
+  }
+  if (recorder) recorder->finish();
 
   double seconds = 0;
   for (const EpochResult& r : results) {
@@ -168,11 +227,17 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 
   info.training["epochs"] = history;
   if (!o.save.empty()) {
+    // What the inputs looked like, so predict/evaluate can check new inputs against it.
+    if (recorder) info.training["input_stats"] = recorder->record().input_stats.to_json();
+    else info.training["input_stats"] = guard.input_stats().to_json();
     save_model(o.save, model, info);
     fmt::print("  saved:         {} (convkit predict --model {} FILES)\n", o.save, o.save);
   }
   if (last.test && has_accuracy)
     fmt::print("\n{}", format_confusion(*last.test, train_set.class_names));
+  if (recorder)
+    fmt::print("\nRun recorded in {} (convkit diagnose {} explains it; plot and report draw it).\n",
+               o.run_dir, o.run_dir);
 }
 
 }  // namespace

@@ -20,6 +20,12 @@ void setup_bench(CLI::App& cmd);
 void setup_evaluate(CLI::App& cmd);
 void setup_predict(CLI::App& cmd);
 void setup_gradcheck(CLI::App& cmd);
+void setup_diagnose(CLI::App& cmd);
+void setup_lr_find(CLI::App& cmd);
+void setup_overfit_batch(CLI::App& cmd);
+void setup_explain(CLI::App& cmd);
+void setup_plot(CLI::App& cmd);
+void setup_report(CLI::App& cmd);
 
 std::span<const Command> commands() {
   static const Command table[] = {
@@ -28,7 +34,15 @@ std::span<const Command> commands() {
       {"predict", "Classify image files, folders or CSV rows with a saved model", setup_predict},
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
       {"data", "Export, preview, inspect and benchmark data (export, preview, stats, bench)", setup_data},
+      {"diagnose", "Say why a recorded run failed to learn (or that it is healthy), with evidence",
+       setup_diagnose},
+      {"lr-find", "The learning-rate range test: sweep the rate, suggest one", setup_lr_find},
+      {"overfit-batch", "Can the model drive one small batch to ~0 loss? (Karpathy's first test)",
+       setup_overfit_batch},
       {"gradcheck", "Check every layer's gradients against finite differences", setup_gradcheck},
+      {"explain", "What a layer computes, its shapes and where its code lives", setup_explain},
+      {"plot", "Draw a recorded run's curves (SVG and PNG)", setup_plot},
+      {"report", "Write a recorded run's report: one self-contained HTML page", setup_report},
       {"bench", "Measure speed: GEMM backends against the FMA peak", setup_bench},
   };
   return table;

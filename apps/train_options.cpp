@@ -44,6 +44,14 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--resume", o.resume,
                  "Continue the run whose checkpoints are in this directory, exactly as it was "
                  "started (only --epochs and --threads may be given with it)");
+  cmd.add_option("--run-dir", o.run_dir,
+                 "Record the run here: per-step and per-epoch metrics, layer health, input "
+                 "statistics and the model (read by convkit diagnose, plot and report)");
+  cmd.add_option("--on-nan", o.on_nan,
+                 "When the loss turns NaN or Inf: stop (naming where it began) or rollback (restore "
+                 "the last good state and divide the learning rate by 10)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stop", "rollback"}));
 }
 
 nlohmann::json train_options_json(const TrainOptions& o) { return o; }

@@ -32,12 +32,16 @@ struct TrainOptions {
   int keep_checkpoints = 3;
   int64_t checkpoint_every = 0;
   std::string resume;
+  // Diagnostics
+  std::string run_dir;         // record the run here (apps/run_record.h)
+  std::string on_nan = "stop"; // stop | rollback (apps/train_guard.h)
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, data, model, epochs, batch, optimizer,
                                                 lr, momentum, nesterov, loss, seed, save,
                                                 init_from, freeze, checkpoint_dir,
-                                                keep_checkpoints, checkpoint_every, resume)
+                                                keep_checkpoints, checkpoint_every, resume,
+                                                run_dir, on_nan)
 
 void add_train_options(CLI::App& cmd, TrainOptions& options);
 

@@ -77,9 +77,14 @@ std::vector<EpochResult> train(const TrainSetup& s) {
       info.batch = compute_loss(model.loss(), out, batch.targets.data(),
                                 batch.weights.empty() ? nullptr : batch.weights.data(), &dout);
       model.backward(dout);
-      s.optimizer->step(params);
       info.step = step;
-      info.running.add(info.batch);
+      bool update = true;
+      for (TrainObserver* o : s.observers) update = o->on_gradients(model, batch, info) && update;
+      info.skipped = !update;
+      if (update) {
+        s.optimizer->step(params);
+        info.running.add(info.batch);
+      }
       info.images += batch.size();
       info.seconds = std::chrono::duration<double>(clock::now() - start).count();
       for (TrainObserver* o : s.observers) o->on_step_end(info);

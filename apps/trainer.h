@@ -41,6 +41,7 @@ struct StepInfo {
   LossStats running;      // epoch so far
   double seconds = 0;     // since the epoch began
   int64_t images = 0;     // since the epoch began
+  bool skipped = false;   // an observer vetoed this step's update (see on_gradients)
 };
 
 struct EpochResult {
@@ -57,6 +58,12 @@ class TrainObserver {
  public:
   virtual ~TrainObserver() = default;
   virtual void on_epoch_begin(int epoch, int epochs, int64_t steps) {}
+  // After backward, before the optimizer step: the model's activations
+  // (Model::activation) and gradients (Param::grad, Model::activation_grad)
+  // are this batch's, and step.batch holds its loss. Return false to skip the
+  // update (the NaN guard does, after restoring a good state); a skipped
+  // batch does not count in the epoch's figures.
+  virtual bool on_gradients(Model& model, const Batch& batch, const StepInfo& step) { return true; }
   virtual void on_step_end(const StepInfo& step) {}
   virtual void on_epoch_end(const EpochResult& result, int epochs) {}
 };

@@ -1,8 +1,5 @@
 #include "core/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace ck {
@@ -21,16 +19,6 @@ constexpr uint64_t kMaxHeader = 100 << 20;            // the format's own limit
 constexpr uint64_t kMaxData = uint64_t{4} << 30;      // 4 GiB: more is not a convkit model
 
 std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("cannot write {}: {}", path, errno_text());
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
 
 }  // namespace
 
@@ -59,38 +47,14 @@ void write_safetensors(const std::string& path,
   // reference implementation does).
   json.append((8 - json.size() % 8) % 8, ' ');
 
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string temp = (dir / ("." + target.filename().string() + ".tmp." +
-                                   std::to_string(::getpid()))).string();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot write {}: {}", path, errno_text());
-  try {
+  write_file_atomically(path, [&](const WriteBytes& write) {
     uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(json.size() >> (8 * i));
-    write_all(fd, reinterpret_cast<const char*>(length), 8, path);
-    write_all(fd, json.data(), json.size(), path);
+    write(reinterpret_cast<const char*>(length), 8);
+    write(json.data(), json.size());
     for (const auto& [name, t] : tensors)
-      write_all(fd, reinterpret_cast<const char*>(t->data()), t->size() * sizeof(float), path);
-    if (::fsync(fd) != 0) fail("cannot write {}: {}", path, errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(temp.c_str());
-    fail("cannot write {}: {}", path, why);
-  }
-  // Make the rename itself durable.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+      write(reinterpret_cast<const char*>(t->data()), t->size() * sizeof(float));
+  });
 }
 
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& what) {

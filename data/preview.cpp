@@ -67,13 +67,25 @@ Image render_grid(const Tensor& x, const std::vector<float>& labels, int columns
         uint8_t rgb[3];
         for (int k = 0; k < 3; ++k) {
           const float v = px[c >= 3 ? k : 0];
-          rgb[k] = static_cast<uint8_t>(std::clamp((v - lo) / range * 255.0f, 0.0f, 255.0f) + 0.5f);
+          const float level = std::isfinite(v) ? (v - lo) / range * 255.0f : 0.0f;  // NaN shows black
+          rgb[k] = static_cast<uint8_t>(std::clamp(level, 0.0f, 255.0f) + 0.5f);
         }
         put(img, y0 + border + y, x0 + border + xx, rgb);
       }
     draw_number(img, y0 + border + 1, x0 + border + 1, label, color, zoom >= 3 ? 2 : 1);
   }
   return img;
+}
+
+Image render_samples(const Tensor& x, const std::vector<float>& labels, int columns, int zoom) {
+  float lo = 0, hi = 0;
+  bool first = true;
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i])) continue;
+    if (first) lo = hi = x[i], first = false;
+    lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  }
+  return render_grid(x, labels, columns, zoom, lo, hi);
 }
 
 Image stack_images(const std::vector<Image>& panels, int gap) {

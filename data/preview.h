@@ -15,6 +15,9 @@ namespace ck {
 // framed in its class's color, the class index written in the corner.
 Image render_grid(const Tensor& x, const std::vector<float>& labels, int columns, int zoom, float lo, float hi);
 
+// render_grid with [lo, hi] the finite range of x's values, so any
+// preprocessing shows; labels may be empty (no frame color, no index).
+Image render_samples(const Tensor& x, const std::vector<float>& labels, int columns, int zoom);
 // Panels one above the other, `gap` white pixels apart (widths may differ).
 Image stack_images(const std::vector<Image>& panels, int gap);
 

@@ -59,6 +59,9 @@ class Model {
 
   // Output of layer i from the last forward (for diagnostics).
   const Tensor& activation(size_t i) const { return acts_[i]; }
+  // dL/d(output of layer i) from the last backward, for i below the last
+  // layer (the last layer's is the dout given to backward). For diagnostics.
+  const Tensor& activation_grad(size_t i) const { return grads_[i]; }
 
  private:
   std::vector<LayerPtr> layers_;

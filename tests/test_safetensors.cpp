@@ -2,6 +2,7 @@
 // damaged file can lie, each refused with a clear message and no large
 // allocation.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -47,7 +48,7 @@ TEST_CASE("safetensors: write then read returns the same tensors and metadata") 
   Rng rng(1);
   Tensor a = test::random_tensor({3, 3, 2, 4}, rng), b = test::random_tensor({4}, rng);
   Tensor empty({0});
-  const std::string path = (fs::temp_directory_path() / "ck_test_roundtrip.safetensors").string();
+  const std::string path = (fs::temp_directory_path() / ("ck_test_roundtrip_" + std::to_string(getpid()) + ".safetensors")).string();
   write_safetensors(path, {{"conv2d/kernel", &a}, {"conv2d/bias", &b}, {"nothing", &empty}},
                     {{"format", "convkit"}, {"note", "a \"quoted\" value"}});
   SafeTensors f = read_safetensors(path);
@@ -72,7 +73,7 @@ TEST_CASE("safetensors: the layout matches the published format byte for byte") 
   // One F32 tensor [1.0, -2.0]: header JSON, then little-endian floats.
   Tensor t({2});
   t[0] = 1.0f, t[1] = -2.0f;
-  const std::string path = (fs::temp_directory_path() / "ck_test_layout.safetensors").string();
+  const std::string path = (fs::temp_directory_path() / ("ck_test_layout_" + std::to_string(getpid()) + ".safetensors")).string();
   write_safetensors(path, {{"w", &t}}, {});
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});

@@ -1,0 +1,270 @@
+// Diagnosis rules about optimization: NaN/Inf, learning rate too high or too
+// low, and the loss at initialization.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "apps/diagnose_rules.h"
+#include "layers/loss.h"
+
+namespace ck {
+
+namespace {
+
+// An untrained classifier predicts roughly uniformly and scores ln K; a loss
+// far above that at the first step means the outputs start out confidently
+// wrong (inputs or initialization too large).
+constexpr double kInitialLossFactor = 1.5;
+constexpr const char* kInitialLossSource =
+    "CS231n \"Neural Networks Part 3: Learning\" (sanity check: loss at chance is -ln(1/K)); "
+    "Karpathy, \"A Recipe for Training Neural Networks\" (2019): verify loss @ init";
+
+}  // namespace
+
+double chance_loss(int classes) { return std::log(std::max(classes, 2)); }
+
+double label_entropy(const std::vector<int64_t>& counts) {
+  double total = 0, h = 0;
+  for (int64_t n : counts) total += static_cast<double>(n);
+  if (total <= 0) return 0;
+  for (int64_t n : counts)
+    if (n > 0) h -= n / total * std::log(n / total);
+  return h;
+}
+
+std::optional<Finding> check_initial_loss(double loss, int classes, const std::string& loss_name,
+                                          const std::vector<int64_t>& label_counts) {
+  if (classes < 2 || loss_name == "mean_squared_error" || !std::isfinite(loss)) return std::nullopt;
+  const double chance = chance_loss(classes);
+  if (loss <= kInitialLossFactor * chance) return std::nullopt;
+  Finding f("initial-loss", Severity::warning,
+            fmt::format("the loss before any update was {}, far above ln({}) = {} that an untrained "
+                        "model should score",
+                        short_number(loss), classes, short_number(chance)));
+  f.add("initial_loss", loss, fmt::format("loss at the first step {}", short_number(loss)));
+  f.add("chance_loss", chance, fmt::format("expected ln({}) = {}", classes, short_number(chance)));
+  if (!label_counts.empty())
+    f.add("prior_entropy", label_entropy(label_counts),
+          fmt::format("best constant prediction (class priors) scores {}",
+                      short_number(label_entropy(label_counts))));
+  f.threshold = fmt::format("initial loss above {} x ln(K)", kInitialLossFactor);
+  f.source = kInitialLossSource;
+  f.fix = "normalize the inputs; check the initialization (outputs should start near uniform)";
+  return f;
+}
+
+void rule_initial_loss(DiagnosisContext& c) {
+  const RunRecord& r = c.run;
+  if (r.steps.empty()) return;
+  std::optional<Finding> f = check_initial_loss(r.initial_loss, r.classes, r.loss, r.label_counts);
+  if (!f) return;
+  // Explained by the input scale or the initialization: say so rather than
+  // raise a second alarm.
+  attribute(*f, c, {"input-unnormalized", "exploding-gradients"});
+  c.found.push_back(*f);
+}
+
+}  // namespace ck
+
+namespace ck {
+
+namespace {
+
+// Smith's LR range test stops once the smoothed loss passes 4x the best; a
+// training run whose smoothed loss passes 4x where it started (or ln K,
+// whichever is larger) has diverged.
+constexpr double kDivergeFactor = 4.0;
+constexpr double kSmoothing = 0.98;  // the LR finder's exponential smoothing
+// CS231n: updates ~1e-3 of the weights per step are healthy. Adam at its
+// default rate runs near 1e-2 early on; steps of 30% of the weights and
+// more mean the rate is far too high, below 1e-5 far too low.
+constexpr double kUpdateRatioHigh = 0.3;
+constexpr double kUpdateRatioLow = 1e-5;
+// A loss that moved less than 1% over the run has not started to learn.
+constexpr double kMinImprovement = 0.01;
+// A model confidently wrong on 10% of an epoch's samples (loss past Keras's
+// clip ceiling, -ln(1e-7)) was pushed there by its updates.
+constexpr double kCappedShare = 0.1;
+constexpr const char* kLrSource =
+    "Smith, \"Cyclical Learning Rates for Training Neural Networks\" (2015/2017) LR range test "
+    "(divergence at 4x the best loss); CS231n \"Neural Networks Part 3\" (update/weight ratio "
+    "~1e-3); Keras TerminateOnNaN";
+
+struct Divergence {
+  bool found = false;
+  int epoch = 0;
+  int64_t step = 0;
+  double smoothed = 0, reference = 0;
+};
+
+Divergence find_divergence(const RunRecord& r) {
+  Divergence d;
+  d.reference = r.classes > 0 ? std::max(r.initial_loss, chance_loss(r.classes)) : r.initial_loss;
+  if (!std::isfinite(d.reference) || d.reference <= 0) return d;
+  double average = 0;
+  int64_t n = 0;
+  for (const StepRecord& s : r.steps) {
+    if (s.skipped || !std::isfinite(s.loss)) continue;
+    average = kSmoothing * average + (1 - kSmoothing) * s.loss;
+    const double smoothed = average / (1 - std::pow(kSmoothing, ++n));
+    if (smoothed > kDivergeFactor * d.reference) {
+      d = {true, s.epoch, s.step, smoothed, d.reference};
+      return d;
+    }
+  }
+  return d;
+}
+
+const RunEvent* first_nonfinite_event(const RunRecord& r) {
+  for (const RunEvent& e : r.events)
+    if (e.kind == "non-finite") return &e;
+  return nullptr;
+}
+
+std::string event_pass(const RunEvent& e) { return e.detail.value("pass", std::string()); }
+
+// The median update/weight ratio of the layers that receive a gradient, per epoch.
+std::vector<double> update_ratio_medians(const RunRecord& r) {
+  std::vector<double> out;
+  for (const EpochRecord& e : r.epochs) {
+    std::vector<double> ratios;
+    for (size_t i : param_layers(r))
+      if (i < e.layers.size() && e.layers[i].grad_norm > 0) ratios.push_back(e.layers[i].update_ratio);
+    out.push_back(median(ratios));
+  }
+  return out;
+}
+
+double improvement(const RunRecord& r) {
+  const double early = r.early_loss(), late = r.late_loss();
+  return early > 0 ? (early - late) / early : 0;
+}
+
+}  // namespace
+
+void rule_input_non_finite(DiagnosisContext& c) {
+  const RunRecord& r = c.run;
+  const RunEvent* e = first_nonfinite_event(r);
+  const bool in_events = e && event_pass(*e) == "input";
+  if (!in_events && r.input_stats.nonfinite == 0) return;
+  Finding f("input-non-finite", Severity::problem, "the training data holds NaN or Inf values");
+  if (in_events) f.add("step", static_cast<double>(e->step + 1), e->message);
+  if (r.input_stats.nonfinite > 0)
+    f.add("nonfinite_values", static_cast<double>(r.input_stats.nonfinite),
+          fmt::format("{} non-finite input values in the first epoch", r.input_stats.nonfinite));
+  f.threshold = "any NaN or Inf in an input";
+  f.source = "article 003 ex. 3 (missing values); Keras TerminateOnNaN";
+  f.fix = "impute missing values (e.g. with the training mean) before training, and the same way at inference";
+  c.found.push_back(f);
+}
+
+void rule_lr_too_high(DiagnosisContext& c) {
+  const RunRecord& r = c.run;
+  if (r.steps.empty()) return;
+  const RunEvent* nan = first_nonfinite_event(r);
+  if (nan && event_pass(*nan) == "input") nan = nullptr;
+  const Divergence diverged = find_divergence(r);
+  double capped_share = 0;
+  int capped_epoch = 0;
+  for (const EpochRecord& e : r.epochs)
+    if (e.samples > 0 && static_cast<double>(e.capped) / e.samples > capped_share)
+      capped_share = static_cast<double>(e.capped) / e.samples, capped_epoch = e.epoch;
+  const bool capped = capped_share >= kCappedShare && !c.has("input-unnormalized") &&
+                      r.initial_loss < kKerasLossCap;
+  const std::vector<double> ratios = update_ratio_medians(r);
+  double top_ratio = 0;
+  for (double x : ratios)
+    if (std::isfinite(x)) top_ratio = std::max(top_ratio, x);
+  const bool big_updates = top_ratio > kUpdateRatioHigh;
+  const EpochRecord* last = r.epochs.empty() ? nullptr : &r.epochs.back();
+  const bool stuck = last && r.classes > 0 && last->loss >= chance_loss(r.classes);
+  if (!(nan || diverged.found || capped || (big_updates && stuck))) return;
+
+  const double lr = r.steps.front().learning_rate;
+  Finding f("lr-too-high", Severity::problem, fmt::format("the learning rate ({}) is too high: ", short_number(lr)));
+  f.add("learning_rate", lr, fmt::format("learning rate {} ({})", short_number(lr), r.optimizer));
+  std::vector<std::string> what;
+  if (nan) {
+    what.push_back("the loss turned " + nan->detail.value("what", std::string("NaN")));
+    f.add("nonfinite_step", static_cast<double>(nan->step + 1), nan->message);
+    if (nan->detail.contains("loss_before"))
+      f.add("loss_before_nonfinite", nan->detail["loss_before"].get<double>(),
+            fmt::format("the loss was {} the step before", short_number(nan->detail["loss_before"].get<double>())));
+  }
+  if (diverged.found) {
+    what.push_back(fmt::format("the loss diverged to {}", short_number(diverged.smoothed)));
+    f.add("diverged_loss", diverged.smoothed,
+          fmt::format("smoothed loss {} at epoch {} step {}, over {}x its start ({})",
+                      short_number(diverged.smoothed), diverged.epoch + 1, diverged.step + 1,
+                      kDivergeFactor, short_number(diverged.reference)));
+  }
+  if (capped_share >= kCappedShare && !c.has("input-unnormalized")) {
+    what.push_back("predictions became confidently wrong");
+    f.add("capped_share", capped_share,
+          fmt::format("{:.0f}% of epoch {}'s samples had a loss past the clipped-probability ceiling "
+                      "-ln(1e-7) = 16.1",
+                      100 * capped_share, capped_epoch + 1));
+  }
+  if (big_updates) {
+    if (stuck) what.push_back("each step rewrites the weights and the model no longer learns");
+    f.add("update_ratio", top_ratio,
+          fmt::format("update/weight ratio {} per step (healthy ~1e-3, CS231n)", short_number(top_ratio)));
+  }
+  if (stuck)
+    f.add("final_loss", last->loss,
+          fmt::format("final training loss {} (chance: ln({}) = {})", short_number(last->loss), r.classes,
+                      short_number(chance_loss(r.classes))));
+  f.title += what.empty() ? "training diverged" : what.front();
+  for (size_t i = 1; i < what.size(); ++i) f.title += (i + 1 == what.size() ? " and " : ", ") + what[i];
+  f.threshold = fmt::format("a NaN/Inf loss; or the smoothed loss above {}x its start; or {:.0f}%+ of "
+                            "an epoch's samples past the loss ceiling; or update/weight ratios above "
+                            "{} with the loss no better than chance",
+                            kDivergeFactor, 100 * kCappedShare, kUpdateRatioHigh);
+  f.source = kLrSource;
+  f.fix = fmt::format("lower the learning rate: {}, or run convkit lr-find; --on-nan rollback "
+                      "recovers automatically",
+                      lower_lr_advice(r));
+  attribute(f, c, {"exploding-gradients"});
+  c.found.push_back(f);
+}
+
+void rule_non_finite(DiagnosisContext& c) {
+  const RunRecord& r = c.run;
+  const RunEvent* e = first_nonfinite_event(r);
+  if (!e || event_pass(*e) == "input" || c.has("lr-too-high")) return;
+  Finding f("non-finite", Severity::problem, e->message);
+  f.add("step", static_cast<double>(e->step + 1), e->message);
+  f.threshold = "any NaN or Inf in the loss or the gradients";
+  f.source = "Keras TerminateOnNaN; PyTorch anomaly detection (names the operation that produced NaN)";
+  f.fix = fmt::format("lower the learning rate ({}), normalize the inputs, check the initialization",
+                      lower_lr_advice(r));
+  attribute(f, c, {"exploding-gradients", "input-unnormalized"});
+  c.found.push_back(f);
+}
+
+void rule_lr_too_low(DiagnosisContext& c) {
+  const RunRecord& r = c.run;
+  if (r.steps.size() < 2 || r.epochs.empty()) return;
+  const double ratio = median(update_ratio_medians(r));
+  const double gain = improvement(r);
+  if (!(ratio < kUpdateRatioLow) || gain >= kMinImprovement) return;
+  const double lr = r.steps.front().learning_rate;
+  Finding f("lr-too-low", Severity::problem,
+            fmt::format("the learning rate ({}) is too low: the loss changed by {:.2f}% over the run",
+                        short_number(lr), -100 * gain));
+  f.add("update_ratio", ratio, fmt::format("median update/weight ratio {} per step (healthy ~1e-3, CS231n)", short_number(ratio)));
+  f.add("loss_improvement", gain,
+        fmt::format("loss {} over the first 10% of steps, {} over the last 10%", short_number(r.early_loss()),
+                    short_number(r.late_loss())));
+  f.add("learning_rate", lr, fmt::format("learning rate {} ({})", short_number(lr), r.optimizer));
+  f.threshold = fmt::format("median update/weight ratio below {} and the loss improving less than {:.0f}%",
+                            kUpdateRatioLow, 100 * kMinImprovement);
+  f.source = kLrSource;
+  f.fix = fmt::format("raise the learning rate (x10 to x100: --lr {}), or run convkit lr-find",
+                      short_number(lr * 100));
+  attribute(f, c, {"dead-relu", "vanishing-gradients"});
+  c.found.push_back(f);
+}
+
+}  // namespace ck

@@ -1,0 +1,38 @@
+#pragma once
+// A small RGB raster for the PNG pictures (plots, sample grids): lines,
+// rectangles, and PNG output through stb_image_write.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+
+namespace ck {
+
+struct Rgb {
+  uint8_t r = 0, g = 0, b = 0;
+};
+
+class Canvas {
+ public:
+  Canvas(int width, int height, Rgb background = {255, 255, 255});
+  int width() const { return width_; }
+  int height() const { return height_; }
+  void set(int x, int y, Rgb c);
+  Rgb get(int x, int y) const;
+  void fill_rect(int x0, int y0, int x1, int y1, Rgb c);  // inclusive corners, clipped
+  // A line `thickness` pixels wide (Bresenham, stamped with a square brush).
+  void line(double x0, double y0, double x1, double y1, Rgb c, int thickness = 1);
+  // Numbers in a 5x7 pixel font (digits, '.', '-', '+', 'e'; other characters
+  // leave a gap), left edge at x, top at y; returns the width drawn.
+  int number(int x, int y, const std::string& text, Rgb c);
+  static int number_width(const std::string& text) { return static_cast<int>(text.size()) * 6; }
+  // PNG bytes (in memory, for embedding) or a file, written atomically.
+  std::string png() const;
+  void write_png(const std::string& path) const;
+
+ private:
+  int width_, height_;
+  std::vector<uint8_t> pixels_;  // RGB, row-major
+};
+
+}  // namespace ck

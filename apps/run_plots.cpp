@@ -1,0 +1,106 @@
+#include "apps/run_plots.h"
+
+#include <cmath>
+
+#include "apps/diagnose_rules.h"
+
+namespace ck {
+
+namespace {
+
+// Steps sit at fractional epochs, so per-step and per-epoch curves share the x axis:
+// step s of epoch e (0-based) ends at e + (s + 1) / steps.
+double step_x(const RunRecord& r, const StepRecord& s) {
+  const double steps = r.steps_per_epoch > 0 ? static_cast<double>(r.steps_per_epoch) : 1.0;
+  return s.epoch + (s.step + 1) / steps;
+}
+
+Series per_step(const RunRecord& r, const std::string& name, double StepRecord::*field, size_t color) {
+  Series s{name, {}, {}, series_color(color), true};
+  for (const StepRecord& step : r.steps) {
+    if (step.skipped) continue;
+    s.x.push_back(step_x(r, step));
+    s.y.push_back(step.*field);
+  }
+  return s;
+}
+
+template <class Get>
+Series per_epoch(const RunRecord& r, const std::string& name, size_t color, Get get) {
+  Series s{name, {}, {}, series_color(color)};
+  for (const EpochRecord& e : r.epochs) {
+    std::optional<double> v = get(e);
+    if (!v) continue;
+    s.x.push_back(e.epoch + 1);
+    s.y.push_back(*v);
+  }
+  return s;
+}
+
+void add_if_any(LinePlot& p, Series s) {
+  if (!s.x.empty()) p.series.push_back(std::move(s));
+}
+
+}  // namespace
+
+std::vector<NamedPlot> run_plots(const RunRecord& r) {
+  std::vector<NamedPlot> plots;
+  LinePlot loss;
+  loss.title = "Loss";
+  loss.x_label = "epoch";
+  loss.y_label = r.loss;
+  add_if_any(loss, per_step(r, "training, per step", &StepRecord::loss, 0));
+  add_if_any(loss, per_epoch(r, "training", 0, [](const EpochRecord& e) -> std::optional<double> { return e.loss; }));
+  add_if_any(loss, per_epoch(r, "validation", 1, [](const EpochRecord& e) { return e.val_loss; }));
+  add_if_any(loss, per_epoch(r, "test", 2, [](const EpochRecord& e) { return e.test_loss; }));
+  // A diverged run's spikes would flatten everything else: cap at 4x the
+  // start, or at chance, whichever is higher.
+  double cap = std::max(r.initial_loss, r.classes > 0 ? chance_loss(r.classes) : 0.0) * 4;
+  if (std::isfinite(cap) && cap > 0) loss.y_max = cap;
+  if (r.classes > 0) loss.guides.push_back({chance_loss(r.classes), "chance: ln K"});
+  plots.push_back({"loss", loss});
+
+  if (r.has_accuracy()) {
+    LinePlot acc;
+    acc.title = "Accuracy";
+    acc.x_label = "epoch";
+    acc.y_label = "accuracy";
+    acc.y_min = 0, acc.y_max = 1, acc.y_fixed = true;
+    add_if_any(acc, per_step(r, "training, per step", &StepRecord::accuracy, 0));
+    add_if_any(acc, per_epoch(r, "training", 0, [](const EpochRecord& e) -> std::optional<double> { return e.accuracy; }));
+    add_if_any(acc, per_epoch(r, "validation", 1, [](const EpochRecord& e) { return e.val_accuracy; }));
+    add_if_any(acc, per_epoch(r, "test", 2, [](const EpochRecord& e) { return e.test_accuracy; }));
+    acc.guides.push_back({1.0 / r.classes, "chance: 1/K"});
+    plots.push_back({"accuracy", acc});
+  }
+
+  const std::vector<size_t> layers = param_layers(r);
+  if (!layers.empty()) {
+    LinePlot grads;
+    grads.title = "Gradient norm per layer (epoch mean)";
+    grads.x_label = "epoch";
+    grads.y_label = "L2 norm of the gradient";
+    grads.log_y = true;
+    LinePlot updates;
+    updates.title = "Update / weight ratio per layer";
+    updates.x_label = "epoch";
+    updates.y_label = "||lr * update|| / ||w|| per step";
+    updates.log_y = true;
+    updates.guides.push_back({1e-3, "CS231n: ~1e-3"});
+    for (size_t k = 0; k < layers.size(); ++k) {
+      const size_t i = layers[k];
+      add_if_any(grads, per_epoch(r, r.layers[i].name, k, [i](const EpochRecord& e) -> std::optional<double> {
+                   return i < e.layers.size() ? std::optional<double>(e.layers[i].grad_norm) : std::nullopt;
+                 }));
+      add_if_any(updates, per_epoch(r, r.layers[i].name, k, [i](const EpochRecord& e) -> std::optional<double> {
+                   return i < e.layers.size() ? std::optional<double>(e.layers[i].update_ratio) : std::nullopt;
+                 }));
+    }
+    add_if_any(grads, per_step(r, "all layers, per step", &StepRecord::grad_norm, layers.size()));
+    plots.push_back({"gradients", grads});
+    plots.push_back({"updates", updates});
+  }
+  return plots;
+}
+
+}  // namespace ck

@@ -1,0 +1,86 @@
+#pragma once
+// RunRecorder: a TrainObserver that measures a run into a RunRecord (see
+// apps/run_record.h), in memory, and optionally into a run directory that it
+// rewrites at every epoch end (so a run killed midway leaves every finished
+// epoch behind).
+//
+// Per step it costs one pass over the gradients (their norms) and, on one
+// step in kUpdateSampleEvery-th of an epoch, a copy of the weights (update
+// ratios). Per epoch it runs the probe: an inference pass over up to 512
+// training inputs captured in the first epoch (apps/layer_health.h).
+//
+//   RunRecorder recorder(model, optimizer, {class_names, config, epochs});
+//   setup.observers.push_back(&recorder);
+//   train(setup);
+//   std::vector<Finding> findings = diagnose(recorder.record());
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/model_file.h"
+#include "apps/run_record.h"
+#include "apps/trainer.h"
+
+namespace ck {
+
+// What the recorder cannot see from inside the loop.
+struct RunInfo {
+  std::vector<std::string> class_names;               // empty for regression
+  nlohmann::json config = nlohmann::json::object();   // options, data, preprocessing...
+  int epochs = 0;                                     // planned
+  bool pretrained = false;                            // weights imported (--init-from)
+  std::optional<InputStats> reference_input_stats;    // the pretrained base's inputs, if known
+  const ModelInfo* model_info = nullptr;              // to save the model in the directory
+};
+
+class RunRecorder : public TrainObserver {
+ public:
+  // `dir` empty: memory only. `resumed`: the record of a run continued from a
+  // checkpoint (read_run_dir); what it holds past the resume point is dropped.
+  RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::string dir = {},
+              std::optional<RunRecord> resumed = std::nullopt);
+
+  bool on_gradients(Model& model, const Batch& batch, const StepInfo& step) override;
+  void on_step_end(const StepInfo& step) override;
+  void on_epoch_end(const EpochResult& result, int epochs) override;
+
+  // Marks the run finished, or stopped with the reason, and writes the directory.
+  void finish(const std::string& stopped_because = {});
+  const RunRecord& record() const { return run_; }
+
+ private:
+  void start(const StepInfo& step);
+  void capture_data(const Batch& batch);
+  void write();
+
+  Model& model_;
+  Optimizer& optimizer_;
+  RunInfo info_;
+  std::string dir_;
+  RunRecord run_;
+  bool started_ = false, capture_inputs_ = true;
+  int capture_epoch_ = 0;
+  std::vector<std::vector<Param*>> layer_params_;  // per layer
+  std::vector<Param*> params_;                     // all, in model order
+
+  // Measured data: input statistics and labels of the first epoch seen.
+  InputStatsAccumulator input_stats_;
+  std::vector<int64_t> label_counts_;
+  // The probe: fixed training inputs, with their targets.
+  Tensor probe_;
+  int64_t probe_size_ = 0, probe_capacity_ = 0;
+  std::vector<float> probe_targets_;
+
+  // This step and this epoch.
+  StepRecord pending_;
+  bool sampled_ = false;
+  std::vector<Tensor> before_;             // weights before a sampled update
+  std::vector<double> grad_norm_sum_;      // per layer, over the epoch's steps
+  std::vector<double> update_ratio_sum_;   // per layer, over sampled steps
+  int64_t grad_steps_ = 0, update_samples_ = 0;
+  bool nonfinite_seen_ = false;
+  float last_learning_rate_ = 0;
+};
+
+}  // namespace ck
