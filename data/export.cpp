@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -162,8 +163,7 @@ ExportResult export_images(const Dataset& data, const std::string& dir, const Ex
   if (o.max_side) manifest["random_size"] = {o.min_side, o.max_side};
   if (o.height) manifest["size"] = {o.height, o.width};
   const std::string text = manifest.dump(2) + "\n";
-  write_file_atomic((fs::path(dir) / "export.json").string(),
-                    std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  write_file_atomically((fs::path(dir) / "export.json").string(), text);
   return result;
 }
 

@@ -39,28 +39,4 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes)
   return bytes;
 }
 
-void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
-  // A name no other writer uses: pid + a process-wide counter.
-  static std::atomic<uint64_t> counter{0};
-  const std::string temp =
-      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  {
-    File file(std::fopen(temp.c_str(), "wb"), std::fclose);
-    if (!file) fail("cannot write {}: {}", path, std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file.get()) == bytes.size();
-    const int saved = errno;
-    if (!ok || std::fflush(file.get()) != 0) {
-      file.reset();
-      std::remove(temp.c_str());
-      fail("cannot write {}: {}", path, std::strerror(saved ? saved : errno));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) {
-    std::remove(temp.c_str());
-    fail("cannot write {}: {}", path, ec.message());
-  }
-}
-
 }  // namespace ck

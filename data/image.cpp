@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/file_io.h"
 
@@ -207,11 +208,13 @@ std::vector<uint8_t> encode_jpg(const Image& image, int quality) {
 }
 
 void write_png(const std::string& path, const Image& image) {
-  write_file_atomic(path, encode_png(image));
+  const std::vector<uint8_t> bytes = encode_png(image);
+  write_file_atomically(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 void write_jpg(const std::string& path, const Image& image, int quality) {
-  write_file_atomic(path, encode_jpg(image, quality));
+  const std::vector<uint8_t> bytes = encode_jpg(image, quality);
+  write_file_atomically(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 }  // namespace ck
