@@ -7,63 +7,24 @@
 #include <numbers>
 
 #include "core/error.h"
+#include "core/spec_tokens.h"
 #include "data/augment.h"
 
 namespace ck {
 
 namespace {
 
-struct RawToken {
-  std::string name;
-  std::vector<std::string> args;
-  std::string text;
-};
+constexpr const char* kWhat = "--augment";
 
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
-std::vector<RawToken> tokenize(const std::string& spec) {
-  std::vector<RawToken> tokens;
-  size_t i = 0;
-  while (i < spec.size()) {
-    if (std::isspace(static_cast<unsigned char>(spec[i]))) { ++i; continue; }
-    const size_t start = i;
-    while (i < spec.size() && (std::isalnum(static_cast<unsigned char>(spec[i])) || spec[i] == '_')) ++i;
-    RawToken t;
-    t.name = spec.substr(start, i - start);
-    if (t.name.empty())
-      fail("in --augment \"{}\": unexpected \"{}\" at position {}; write steps like rotation(0.2)",
-           spec, spec[i], i + 1);
-    if (i < spec.size() && spec[i] == '(') {
-      const size_t close = spec.find(')', i);
-      if (close == std::string::npos) fail("in --augment \"{}\": \"{}(\" is never closed", spec, t.name);
-      std::string inside = spec.substr(i + 1, close - i - 1);
-      size_t p = 0;
-      while (p <= inside.size()) {
-        size_t comma = inside.find(',', p);
-        if (comma == std::string::npos) comma = inside.size();
-        std::string arg = trim(inside.substr(p, comma - p));
-        if (!arg.empty()) t.args.push_back(arg);
-        p = comma + 1;
-      }
-      i = close + 1;
-    }
-    t.text = spec.substr(start, i - start);
-    tokens.push_back(std::move(t));
-  }
-  return tokens;
-}
-
-float number(const std::string& spec, const RawToken& t, const std::string& s, float lo, float hi,
+float number(const std::string& spec, const SpecToken& t, const std::string& s, float lo, float hi,
              const char* meaning) {
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end != '\0' || !std::isfinite(v))
-    fail("in --augment \"{}\": {}: \"{}\" is not a number ({})", spec, t.text, s, meaning);
+    spec_error(kWhat, spec, t, fmt::format("{}: \"{}\" is not a number ({})", t.name, s, meaning));
   if (v < lo || v > hi)
-    fail("in --augment \"{}\": {}: {} must be in [{}, {}] ({})", spec, t.text, v, lo, hi, meaning);
+    spec_error(kWhat, spec, t,
+               fmt::format("{}: {} must be in [{}, {}] ({})", t.name, v, lo, hi, meaning));
   return static_cast<float>(v);
 }
 
@@ -71,47 +32,59 @@ float number(const std::string& spec, const RawToken& t, const std::string& s, f
 
 Augmentation Augmentation::parse(const std::string& spec) {
   Augmentation a;
-  for (const RawToken& t : tokenize(spec)) {
+  for (const SpecToken& t : tokenize_spec(spec, kWhat)) {
     AugmentStep s;
     s.text = t.text;
     std::vector<std::string> positional;
     for (const std::string& arg : t.args) {
-      const size_t eq = arg.find('=');
-      if (eq == std::string::npos) { positional.push_back(arg); continue; }
-      const std::string key = trim(arg.substr(0, eq)), value = trim(arg.substr(eq + 1));
+      const auto [key, value] = split_key_value(arg);
+      if (key.empty()) {
+        positional.push_back(value);
+        continue;
+      }
       if (t.name == "flip" || t.name == "crop")
-        fail("in --augment \"{}\": {} takes no {}= option", spec, t.text, key);
+        spec_error(kWhat, spec, t, fmt::format("{} takes no {}= option", t.name, key));
       if (key == "fill") {
-        if (value == "reflect") s.fill = FillMode::reflect;
-        else if (value == "constant") s.fill = FillMode::constant;
-        else if (value == "nearest") s.fill = FillMode::nearest;
-        else fail("in --augment \"{}\": {}: fill must be reflect, constant or nearest", spec, t.text);
+        if (value == "reflect")
+          s.fill = FillMode::reflect;
+        else if (value == "constant")
+          s.fill = FillMode::constant;
+        else if (value == "nearest")
+          s.fill = FillMode::nearest;
+        else
+          spec_error(kWhat, spec, t,
+                     fmt::format("{}: fill must be reflect, constant or nearest", t.name));
       } else if (key == "value") {
         s.fill_value = number(spec, t, value, -1e30f, 1e30f, "the constant fill value");
       } else if (key == "interpolation") {
         if (value != "bilinear" && value != "nearest")
-          fail("in --augment \"{}\": {}: interpolation must be bilinear or nearest", spec, t.text);
+          spec_error(kWhat, spec, t,
+                     fmt::format("{}: interpolation must be bilinear or nearest", t.name));
         s.interpolation = parse_resize_method(value);
       } else {
-        fail("in --augment \"{}\": {}: unknown option \"{}\" (options: fill, value, interpolation)",
-             spec, t.text, key);
+        spec_error(kWhat, spec, t,
+                   fmt::format("{}: unknown option \"{}\" (options: fill, value, interpolation)",
+                               t.name, key));
       }
     }
     auto need = [&](size_t lo, size_t hi, const char* example) {
       if (positional.size() < lo || positional.size() > hi)
-        fail("in --augment \"{}\": {} needs {}, e.g. {}", spec, t.text,
-             lo == hi ? fmt::format("{} argument{}", lo, lo == 1 ? "" : "s")
-                      : fmt::format("{} to {} arguments", lo, hi),
-             example);
+        spec_error(kWhat, spec, t,
+                   fmt::format("{} needs {}, e.g. {}", t.name,
+                               lo == hi ? fmt::format("{} argument{}", lo, lo == 1 ? "" : "s")
+                                        : fmt::format("{} to {} arguments", lo, hi),
+                               example));
     };
     if (t.name == "flip") {
       s.kind = AugmentStep::flip;
       need(0, 1, "flip(horizontal)");
       const std::string mode = positional.empty() ? "both" : positional[0];
-      if (mode == "horizontal") s.vertical = false;
-      else if (mode == "vertical") s.horizontal = false;
+      if (mode == "horizontal")
+        s.vertical = false;
+      else if (mode == "vertical")
+        s.horizontal = false;
       else if (mode != "both" && mode != "horizontal_and_vertical")
-        fail("in --augment \"{}\": {}: choose horizontal, vertical or both", spec, t.text);
+        spec_error(kWhat, spec, t, fmt::format("{}: choose horizontal, vertical or both", t.name));
     } else if (t.name == "rotation") {
       s.kind = AugmentStep::rotation;
       need(1, 1, "rotation(0.2) for up to 0.2 of a full turn (72 degrees) either way");
@@ -128,9 +101,10 @@ Augmentation Augmentation::parse(const std::string& spec) {
       s.kind = AugmentStep::translation;
       need(1, 2, "translation(0.1) for shifts up to 10% of the height and width");
       s.factor = std::fabs(number(spec, t, positional[0], -1, 1, "a fraction of the height"));
-      s.width_factor = positional.size() == 2
-                           ? std::fabs(number(spec, t, positional[1], -1, 1, "a fraction of the width"))
-                           : s.factor;
+      s.width_factor =
+          positional.size() == 2
+              ? std::fabs(number(spec, t, positional[1], -1, 1, "a fraction of the width"))
+              : s.factor;
       s.has_width = true;
     } else if (t.name == "crop") {
       s.kind = AugmentStep::crop;
@@ -139,18 +113,22 @@ Augmentation Augmentation::parse(const std::string& spec) {
       try {
         size = parse_shape(positional[0], "crop");
       } catch (const Error&) {
-        fail("in --augment \"{}\": {}: give the window as HxW, e.g. crop(24x24)", spec, t.text);
+        spec_error(kWhat, spec, t,
+                   fmt::format("{}: give the window as HxW, e.g. crop(24x24)", t.name));
       }
       if (size.size() == 1) size.push_back(size[0]);
       if (size.size() != 2 || size[0] < 1 || size[1] < 1 || size[0] > 1 << 15 || size[1] > 1 << 15)
-        fail("in --augment \"{}\": {}: give the window as HxW, e.g. crop(24x24)", spec, t.text);
+        spec_error(kWhat, spec, t,
+                   fmt::format("{}: give the window as HxW, e.g. crop(24x24)", t.name));
       s.crop_height = static_cast<int>(size[0]), s.crop_width = static_cast<int>(size[1]);
     } else {
-      fail("in --augment \"{}\": unknown step \"{}\"; steps are flip, rotation, zoom, "
-           "translation, crop", spec, t.name);
+      spec_error(
+          kWhat, spec, t,
+          fmt::format("unknown step \"{}\"; steps are flip, rotation, zoom, translation, crop",
+                      t.name));
     }
     if (s.kind == AugmentStep::crop && a.crop())
-      fail("in --augment \"{}\": only one crop step is allowed", spec);
+      spec_error(kWhat, spec, t, "only one crop step is allowed");
     a.steps.push_back(s);
   }
   return a;
@@ -166,23 +144,28 @@ std::string Augmentation::describe() const {
   std::string out;
   for (const AugmentStep& s : steps) {
     if (!out.empty()) out += ' ';
-    const std::string extra = fmt::format(", fill={}{}, {}", fill_mode_name(s.fill),
-                                          s.fill == FillMode::constant ? fmt::format(" {}", s.fill_value) : "",
-                                          resize_method_name(s.interpolation));
+    const std::string extra =
+        fmt::format(", fill={}{}, {}", fill_mode_name(s.fill),
+                    s.fill == FillMode::constant ? fmt::format(" {}", s.fill_value) : "",
+                    resize_method_name(s.interpolation));
     switch (s.kind) {
       case AugmentStep::flip:
-        out += fmt::format("flip({})", s.horizontal && s.vertical ? "both" : s.horizontal ? "horizontal" : "vertical");
+        out += fmt::format("flip({})", s.horizontal && s.vertical ? "both"
+                                       : s.horizontal             ? "horizontal"
+                                                                  : "vertical");
         break;
       case AugmentStep::rotation:
         out += fmt::format("rotation({}: +-{:g} deg{})", s.factor, s.factor * 360, extra);
         break;
       case AugmentStep::zoom:
-        out += s.has_width ? fmt::format("zoom(height x{:g}..{:g}, width x{:g}..{:g}{})", 1 - s.factor,
-                                         1 + s.factor, 1 - s.width_factor, 1 + s.width_factor, extra)
-                           : fmt::format("zoom(x{:g}..{:g}{})", 1 - s.factor, 1 + s.factor, extra);
+        out += s.has_width
+                   ? fmt::format("zoom(height x{:g}..{:g}, width x{:g}..{:g}{})", 1 - s.factor,
+                                 1 + s.factor, 1 - s.width_factor, 1 + s.width_factor, extra)
+                   : fmt::format("zoom(x{:g}..{:g}{})", 1 - s.factor, 1 + s.factor, extra);
         break;
       case AugmentStep::translation:
-        out += fmt::format("translation(+-{:g} of height, +-{:g} of width{})", s.factor, s.width_factor, extra);
+        out += fmt::format("translation(+-{:g} of height, +-{:g} of width{})", s.factor,
+                           s.width_factor, extra);
         break;
       case AugmentStep::crop:
         out += fmt::format("crop({}x{})", s.crop_height, s.crop_width);
@@ -203,7 +186,8 @@ void Augmentation::apply(const float* x, const Shape& in, float* out, Rng& rng,
   int h = static_cast<int>(in[0]), w = static_cast<int>(in[1]);
   const int c = static_cast<int>(in[2]);
   const size_t size = static_cast<size_t>(h) * w * c;
-  const size_t cropped = crop() ? static_cast<size_t>(crop()->crop_height) * crop()->crop_width * c : 0;
+  const size_t cropped =
+      crop() ? static_cast<size_t>(crop()->crop_height) * crop()->crop_width * c : 0;
   work.resize(2 * std::max(size, cropped));
   float* buffers[2] = {work.data(), work.data() + work.size() / 2};
   const float* cur = x;
@@ -222,7 +206,8 @@ void Augmentation::apply(const float* x, const Shape& in, float* out, Rng& rng,
         break;
       }
       case AugmentStep::rotation:
-        rotation_matrix(rng.uniform(-s.factor, s.factor) * 2.0f * std::numbers::pi_v<float>, h, w, m);
+        rotation_matrix(rng.uniform(-s.factor, s.factor) * 2.0f * std::numbers::pi_v<float>, h, w,
+                        m);
         affine_warp(cur, h, w, c, m, dst, s.fill, s.fill_value, s.interpolation);
         break;
       case AugmentStep::zoom: {

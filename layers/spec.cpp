@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/spec_tokens.h"
 #include "layers/activation_layer.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
@@ -56,56 +57,7 @@ constexpr const char* kLayerNames =
     "conv2d, maxpool, globalavgpool, dense, flatten, dropout, relu, sigmoid, tanh, softmax, "
     "linear, input";
 
-struct Token {
-  std::string name;
-  std::vector<std::string> args;
-  size_t begin = 0, end = 0;  // position in the spec text
-};
-
-[[noreturn]] void spec_error(const std::string& spec, size_t begin, size_t end,
-                             const std::string& message) {
-  std::string marker(begin, ' ');
-  marker += std::string(std::max<size_t>(end - begin, 1), '^');
-  fail("in model spec:\n  {}\n  {}\n{}", spec, marker, message);
-}
-
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
-std::vector<Token> tokenize(const std::string& spec) {
-  std::vector<Token> tokens;
-  size_t i = 0;
-  while (i < spec.size()) {
-    if (std::isspace(static_cast<unsigned char>(spec[i]))) {
-      ++i;
-      continue;
-    }
-    Token t;
-    t.begin = i;
-    while (i < spec.size() && !std::isspace(static_cast<unsigned char>(spec[i])) && spec[i] != '(')
-      t.name += static_cast<char>(std::tolower(static_cast<unsigned char>(spec[i++])));
-    if (i < spec.size() && spec[i] == '(') {
-      size_t close = spec.find(')', i);
-      if (close == std::string::npos) spec_error(spec, t.begin, spec.size(), "missing ')'");
-      std::string inner = spec.substr(i + 1, close - i - 1);
-      size_t start = 0;
-      while (true) {
-        size_t comma = inner.find(',', start);
-        std::string arg = trim(inner.substr(start, comma == std::string::npos ? std::string::npos
-                                                                              : comma - start));
-        if (!arg.empty() || comma != std::string::npos) t.args.push_back(arg);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-      i = close + 1;
-    }
-    t.end = i;
-    tokens.push_back(t);
-  }
-  return tokens;
-}
+constexpr const char* kWhat = "model spec";
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -125,10 +77,10 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 // Parses one token's arguments into a layer; errors point at the token.
 class TokenParser {
  public:
-  TokenParser(const std::string& spec, const Token& t) : spec_(spec), t_(t) {}
+  TokenParser(const std::string& spec, const SpecToken& t) : spec_(spec), t_(t) {}
 
   [[noreturn]] void error(const std::string& message) const {
-    spec_error(spec_, t_.begin, t_.end, fmt::format("{}: {}", t_.name, message));
+    spec_error(kWhat, spec_, t_, fmt::format("{}: {}", t_.name, message));
   }
 
   int positive_int(const std::string& text, const char* what) const {
@@ -238,9 +190,7 @@ class TokenParser {
 
  private:
   static std::pair<std::string, std::string> split(const std::string& arg) {
-    size_t eq = arg.find('=');
-    if (eq == std::string::npos) return {"", arg};
-    return {trim(arg.substr(0, eq)), trim(arg.substr(eq + 1))};
+    return split_key_value(arg);
   }
   bool has_key(const std::string& k) const {
     return std::any_of(t_.args.begin(), t_.args.end(),
@@ -251,11 +201,11 @@ class TokenParser {
   }
 
   const std::string& spec_;
-  const Token& t_;
+  const SpecToken& t_;
 };
 
 void parse_into(const std::string& spec, ParsedSpec& out, int depth) {
-  for (const Token& t : tokenize(spec)) {
+  for (const SpecToken& t : tokenize_spec(spec, kWhat)) {
     TokenParser p(spec, t);
     const std::string& n = t.name;
     if (const Preset* preset = find_preset(n)) {
@@ -297,7 +247,7 @@ void parse_into(const std::string& spec, ParsedSpec& out, int depth) {
         if (d < best_distance) best_distance = d, best = candidate;
       }
       std::string hint = best.empty() ? "" : fmt::format(" (did you mean {}?)", best);
-      spec_error(spec, t.begin, t.end,
+      spec_error(kWhat, spec, t,
                  fmt::format("unknown layer \"{}\"{}; layers: {}; presets: see `convkit summary "
                              "--list`",
                              n, hint, kLayerNames));

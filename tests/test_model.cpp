@@ -199,7 +199,7 @@ TEST_CASE("spec errors quote the spec, point ^^^ at the token and suggest the ne
            Bad{"conv2d(8,3,activation=gelu)", "unknown activation \"gelu\""},
            Bad{"conv2d(8,3,bias=maybe)", "expected true or false"},
            Bad{"conv2d(8,3,2)", "unexpected argument \"2\""},
-           Bad{"conv2d(8,3", "missing ')'"},
+           Bad{"conv2d(8,3", "\"conv2d(\" is never closed"},
            Bad{"maxpool(x)", "pool size must be a positive whole number"},
            Bad{"dense()", "needs a number of units"},
            Bad{"dense(-3)", "units must be a positive whole number"},
