@@ -4,21 +4,12 @@
 #include <cstdio>
 #include <set>
 
-#include "apps/checkpoint.h"
 #include "apps/commands.h"
 #include "apps/eval_report.h"
-#include "apps/model_builder.h"
-#include "apps/model_file.h"
 #include "apps/progress.h"
-#include "apps/run_recorder.h"
-#include "apps/train_guard.h"
-#include "apps/train_options.h"
-#include "apps/trainer.h"
+#include "apps/training_run.h"
 #include "core/error.h"
-#include "core/format.h"
-#include "core/gemm.h"
 #include "core/parallel.h"
-#include "version.h"
 
 namespace ck {
 
@@ -50,192 +41,63 @@ std::optional<Checkpoint> resume_options(TrainOptions& o, const CLI::App& cmd) {
   return c;
 }
 
-// The input statistics a pretrained base was trained on, when its file records them.
-std::optional<InputStats> base_input_stats(const std::string& path) {
-  SafeTensors file = read_safetensors(path);
-  auto it = file.metadata.find("training");
-  if (it == file.metadata.end()) return std::nullopt;
-  nlohmann::json training = nlohmann::json::parse(it->second, nullptr, false);
-  if (training.is_discarded() || !training.contains("input_stats")) return std::nullopt;
-  return InputStats::from_json(training["input_stats"]);
-}
-
-// The recorder of --run-dir, continuing the directory's record on --resume.
-std::unique_ptr<RunRecorder> make_recorder(const TrainOptions& o, Model& model, Optimizer& optimizer,
-                                           const PreparedData& data, const ModelInfo& info,
-                                           bool resuming) {
-  RunInfo run;
-  run.class_names = data.train_set().class_names;
-  run.epochs = o.epochs;
-  run.model_info = &info;
-  run.config = {{"data", data.splits.name},
-                {"preprocessing", data.preprocessing.describe()},
-                {"training_samples", data.train->samples()},
-                {"validation_samples", data.validation ? data.validation->samples() : 0},
-                {"batch", o.batch},
-                {"epochs", o.epochs},
-                {"seed", o.seed},
-                {"options", train_options_json(o)}};
-  run.pretrained = !o.init_from.empty();
-  if (run.pretrained) run.reference_input_stats = base_input_stats(o.init_from);
-  std::optional<RunRecord> previous;
-  if (resuming) {
-    try {
-      previous = read_run_dir(o.run_dir);
-    } catch (const Error&) {
-      // Nothing usable there yet: the record starts at the resume point.
-    }
-  }
-  return std::make_unique<RunRecorder>(model, optimizer, run, o.run_dir, std::move(previous));
+void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
+  const std::string& path = run.options.save;
+  if (path.empty()) return;
+  save_model(path, run.model, trained_model_info(run, outcome));
+  fmt::print("  saved:         {} (convkit predict --model {} FILES)\n", path, path);
 }
 
 void run_train(TrainOptions o, const CLI::App& cmd) {
   std::optional<Checkpoint> resumed = resume_options(o, cmd);
-  std::unique_ptr<PreparedData> data = prepare_data(o.data, o.batch, o.seed);
-  const Dataset& train_set = data->train_set();
-
-  Model model = make_model(o.model, data->input_shape());
-  model.compile(o.loss == "auto" ? default_loss(model) : parse_loss(o.loss));
-  const int64_t outputs = model.output_shape()[0];
-  if (model.loss() == LossKind::sparse_categorical_crossentropy &&
-      outputs != train_set.num_classes())
-    fail("the model has {} outputs but {} has {} classes; end the model with dense({},softmax)",
-         outputs, data->splits.name, train_set.num_classes(), train_set.num_classes());
-  // compute_loss reads `outputs` targets per sample for MSE: they must exist.
-  if (model.loss() == LossKind::mean_squared_error && outputs != train_set.target_size)
-    fail("mean_squared_error compares each of the model's {} outputs with a target, but {} has {} "
-         "target value{} per sample{}",
-         outputs, data->splits.name, train_set.target_size, train_set.target_size == 1 ? "" : "s",
-         train_set.num_classes() > 0
-             ? " (a class index): use sparse_categorical_crossentropy for classification"
-             : "");
-  Rng init_rng(o.seed);
-  model.init(init_rng);
-  std::string imported;
-  std::optional<ImportReport> report;
-  if (!o.init_from.empty()) {
-    report = import_weights(model, o.init_from);
-    imported = fmt::format("  init-from:     {}\n{}", o.init_from, report->format());
-  }
-  if (!o.freeze.empty()) {
-    std::vector<std::string> frozen = freeze_layers(model, o.freeze, report ? &*report : nullptr);
-    imported += fmt::format("  frozen:        {} ({} of {} params train)\n", fmt::join(frozen, ", "),
-                            with_commas(model.trainable_param_count()),
-                            with_commas(model.param_count()));
-  }
-  auto optimizer = make_optimizer(o.optimizer, o.lr, o.momentum, o.nesterov);
-  const OnNan on_nan = parse_on_nan(o.on_nan);
-
-  ModelInfo info;
-  info.preprocessing = data->preprocessing;
-  info.class_names = train_set.class_names;
-  info.training = {{"data", data->splits.name},
-                   {"options", train_options_json(o)},
-                   {"convkit_version", kVersion},
-                   {"threads", threads()},
-                   {"gemm", gemm_backend_name(gemm_backend())}};
-
-  TrainPosition start;
-  std::vector<nlohmann::json> history;
+  std::unique_ptr<TrainingRun> run = prepare_training(o);
+  ExecuteOptions how;
+  how.checkpoint_dir = resumed ? o.resume : o.checkpoint_dir;
+  how.run_dir = o.run_dir;
+  how.resuming = resumed.has_value();
   if (resumed) {
-    Checkpoint c = restore_checkpoint(resumed->path, model, *optimizer);
-    start = c.position;
-    history = c.history;
+    Checkpoint c = restore_checkpoint(resumed->path, run->model, *run->optimizer);
+    how.start = c.position;
+    how.history = c.history;
   }
 
-  fmt::print("Training {} on {}\n", o.model, data->splits.name);
-  fmt::print("{}", data->describe());
-  fmt::print("  model:         {} params, {:.1f} MFLOP/image forward\n",
-             with_commas(model.param_count()), model.flops() / 1e6);
-  fmt::print("{}", imported);
-  fmt::print("  optimizer:     {}; loss {}{}\n", optimizer->describe(), loss_name(model.loss()),
-             model.head() != Activation::linear ? " (from logits)" : "");
-  fmt::print("  run:           {} epochs, batch {}, seed {}, {} threads, gemm {}\n", o.epochs,
-             o.batch, o.seed, threads(), gemm_backend_name(gemm_backend()));
+  fmt::print("{}", run->header());
   if (resumed)
-    fmt::print("  resuming:      {} (epoch {}, step {})\n", resumed->path, start.epoch + 1,
-               start.step);
+    fmt::print("  resuming:      {} (epoch {}, step {})\n", resumed->path, how.start.epoch + 1,
+               how.start.step);
   std::fflush(stdout);
-  if (start.epoch >= o.epochs) {
+  if (how.start.epoch >= o.epochs) {
     // The run was stopped after its last checkpoint but before it finished
     // (e.g. before --save): finish it without training.
     fmt::print("\nThe run had already trained its {} epochs; pass a larger --epochs to train "
                "further.\n",
-               start.epoch);
-    info.training["epochs"] = history;
-    if (!o.save.empty()) {
-      save_model(o.save, model, info);
-      fmt::print("  saved:         {}\n", o.save);
-    }
+               how.start.epoch);
+    TrainingOutcome nothing;
+    nothing.history = how.history;
+    save_if_asked(*run, nothing);
     return;
   }
 
-  const bool has_accuracy = model.loss() != LossKind::mean_squared_error;
-  ProgressBar progress(stdout, has_accuracy);
-  TrainSetup setup;
-  setup.model = &model;
-  setup.optimizer = optimizer.get();
-  setup.train = data->train.get();
-  setup.validation = data->validation.get();
-  setup.test = data->test.get();
-  setup.epochs = o.epochs;
-  setup.start = start;
-  setup.seed = o.seed;
-  setup.observers = {&progress};
-  const std::string checkpoint_dir = resumed ? o.resume : o.checkpoint_dir;
-  std::optional<CheckpointWriter> checkpoints;
-  if (!checkpoint_dir.empty()) {
-    checkpoints.emplace(checkpoint_dir, o.keep_checkpoints, o.checkpoint_every, model, *optimizer,
-                        info, train_options_json(o), history);
-    setup.observers.push_back(&*checkpoints);
-  }
-  TrainGuard guard(model, *optimizer, on_nan, stderr, checkpoint_dir,
-                   !o.save.empty() && o.run_dir.empty());
-  std::unique_ptr<RunRecorder> recorder;
-  if (!o.run_dir.empty()) {
-    recorder = make_recorder(o, model, *optimizer, *data, info, resumed.has_value());
-    setup.observers.insert(setup.observers.begin() + 1, recorder.get());
-  }
-  // The guard sees each step after the recorder (so a NaN step is recorded)
-  // and before the checkpoint writer (so a rolled-back step is not saved).
-  setup.observers.insert(setup.observers.begin() + (recorder ? 2 : 1), &guard);
-  std::vector<EpochResult> results;
-  try {
-    results = train(setup);
-  } catch (const Error& e) {
-    if (recorder) recorder->finish(e.what());
-    throw;
-  }
-  if (recorder) recorder->finish();
+  ProgressBar progress(stdout, run->has_accuracy());
+  how.progress = &progress;
+  TrainingOutcome out = execute_training(*run, how);
+  if (!out.stopped.empty()) fail("{}", out.stopped);
 
-  double seconds = 0;
-  for (const EpochResult& r : results) {
-    seconds += r.seconds;
-    history.push_back(epoch_json(r));
-  }
-  const EpochResult& last = results.back();
+  const EpochResult& last = out.epochs.back();
   auto metrics = [&](const LossStats& s) {
     return fmt::format("loss {:.4f}{}", s.mean(),
-                       has_accuracy ? fmt::format(", accuracy {:.4f}", s.accuracy()) : "");
+                       run->has_accuracy() ? fmt::format(", accuracy {:.4f}", s.accuracy()) : "");
   };
-  fmt::print("\nTrained {} epochs in {} ({:.0f} img/s training).\n", results.size(),
-             format_duration(seconds),
-             data->train->samples() * results.size() / std::max(seconds, 1e-9));
+  fmt::print("\nTrained {} epochs in {} ({:.0f} img/s training).\n", out.epochs.size(),
+             format_duration(out.seconds()),
+             run->data->train->samples() * out.epochs.size() / std::max(out.seconds(), 1e-9));
   fmt::print("  final train:   {}\n", metrics(last.train));
   if (last.validation) fmt::print("  validation:    {}\n", metrics(last.validation->stats));
   if (last.test) fmt::print("  test:          {}\n", metrics(last.test->stats));
-
-  info.training["epochs"] = history;
-  if (!o.save.empty()) {
-    // What the inputs looked like, so predict/evaluate can check new inputs against it.
-    if (recorder) info.training["input_stats"] = recorder->record().input_stats.to_json();
-    else info.training["input_stats"] = guard.input_stats().to_json();
-    save_model(o.save, model, info);
-    fmt::print("  saved:         {} (convkit predict --model {} FILES)\n", o.save, o.save);
-  }
-  if (last.test && has_accuracy)
-    fmt::print("\n{}", format_confusion(*last.test, train_set.class_names));
-  if (recorder)
+  save_if_asked(*run, out);
+  if (last.test && run->has_accuracy())
+    fmt::print("\n{}", format_confusion(*last.test, run->data->train_set().class_names));
+  if (!o.run_dir.empty())
     fmt::print("\nRun recorded in {} (convkit diagnose {} explains it; plot and report draw it).\n",
                o.run_dir, o.run_dir);
 }

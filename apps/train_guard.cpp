@@ -37,10 +37,18 @@ bool gradients_finite(const std::vector<Param*>& params) {
 OnNan parse_on_nan(const std::string& name) {
   if (name == "stop") return OnNan::stop;
   if (name == "rollback") return OnNan::rollback;
-  fail("--on-nan {}: choose stop or rollback", name);
+  if (name == "continue") return OnNan::keep_going;
+  fail("--on-nan {}: choose stop, rollback or continue", name);
 }
 
-std::string on_nan_name(OnNan on_nan) { return on_nan == OnNan::stop ? "stop" : "rollback"; }
+std::string on_nan_name(OnNan on_nan) {
+  switch (on_nan) {
+    case OnNan::stop: return "stop";
+    case OnNan::rollback: return "rollback";
+    case OnNan::keep_going: return "continue";
+  }
+  return "?";
+}
 
 TrainGuard::TrainGuard(Model& model, Optimizer& optimizer, OnNan on_nan, std::FILE* warnings,
                        std::string checkpoint_dir, bool measure_inputs)
@@ -143,6 +151,12 @@ bool TrainGuard::on_gradients(Model& model, const Batch& batch, const StepInfo& 
   std::string what = report ? report->describe(step.epoch, step.step)
                             : fmt::format("a non-finite loss at epoch {} step {}", step.epoch + 1, step.step + 1);
   const std::string pass = report ? report->pass : "loss";
+  if (on_nan_ == OnNan::keep_going) {
+    if (!reported_nan_) warn(fmt::format("{}; training goes on (--on-nan continue), as Keras does "
+                                         "without TerminateOnNaN", what));
+    reported_nan_ = true;
+    return true;
+  }
   if (on_nan_ == OnNan::stop || pass == "input" || good_.params.empty() || rollbacks_ >= kMaxRollbacks) {
     std::string why = advice(pass);
     if (rollbacks_ >= kMaxRollbacks)

@@ -27,7 +27,11 @@
 
 namespace ck {
 
-enum class OnNan { stop, rollback };
+// stop: end the run with the evidence (Keras's TerminateOnNaN);
+// rollback: restore the last good state, learning rate / 10 (dlib);
+// keep_going: warn once, naming where it began, and train on with NaN as
+// Keras does without TerminateOnNaN (the tutorial experiments show that).
+enum class OnNan { stop, rollback, keep_going };
 OnNan parse_on_nan(const std::string& name);
 std::string on_nan_name(OnNan on_nan);
 
@@ -64,6 +68,7 @@ class TrainGuard : public TrainObserver {
   std::vector<Param*> params_;
   std::vector<std::string> warnings_;
   bool started_ = false;
+  bool reported_nan_ = false;  // keep_going: the first NaN was reported
   double initial_loss_ = 0, last_finite_loss_ = 0, lowest_loss_ = 0;
   int rollbacks_ = 0;
   bool measure_inputs_;

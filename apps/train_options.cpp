@@ -48,10 +48,11 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                  "Record the run here: per-step and per-epoch metrics, layer health, input "
                  "statistics and the model (read by convkit diagnose, plot and report)");
   cmd.add_option("--on-nan", o.on_nan,
-                 "When the loss turns NaN or Inf: stop (naming where it began) or rollback (restore "
-                 "the last good state and divide the learning rate by 10)")
+                 "When the loss turns NaN or Inf: stop (naming where it began), rollback (restore "
+                 "the last good state and divide the learning rate by 10), or continue (warn once "
+                 "and train on, as Keras does without TerminateOnNaN)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"stop", "rollback"}));
+      ->check(CLI::IsMember({"stop", "rollback", "continue"}));
 }
 
 nlohmann::json train_options_json(const TrainOptions& o) { return o; }
