@@ -59,7 +59,7 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
              use_test ? "test" : (o.split == "test" ? "whole, no separate test" : "train"),
              with_commas(data.size()));
   fmt::print("  preprocessing: {}\n", o.no_preprocess ? "none (--no-preprocess)" : pre.describe());
-  fmt::print("  loss:          {:.4f} ({})\n", r.loss(), loss_name(saved.model.loss()));
+  fmt::print("  loss:          {} ({})\n", metric_text(r.loss()), loss_name(saved.model.loss()));
   if (!classes) return;
   fmt::print("  accuracy:      {:.4f} ({} of {})\n", r.accuracy(), with_commas(r.stats.correct),
              with_commas(r.stats.count));

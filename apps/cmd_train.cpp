@@ -9,6 +9,7 @@
 #include "apps/progress.h"
 #include "apps/training_run.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/parallel.h"
 
 namespace ck {
@@ -85,7 +86,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 
   const EpochResult& last = out.epochs.back();
   auto metrics = [&](const LossStats& s) {
-    return fmt::format("loss {:.4f}{}", s.mean(),
+    return fmt::format("loss {}{}", metric_text(s.mean()),
                        run->has_accuracy() ? fmt::format(", accuracy {:.4f}", s.accuracy()) : "");
   };
   fmt::print("\nTrained {} epochs in {} ({:.0f} img/s training).\n", out.epochs.size(),

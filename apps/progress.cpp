@@ -1,5 +1,7 @@
 #include "apps/progress.h"
 
+#include "core/format.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -33,7 +35,7 @@ std::string bar(int64_t done, int64_t total) {
 std::string metrics(const LossStats& s, bool accuracy, const char* prefix) {
   std::string m;
   if (accuracy) m += fmt::format(" - {}accuracy: {:.4f}", prefix, s.accuracy());
-  m += fmt::format(" - {}loss: {:.4f}", prefix, s.mean());
+  m += fmt::format(" - {}loss: {}", prefix, metric_text(s.mean()));
   return m;
 }
 }  // namespace

@@ -1,5 +1,9 @@
 #include "core/format.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
+
 namespace ck {
 
 std::string with_commas(int64_t n) {
@@ -9,6 +13,11 @@ std::string with_commas(int64_t n) {
     out += digits[i];
   }
   return out;
+}
+
+std::string metric_text(double x, int decimals) {
+  if (std::isnan(x)) return "nan";
+  return fmt::format("{:.{}f}", x, decimals);
 }
 
 }  // namespace ck
