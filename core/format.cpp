@@ -17,6 +17,8 @@ std::string with_commas(int64_t n) {
 
 std::string metric_text(double x, int decimals) {
   if (std::isnan(x)) return "nan";
+  // Huge values (a diverging loss) in scientific notation, as Keras prints them.
+  if (std::fabs(x) >= 1e6) return fmt::format("{:.{}e}", x, decimals);
   return fmt::format("{:.{}f}", x, decimals);
 }
 
