@@ -20,6 +20,7 @@ void setup_bench(CLI::App& cmd);
 void setup_evaluate(CLI::App& cmd);
 void setup_predict(CLI::App& cmd);
 void setup_gradcheck(CLI::App& cmd);
+void setup_repro(CLI::App& cmd);
 void setup_diagnose(CLI::App& cmd);
 void setup_lr_find(CLI::App& cmd);
 void setup_overfit_batch(CLI::App& cmd);
@@ -34,6 +35,8 @@ std::span<const Command> commands() {
       {"predict", "Classify image files, folders or CSV rows with a saved model", setup_predict},
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
       {"data", "Export, preview, inspect and benchmark data (export, preview, stats, bench)", setup_data},
+      {"repro", "Replay the tutorial experiments: as written, then on real data, with verdicts",
+       setup_repro},
       {"diagnose", "Say why a recorded run failed to learn (or that it is healthy), with evidence",
        setup_diagnose},
       {"lr-find", "The learning-rate range test: sweep the rate, suggest one", setup_lr_find},

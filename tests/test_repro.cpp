@@ -1,0 +1,68 @@
+// convkit repro: each experiment at --quick runs in process and its result
+// points the way the lesson says (the full budget's numbers are in
+// docs/experiments.md).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "apps/repro.h"
+#include "helpers.h"
+
+using namespace ck;
+
+namespace {
+
+ExperimentResult quick(const std::string& id) {
+  const Experiment* e = find_experiment(id);
+  REQUIRE(e != nullptr);
+  ReproOptions o;
+  o.quick = true;
+  return run_experiment(*e, o, nullptr);
+}
+
+bool holds(const ExperimentResult& r, const std::string& claim) {
+  const ReproCheck* c = r.check(claim);
+  REQUIRE_MESSAGE(c != nullptr, "no check starting with: ", claim);
+  INFO(c->claim, " -- ", c->evidence);
+  return c->holds;
+}
+
+}  // namespace
+
+TEST_CASE("repro raw-pixels: raw inputs start far from ln 10, random labels teach nothing, scaled "
+          "real data is better calibrated") {
+  ExperimentResult r = quick("raw-pixels");
+  CHECK(r.number("as_written.raw.initial_loss") > 10 * r.number("as_written.scaled.initial_loss"));
+  CHECK(holds(r, "Raw 0..255 inputs start far"));
+  CHECK(holds(r, "With random labels neither run learns"));
+  CHECK(r.number("real.scaled.test_loss") < r.number("real.raw.test_loss"));
+  CHECK(holds(r, "Scaled inputs give a lower test loss"));
+  CHECK(!r.verdict.empty());
+}
+
+TEST_CASE("repro learning-rate-10: lr 10 ends near chance, lr 1e-3 learns, the range test finds "
+          "a workable rate") {
+  ExperimentResult r = quick("learning-rate-10");
+  CHECK(holds(r, "At lr = 10 the training diverges"));
+  CHECK(r.number("real.lr10.test_accuracy") < 0.2);
+  CHECK(r.number("real.lr0.001.test_accuracy") > 0.6);
+  CHECK(holds(r, "On real data lr = 10 ends near chance"));
+  const double suggested = r.number("real.lr_find.suggested");
+  CHECK(suggested >= 1e-4);
+  CHECK(suggested <= 3e-2);
+}
+
+TEST_CASE("repro: every experiment is listed with an id, its article and a lesson") {
+  CHECK(experiments().size() >= 2);
+  for (const Experiment& e : experiments()) {
+    CHECK(std::string(e.id).size() > 0);
+    CHECK(std::string(e.article).size() > 0);
+    CHECK(std::string(e.lesson).size() > 10);
+    CHECK(find_experiment(e.id) == &e);
+  }
+  std::string out;
+  CHECK(test::run_convkit("repro nonsense", out) == 1);
+  CHECK(out.find("unknown experiment \"nonsense\"; experiments: raw-pixels") != std::string::npos);
+  CHECK(test::run_convkit("repro list", out) == 0);
+  CHECK(out.find("learning-rate-10") != std::string::npos);
+}
