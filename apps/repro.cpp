@@ -234,6 +234,12 @@ const ReproCheck* ExperimentResult::check(const std::string& prefix) const {
   return nullptr;
 }
 
+const std::vector<Finding>* ExperimentResult::findings(const std::string& prefix) const {
+  for (const auto& [label, f] : diagnoses)
+    if (label.rfind(prefix, 0) == 0) return &f;
+  return nullptr;
+}
+
 // --- ReproContext -----------------------------------------------------------------------------
 
 ReproContext::ReproContext(const ReproOptions& options, std::string id, std::FILE* out)
@@ -349,6 +355,7 @@ ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {
     fs::create_directories(dir, ec);
     write_file_atomically((dir / (slug(label) + ".csv")).string(), csv);
   }
+  result_.diagnoses.emplace_back(label, r->findings);
   runs_.push_back(std::move(r));
   return *runs_.back();
 }

@@ -95,11 +95,15 @@ struct ExperimentResult {
   std::string id;
   std::map<std::string, double> numbers;  // named measurements
   std::vector<ReproCheck> checks;
+  // Each run's findings (diagnose()), by run label, in the order run.
+  std::vector<std::pair<std::string, std::vector<Finding>>> diagnoses;
   std::vector<std::string> verdict;       // paragraphs
   std::string markdown;                   // the experiment's section of the report
   double seconds = 0;
   double number(const std::string& name) const;  // NaN when absent
   const ReproCheck* check(const std::string& claim_prefix) const;
+  // The findings of the run whose label starts with `label_prefix` (null if none).
+  const std::vector<Finding>* findings(const std::string& label_prefix) const;
 };
 
 class ReproContext {

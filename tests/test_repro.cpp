@@ -3,6 +3,7 @@
 // docs/experiments.md).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "apps/repro.h"
@@ -18,6 +19,20 @@ ExperimentResult quick(const std::string& id) {
   ReproOptions o;
   o.quick = true;
   return run_experiment(*e, o, nullptr);
+}
+
+// The ids of a run's problems and warnings (notes left out).
+std::vector<std::string> alarms(const ExperimentResult& r, const std::string& run) {
+  const std::vector<Finding>* f = r.findings(run);
+  REQUIRE_MESSAGE(f != nullptr, "no run labelled ", run);
+  std::vector<std::string> ids;
+  for (const Finding& x : *f)
+    if (x.severity != Severity::note) ids.push_back(x.id);
+  return ids;
+}
+
+bool has(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
 bool holds(const ExperimentResult& r, const std::string& claim) {
@@ -38,6 +53,9 @@ TEST_CASE("repro raw-pixels: raw inputs start far from ln 10, random labels teac
   CHECK(r.number("real.scaled.test_loss") < r.number("real.raw.test_loss"));
   CHECK(holds(r, "Scaled inputs give a lower test loss"));
   CHECK(!r.verdict.empty());
+  // diagnose names the broken runs and passes the fixed ones.
+  CHECK(has(alarms(r, "raw"), "input-unnormalized"));
+  CHECK(alarms(r, "scaled").empty());
 }
 
 TEST_CASE("repro learning-rate-10: lr 10 ends near chance, lr 1e-3 learns, the range test finds "
@@ -47,6 +65,9 @@ TEST_CASE("repro learning-rate-10: lr 10 ends near chance, lr 1e-3 learns, the r
   CHECK(r.number("real.lr10.test_accuracy") < 0.2);
   CHECK(r.number("real.lr0.001.test_accuracy") > 0.6);
   CHECK(holds(r, "On real data lr = 10 ends near chance"));
+  CHECK(has(alarms(r, "lr 10: broken"), "lr-too-high"));
+  CHECK(has(alarms(r, "lr 10"), "lr-too-high"));
+  CHECK(alarms(r, "lr 0.001").empty());
   const double suggested = r.number("real.lr_find.suggested");
   CHECK(suggested >= 1e-4);
   CHECK(suggested <= 3e-2);
