@@ -1,5 +1,7 @@
 #include "layers/conv2d.h"
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "layers/init.h"
 
@@ -15,7 +17,7 @@ std::string Conv2D::spec() const {
   std::string s = "conv2d(" + std::to_string(o_.filters) + "," + pair_str(o_.kh, o_.kw);
   if (o_.sh != 1 || o_.sw != 1) s += ",stride=" + pair_str(o_.sh, o_.sw);
   if (o_.same) s += ",same";
-  if (o_.activation != Activation::linear) s += "," + activation_name(o_.activation);
+  if (o_.activation != Activation::linear) s += fmt::format(",{}", activation_name(o_.activation));
   if (!o_.use_bias) s += ",bias=false";
   return s + ")";
 }

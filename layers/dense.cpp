@@ -1,5 +1,7 @@
 #include "layers/dense.h"
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/gemm.h"
 #include "layers/init.h"
@@ -7,10 +9,9 @@
 namespace ck {
 
 std::string Dense::spec() const {
-  std::string s = "dense(" + std::to_string(units_);
-  if (act_ != Activation::linear) s += "," + activation_name(act_);
-  if (!use_bias_) s += ",bias=false";
-  return s + ")";
+  return fmt::format("dense({}{}{})", units_,
+                     act_ != Activation::linear ? fmt::format(",{}", activation_name(act_)) : "",
+                     use_bias_ ? "" : ",bias=false");
 }
 
 Shape Dense::infer(const Shape& in) const {

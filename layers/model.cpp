@@ -149,7 +149,10 @@ std::string Model::layer_spec(size_t i) const {
 
 std::string Model::spec() const {
   std::string s;
-  for (size_t i = 0; i < layers_.size(); ++i) s += (i ? " " : "") + layer_spec(i);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (i) s += ' ';
+    s += layer_spec(i);
+  }
   return s;
 }
 
