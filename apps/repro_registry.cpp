@@ -7,6 +7,7 @@ namespace ck {
 void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
 void repro_inference_normalization(ReproContext& ctx);
+void repro_resize_at_inference(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -18,6 +19,9 @@ std::span<const Experiment> experiments() {
       {"inference-normalization", "003 ex. 1",
        "z-scored for training, raw at inference: the saved preprocessing and the exact answer",
        repro_inference_normalization},
+      {"resize-at-inference", "003 ex. 2; 001 ex. 1",
+       "trained at 64x64, given another size: Flatten stops, global pooling silently loses accuracy",
+       repro_resize_at_inference},
   };
   return table;
 }

@@ -27,3 +27,27 @@ TEST_CASE(
   CHECK(alarms(r, "converged").empty());
   CHECK(!r.verdict.empty());
 }
+
+TEST_CASE(
+    "repro resize-at-inference: Flatten models stop with both shapes, the file carries the "
+    "resize, a global-pooling model silently loses accuracy at other sizes") {
+  ExperimentResult r = quick("resize-at-inference");
+  CHECK(holds(r, "A model trained on images resized outside convkit refuses an un-resized image"));
+  CHECK(holds(r, "predict --no-preprocess (the article's load_img without target_size) stops"));
+  CHECK(holds(r, "The model file carries its resize"));
+  CHECK(r.number("flatten.predict_accuracy") ==
+        doctest::Approx(r.number("flatten.test_accuracy")).epsilon(0.01));
+  // The size-agnostic model runs at every size and is best at the training size.
+  const double at64 = r.number("gap.accuracy_64");
+  CHECK(at64 == doctest::Approx(r.number("gap.test_accuracy")).epsilon(0.01));
+  CHECK(at64 > 0.8);
+  CHECK(r.number("gap.accuracy_native") < at64);
+  CHECK(r.number("gap.accuracy_128") < at64 - 0.1);
+  CHECK(holds(r, "Built for any size, the global-pooling model runs"));
+  CHECK(r.number("gap.flagged_share") == 1.0);
+  CHECK(holds(r, "convkit's input check names the size mismatch"));
+  for (const char* run : {"outside", "flatten", "globalavgpool"}) {
+    INFO(run);
+    CHECK(alarms(r, run).empty());
+  }
+}
