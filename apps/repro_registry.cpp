@@ -8,6 +8,7 @@ void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
 void repro_inference_normalization(ReproContext& ctx);
 void repro_resize_at_inference(ReproContext& ctx);
+void repro_missing_values(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -22,6 +23,9 @@ std::span<const Experiment> experiments() {
       {"resize-at-inference", "003 ex. 2; 001 ex. 1",
        "trained at 64x64, given another size: Flatten stops, global pooling silently loses accuracy",
        repro_resize_at_inference},
+      {"missing-values", "003 ex. 3",
+       "NaN never reaches the model; the saved mean imputer fills gaps at inference",
+       repro_missing_values},
   };
   return table;
 }

@@ -51,3 +51,30 @@ TEST_CASE(
     CHECK(alarms(r, run).empty());
   }
 }
+
+TEST_CASE(
+    "repro missing-values: NaN is refused with its line and column, the saved imputer fills "
+    "gaps with the training mean and NaN reaches no prediction") {
+  ExperimentResult r = quick("missing-values");
+  CHECK(holds(r, "Without an imputer convkit refuses to train, naming the line and column"));
+  CHECK(r.number("as_written.fill") == doctest::Approx(7.0 / 3.0));
+  CHECK(std::isfinite(r.number("as_written.gap_prediction")));
+  CHECK(r.number("as_written.gap_prediction") ==
+        doctest::Approx(r.number("as_written.manual_prediction")));
+  CHECK(holds(r, "With the saved imputer the gap gets the training mean"));
+  CHECK(holds(r, "predict without the imputer (--no-preprocess) refuses the gap"));
+  CHECK(holds(r, "On the real table too, no imputer means no training"));
+  CHECK(r.number("real.imputed.finite_share") == 1.0);
+  CHECK(holds(r, "With the saved imputer every test row"));
+  // The imputed model learns from every row and predicts every row.
+  CHECK(r.number("real.imputed.test_accuracy") > 0.6);
+  CHECK(r.number("real.imputed.gapped_accuracy") >
+        r.number("real.imputed.complete_rows_accuracy") - 0.1);
+  CHECK(r.number("real.dropped.coverage") < 0.6);
+  CHECK(holds(r, "Dropping rows with gaps"));
+  CHECK(r.number("real.zero_filled.gapped_accuracy") < r.number("real.imputed.gapped_accuracy"));
+  for (const char* run : {"imputed", "complete", "dropped"}) {
+    INFO(run);
+    CHECK(alarms(r, run).empty());
+  }
+}
