@@ -9,6 +9,7 @@ void repro_learning_rate_10(ReproContext& ctx);
 void repro_inference_normalization(ReproContext& ctx);
 void repro_resize_at_inference(ReproContext& ctx);
 void repro_missing_values(ReproContext& ctx);
+void repro_raw_binary(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -26,6 +27,9 @@ std::span<const Experiment> experiments() {
       {"missing-values", "003 ex. 3",
        "NaN never reaches the model; the saved mean imputer fills gaps at inference",
        repro_missing_values},
+      {"raw-binary", "004 ex. 1-3",
+       "Flatten on (None, None, 3) cannot build; raw vs scaled vs flip/weights on 9:1 JPEG files",
+       repro_raw_binary},
   };
   return table;
 }
