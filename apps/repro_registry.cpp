@@ -6,6 +6,10 @@ namespace ck {
 
 void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
+void repro_inference_normalization(ReproContext& ctx);
+void repro_resize_at_inference(ReproContext& ctx);
+void repro_missing_values(ReproContext& ctx);
+void repro_raw_binary(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -14,6 +18,18 @@ std::span<const Experiment> experiments() {
       {"learning-rate-10", "001 ex. 3",
        "Adam at lr=10 diverges; 1e-3 learns; an LR range test finds the rate",
        repro_learning_rate_10},
+      {"inference-normalization", "003 ex. 1",
+       "z-scored for training, raw at inference: the saved preprocessing and the exact answer",
+       repro_inference_normalization},
+      {"resize-at-inference", "003 ex. 2; 001 ex. 1",
+       "trained at 64x64, given another size: Flatten stops, global pooling silently loses accuracy",
+       repro_resize_at_inference},
+      {"missing-values", "003 ex. 3",
+       "NaN never reaches the model; the saved mean imputer fills gaps at inference",
+       repro_missing_values},
+      {"raw-binary", "004 ex. 1-3",
+       "Flatten on (None, None, 3) cannot build; raw vs scaled vs flip/weights on 9:1 JPEG files",
+       repro_raw_binary},
   };
   return table;
 }
