@@ -225,7 +225,17 @@ void rule_lr_too_high(DiagnosisContext& c) {
   f.fix = fmt::format("lower the learning rate: {}, or run convkit lr-find; --on-nan rollback "
                       "recovers automatically",
                       lower_lr_advice(r));
-  attribute(f, c, {"exploding-gradients"});
+  // A loss spike the run recovers from, with no NaN and no capped losses, is
+  // what unnormalized inputs do to the first steps: a symptom, not a cause.
+  // Recovered: the run ends better than chance (classifiers), or far below
+  // its peak; never judged against the first batch, which may be unusual.
+  const bool recovered =
+      last && std::isfinite(last->loss) &&
+      (r.classes > 0 ? last->loss < chance_loss(r.classes)
+                     : diverged.found && last->loss < diverged.smoothed / kDivergeFactor);
+  if (!attribute(f, c, {"exploding-gradients"}) && !nan && !capped && !(big_updates && stuck) &&
+      recovered)
+    attribute(f, c, {"input-unnormalized"});
   c.found.push_back(f);
 }
 
@@ -243,25 +253,59 @@ void rule_non_finite(DiagnosisContext& c) {
   c.found.push_back(f);
 }
 
+namespace {
+// "Slow": the loss fell in most epochs, over many steps, yet by little in all.
+constexpr int64_t kSlowMinSteps = 50;
+constexpr double kSlowMaxGain = 0.10;
+constexpr double kSteadyShare = 0.8;
+
+// Share of epoch-to-epoch transitions in which the training loss fell.
+double falling_share(const RunRecord& r) {
+  if (r.epochs.size() < 2) return 0;
+  int falls = 0;
+  for (size_t i = 1; i < r.epochs.size(); ++i) falls += r.epochs[i].loss < r.epochs[i - 1].loss;
+  return static_cast<double>(falls) / static_cast<double>(r.epochs.size() - 1);
+}
+}  // namespace
+
 void rule_lr_too_low(DiagnosisContext& c) {
   const RunRecord& r = c.run;
   if (r.steps.size() < 2 || r.epochs.empty()) return;
   const double ratio = median(update_ratio_medians(r));
   const double gain = improvement(r);
-  if (!(ratio < kUpdateRatioLow) || gain >= kMinImprovement) return;
   const double lr = r.steps.front().learning_rate;
-  Finding f("lr-too-low", Severity::problem,
-            fmt::format("the learning rate ({}) is too low: the loss changed by {:.2f}% over the run",
-                        short_number(lr), -100 * gain));
-  f.add("update_ratio", ratio, fmt::format("median update/weight ratio {} per step (healthy ~1e-3, CS231n)", short_number(ratio)));
+  const bool tiny_updates = ratio < kUpdateRatioLow && gain < kMinImprovement;
+  // Steady but slow: every epoch helps a little, and the budget is far too
+  // small for the rate (article 003 ex. 1: 100 Adam steps at 1e-3, targets ~10).
+  const bool slow = !tiny_updates && static_cast<int64_t>(r.steps.size()) >= kSlowMinSteps &&
+                    gain > 0 && gain < kSlowMaxGain && falling_share(r) >= kSteadyShare;
+  if (!tiny_updates && !slow) return;
+  Finding f("lr-too-low", tiny_updates ? Severity::problem : Severity::warning,
+            tiny_updates
+                ? fmt::format("the learning rate ({}) is too low: the loss changed by {:.2f}% over "
+                              "the run",
+                              short_number(lr), -100 * gain)
+                : fmt::format("training is too slow for its budget: the loss fell steadily but "
+                              "only {:.1f}% over {} steps at learning rate {}",
+                              100 * gain, r.steps.size(), short_number(lr)));
+  f.add("update_ratio", ratio,
+        fmt::format("median update/weight ratio {} per step (healthy ~1e-3, CS231n)",
+                    short_number(ratio)));
   f.add("loss_improvement", gain,
-        fmt::format("loss {} over the first 10% of steps, {} over the last 10%", short_number(r.early_loss()),
-                    short_number(r.late_loss())));
+        fmt::format("loss {} over the first 10% of steps, {} over the last 10%",
+                    short_number(r.early_loss()), short_number(r.late_loss())));
+  if (slow)
+    f.add("falling_share", falling_share(r),
+          fmt::format("the loss fell in {:.0f}% of the epochs", 100 * falling_share(r)));
   f.add("learning_rate", lr, fmt::format("learning rate {} ({})", short_number(lr), r.optimizer));
-  f.threshold = fmt::format("median update/weight ratio below {} and the loss improving less than {:.0f}%",
-                            kUpdateRatioLow, 100 * kMinImprovement);
+  f.threshold = fmt::format(
+      "median update/weight ratio below {} and the loss improving less than {:.0f}%; or, over "
+      "{}+ steps, a loss falling in {:.0f}%+ of epochs yet by under {:.0f}% in all",
+      kUpdateRatioLow, 100 * kMinImprovement, kSlowMinSteps, 100 * kSteadyShare,
+      100 * kSlowMaxGain);
   f.source = kLrSource;
-  f.fix = fmt::format("raise the learning rate (x10 to x100: --lr {}), or run convkit lr-find",
+  f.fix = fmt::format("raise the learning rate (x10 to x100: --lr {}), train for more epochs, or "
+                      "run convkit lr-find",
                       short_number(lr * 100));
   attribute(f, c, {"dead-relu", "vanishing-gradients"});
   c.found.push_back(f);
