@@ -6,6 +6,7 @@ namespace ck {
 
 void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
+void repro_standardize(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -14,6 +15,9 @@ std::span<const Experiment> experiments() {
       {"learning-rate-10", "001 ex. 3",
        "Adam at lr=10 diverges; 1e-3 learns; an LR range test finds the rate",
        repro_learning_rate_10},
+      {"standardize", "002 ex. 1",
+       "min-max vs z-score fitted on train; the article's normalize() returns the whole array",
+       repro_standardize},
   };
   return table;
 }
