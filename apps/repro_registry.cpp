@@ -7,6 +7,7 @@ namespace ck {
 void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
 void repro_standardize(ReproContext& ctx);
+void repro_augmentation(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -18,6 +19,9 @@ std::span<const Experiment> experiments() {
       {"standardize", "002 ex. 1",
        "min-max vs z-score fitted on train; the article's normalize() returns the whole array",
        repro_standardize},
+      {"augmentation", "002 ex. 2",
+       "flip, +-72 degree rotation, zoom on 1,000 images: the train/test gap, each transform alone",
+       repro_augmentation},
   };
   return table;
 }
