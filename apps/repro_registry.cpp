@@ -8,6 +8,7 @@ void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
 void repro_standardize(ReproContext& ctx);
 void repro_augmentation(ReproContext& ctx);
+void repro_class_weights(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
@@ -22,6 +23,9 @@ std::span<const Experiment> experiments() {
       {"augmentation", "002 ex. 2",
        "flip, +-72 degree rotation, zoom on 1,000 images: the train/test gap, each transform alone",
        repro_augmentation},
+      {"class-weights", "002 ex. 3; 004 ex. 3",
+       "long-tailed data: 1/count vs balanced weights vs over/undersampling; 1/count's scale",
+       repro_class_weights},
   };
   return table;
 }
