@@ -38,10 +38,10 @@ Dataset concatenated(const Dataset& train, const Dataset& test) {
 }
 
 struct ArticleMap {
-  Shape element;       // what normalize() returns for one element
-  Shape batch;         // what batch(32) would stack
+  Shape element;  // what normalize() returns for one element
+  Shape batch;    // what batch(32) would stack
   bool same_for_all = false;
-  std::string refused; // the model's error on that batch, empty if it ran
+  std::string refused;  // the model's error on that batch, empty if it ran
 };
 
 // The article's pipeline, as printed:
@@ -60,7 +60,9 @@ ArticleMap article_map(const Dataset& images, int batch) {
   for (int64_t i = 0; i < n; ++i) images.copy_sample(i, standardized.data() + i * size);
   z.scale(standardized.data(), n, size);
   // Each call returns its own copy, as each mapped element is its own tensor.
-  auto normalize = [&](int64_t /*element*/) { return standardized.clone(); };  // the image is ignored
+  auto normalize = [&](int64_t /*element*/) {
+    return standardized.clone();
+  };  // the image is ignored
 
   ArticleMap m;
   m.element = normalize(0).shape();
@@ -94,9 +96,9 @@ void repro_standardize(ReproContext& ctx) {
       "(x.max() - x.min()), and z-score per channel with the mean and std over the N, H, W axes. "
       "It then maps a tf.data dataset with normalize(image, label), which returns "
       "tf.cast(images_standardized, tf.float32): the whole standardized array, whatever image it "
-      "is given. It calls statistics over 'the entire dataset' the way to avoid leakage; in fact "
-      "fitting them on the test images too is the leak: they belong to the training split, "
-      "reused unchanged at test.");
+      "is given. It also calls statistics 'across the entire dataset' the way to avoid "
+      "leakage; if that dataset includes the test images, fitting on it is the leak, not its "
+      "cure: the statistics belong to the training split, reused unchanged at test.");
   const DataSplits fmnist = load_data("fashion-mnist");
   const Dataset& train = fmnist.train;
   const Dataset& test = *fmnist.test;
@@ -118,18 +120,18 @@ void repro_standardize(ReproContext& ctx) {
       "images each element would be a {:.0f} MB float32 array, and the dataset {} of them "
       "({:.1f} TB).",
       article_images, shape_str(m.element), with_commas(element_values),
-      shape_str(train.sample_shape), m.same_for_all ? "identical" : "different",
-      shape_str(m.batch), kModel, shape_str(train.sample_shape),
+      shape_str(train.sample_shape), m.same_for_all ? "identical" : "different", shape_str(m.batch),
+      kModel, shape_str(train.sample_shape),
       m.refused.empty() ? "accepts it" : "refuses it: \"" + m.refused + "\"",
       with_commas(train.size()), whole_bytes / 1e6, with_commas(train.size()),
       whole_bytes * static_cast<double>(train.size()) / 1e12));
-  ctx.check("The article's normalize() returns the whole array for every element, which no "
-            "per-image model accepts",
-            bug_shown,
-            fmt::format("element shape {} vs image shape {}; elements {}; model: {}",
-                        shape_str(m.element), shape_str(train.sample_shape),
-                        m.same_for_all ? "identical" : "differ",
-                        m.refused.empty() ? "ran" : m.refused));
+  ctx.check(
+      "The article's normalize() returns the whole array for every element, which no "
+      "per-image model accepts",
+      bug_shown,
+      fmt::format("element shape {} vs image shape {}; elements {}; model: {}",
+                  shape_str(m.element), shape_str(train.sample_shape),
+                  m.same_for_all ? "identical" : "differ", m.refused.empty() ? "ran" : m.refused));
 
   // The statistics: training split only, and "the entire dataset".
   const Preprocessing minmax = fitted(train, Scaling::minmax);
@@ -140,7 +142,8 @@ void repro_standardize(ReproContext& ctx) {
   const double mean = z.offset[0], std = z.divisor[0];
   // The test images as the training statistics leave them.
   const double test_mean = (z_test.offset[0] - mean) / std, test_std = z_test.divisor[0] / std;
-  const double leak = std::max(std::fabs(z_all.offset[0] / mean - 1), std::fabs(z_all.divisor[0] / std - 1));
+  const double leak =
+      std::max(std::fabs(z_all.offset[0] / mean - 1), std::fabs(z_all.divisor[0] / std - 1));
   Table stats;
   stats.title = "Fashion-MNIST's pixels (one channel), before scaling";
   stats.columns = {"images", "count", "min", "max", "mean", "std"};
@@ -148,7 +151,8 @@ void repro_standardize(ReproContext& ctx) {
     const Preprocessing range = fitted(data, Scaling::minmax);
     stats.rows.push_back({what, with_commas(data.size()), fmt::format("{:g}", range.offset[0]),
                           fmt::format("{:g}", range.offset[0] + range.divisor[0]),
-                          fmt::format("{:.4f}", z_of.offset[0]), fmt::format("{:.4f}", z_of.divisor[0])});
+                          fmt::format("{:.4f}", z_of.offset[0]),
+                          fmt::format("{:.4f}", z_of.divisor[0])});
   };
   row("training split (what to fit)", train, z);
   row("train + test (the article's 'entire dataset')", all, z_all);
@@ -184,9 +188,10 @@ void repro_standardize(ReproContext& ctx) {
   ReproRun& r = ctx.train("raw: 0..255", raw);
   ReproRun& a = ctx.train("minmax: (x - min) / (max - min)", mm);
   ReproRun& b = ctx.train("zscore: (x - mean) / std", zs);
-  ctx.say(fmt::format("Fitted on the {} training images only and reused for the test images: {}; {}.",
-                      with_commas(raw.data.limit), a.run->data->preprocessing.describe(),
-                      b.run->data->preprocessing.describe()));
+  ctx.say(
+      fmt::format("Fitted on the {} training images only and reused for the test images: {}; {}.",
+                  with_commas(raw.data.limit), a.run->data->preprocessing.describe(),
+                  b.run->data->preprocessing.describe()));
   ctx.table(epoch_table("Per epoch (Fashion-MNIST)", {&r, &a, &b},
                         {"loss", "test_loss", "test_accuracy"}));
   for (const ReproRun* run : {&r, &a, &b}) {
@@ -196,7 +201,8 @@ void repro_standardize(ReproContext& ctx) {
   }
   const double raw_acc = r.last("test_accuracy"), mm_acc = a.last("test_accuracy"),
                z_acc = b.last("test_accuracy");
-  const double raw_loss = r.last("test_loss"), mm_loss = a.last("test_loss"), z_loss = b.last("test_loss");
+  const double raw_loss = r.last("test_loss"), mm_loss = a.last("test_loss"),
+               z_loss = b.last("test_loss");
   const bool lower_loss = mm_loss < raw_loss && z_loss < raw_loss;
   ctx.check("Normalized inputs (min-max and z-score) give a lower test loss than raw 0..255",
             lower_loss,
@@ -221,46 +227,52 @@ void repro_standardize(ReproContext& ctx) {
                         metric_text(z_loss), metric_text(mm_loss)));
 
   std::string v =
-      bug_shown
-          ? fmt::format("As printed, the article's pipeline cannot train: normalize() ignores the "
-                        "image it is given, so every element of the dataset is the whole "
-                        "standardized array ({} instead of {}) and the model refuses the first "
-                        "batch; the fix is to standardize each image with statistics fitted "
-                        "once on the training split, which is convkit's --scale zscore. ",
-                        shape_str(m.element), shape_str(train.sample_shape))
-          : fmt::format("The article's normalize() did NOT fail as expected here (element shape "
-                        "{}, model: {}). ",
-                        shape_str(m.element), m.refused.empty() ? "accepted it" : m.refused);
+      bug_shown ? fmt::format(
+                      "As printed, the article's pipeline cannot train: normalize() ignores the "
+                      "image it is given, so every element of the dataset is the whole "
+                      "standardized array ({} instead of {}) and the model refuses the first "
+                      "batch; the fix is to standardize each image with statistics fitted "
+                      "once on the training split, which is convkit's --scale zscore. ",
+                      shape_str(m.element), shape_str(train.sample_shape))
+                : fmt::format(
+                      "The article's normalize() did NOT fail as expected here (element shape "
+                      "{}, model: {}). ",
+                      shape_str(m.element), m.refused.empty() ? "accepted it" : m.refused);
   v += minmax_is_unit
            ? "On Fashion-MNIST its min-max over the whole array is exactly x / 255, since the "
              "training pixels span 0..255. "
            : fmt::format("Its min-max over the whole array is (x - {:g}) / {:g}, not x / 255. ",
                          minmax.offset[0], minmax.divisor[0]);
-  v += fmt::format("Statistics over train + test, as the article advises, differ from the "
-                   "training-only ones by {:.2f}%{}; the training statistics, reused at test, "
-                   "leave the test images at mean {:+.3f} and std {:.3f}. ",
-                   100 * leak,
-                   leak < 0.01 ? " here, a negligible leak because both splits come from one "
-                                 "distribution, but a leak all the same"
-                               : ", a leak of the test set into training",
-                   test_mean, test_std);
-  v += lower_loss ? fmt::format("On real images both normalizations lower the test loss against "
-                                "raw pixels ({} raw, {} min-max, {} z-score)",
-                                metric_text(raw_loss), metric_text(mm_loss), metric_text(z_loss))
-                  : fmt::format("On real images the normalizations do NOT both lower the test "
-                                "loss ({} raw, {} min-max, {} z-score)",
-                                metric_text(raw_loss), metric_text(mm_loss), metric_text(z_loss));
+  v += fmt::format(
+      "Statistics over train + test (the article's 'entire dataset', read "
+      "literally) differ from the "
+      "training-only ones by {:.2f}%{}; the training statistics, reused at test, "
+      "leave the test images at mean {:+.3f} and std {:.3f}. ",
+      100 * leak,
+      leak < 0.01 ? " here, a negligible leak because both splits come from one "
+                    "distribution, but a leak all the same"
+                  : ", a leak of the test set into training",
+      test_mean, test_std);
+  v += lower_loss ? fmt::format(
+                        "On real images both normalizations lower the test loss against "
+                        "raw pixels ({} raw, {} min-max, {} z-score)",
+                        metric_text(raw_loss), metric_text(mm_loss), metric_text(z_loss))
+                  : fmt::format(
+                        "On real images the normalizations do NOT both lower the test "
+                        "loss ({} raw, {} min-max, {} z-score)",
+                        metric_text(raw_loss), metric_text(mm_loss), metric_text(z_loss));
   auto effect = [](double gain, bool higher) {
-    return higher ? fmt::format("raises it {:.1f} points", 100 * gain)
+    return higher          ? fmt::format("raises it {:.1f} points", 100 * gain)
            : gain >= -0.01 ? fmt::format("leaves it within a point ({:+.1f})", 100 * gain)
                            : fmt::format("lowers it {:.1f} points", -100 * gain);
   };
-  v += fmt::format("; against {:.1f}% raw test accuracy, min-max {} and z-score {}. ", 100 * raw_acc,
-                   effect(mm_gain, mm_higher), effect(z_gain, z_higher));
-  v += close ? fmt::format("Between the two normalizations the difference is small ({:+.1f} "
-                           "points for z-score): what matters is a small input range fitted on "
-                           "the training data, not which of the two formulas gives it.",
-                           100 * z_vs_mm)
+  v += fmt::format("; against {:.1f}% raw test accuracy, min-max {} and z-score {}. ",
+                   100 * raw_acc, effect(mm_gain, mm_higher), effect(z_gain, z_higher));
+  v += close ? fmt::format(
+                   "Between the two normalizations the difference is small ({:+.1f} "
+                   "points for z-score): what matters is a small input range fitted on "
+                   "the training data, not which of the two formulas gives it.",
+                   100 * z_vs_mm)
              : fmt::format("Between the two normalizations, {} is ahead by {:.1f} points here.",
                            z_vs_mm > 0 ? "z-score" : "min-max", 100 * std::fabs(z_vs_mm));
   ctx.verdict(v);
