@@ -254,14 +254,18 @@ void repro_class_weights(ReproContext& ctx) {
   for (const Finding& f : b.findings)
     imbalance_named =
         imbalance_named || (f.id == "class-imbalance" && f.severity != Severity::note);
+  const bool worst_in_tail = std::find(tail.begin(), tail.end(), worst) != tail.end();
   if (neglected && !imbalance_named)
     v += fmt::format(
-        "diagnose does not name the imbalance: its rule weighs the rarest class, {} "
-        "(recall {:.3f}), against the commonest, {} ({:.3f}), and the class the model "
-        "neglects is {}. ",
+        "diagnose does not name the imbalance: its rule weighs only the rarest class, {} (recall "
+        "{:.3f}), against the commonest, {} ({:.3f}){}. ",
         train.class_names[rarest[0]], b.final_eval()->recall(rarest[0]),
         train.class_names[commonest[0]], b.final_eval()->recall(commonest[0]),
-        train.class_names[worst]);
+        worst_in_tail && worst != rarest[0]
+            ? fmt::format(
+                  ", while the tail class the model neglects is {} ({} images, recall {:.3f})",
+                  train.class_names[worst], counts[worst], b.final_eval()->recall(worst))
+            : "");
   v += weights_help ? fmt::format(
                           "The article's 1/count weights work once passed to fit(): tail recall "
                           "{:.1f}% -> {:.1f}%, balanced accuracy {:.1f}% -> {:.1f}%, macro F1 "
