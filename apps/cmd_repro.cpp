@@ -20,10 +20,13 @@ struct ReproCommand {
 };
 
 void list_experiments() {
-  size_t width = 0;
-  for (const Experiment& e : experiments()) width = std::max(width, std::string(e.id).size());
+  size_t width = 0, article = 0;
+  for (const Experiment& e : experiments()) {
+    width = std::max(width, std::string(e.id).size());
+    article = std::max(article, std::string(e.article).size());
+  }
   for (const Experiment& e : experiments())
-    fmt::print("{:<{}}  {:<16}  {}\n", e.id, width, e.article, e.lesson);
+    fmt::print("{:<{}}  {:<{}}  {}\n", e.id, width, e.article, article, e.lesson);
   fmt::print("\nconvkit repro ID runs one (add --quick for a reduced budget); convkit repro all runs "
              "every one.\n");
 }

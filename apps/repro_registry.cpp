@@ -6,6 +6,9 @@ namespace ck {
 
 void repro_raw_pixels(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
+void repro_standardize(ReproContext& ctx);
+void repro_augmentation(ReproContext& ctx);
+void repro_class_weights(ReproContext& ctx);
 void repro_inference_normalization(ReproContext& ctx);
 void repro_resize_at_inference(ReproContext& ctx);
 void repro_missing_values(ReproContext& ctx);
@@ -18,6 +21,15 @@ std::span<const Experiment> experiments() {
       {"learning-rate-10", "001 ex. 3",
        "Adam at lr=10 diverges; 1e-3 learns; an LR range test finds the rate",
        repro_learning_rate_10},
+      {"standardize", "002 ex. 1",
+       "min-max vs z-score fitted on train; the article's normalize() returns the whole array",
+       repro_standardize},
+      {"augmentation", "002 ex. 2",
+       "flip, +-72 degree rotation, zoom on 1,000 images: the train/test gap, each transform alone",
+       repro_augmentation},
+      {"class-weights", "002 ex. 3; 004 ex. 3",
+       "long-tailed data: 1/count vs balanced weights vs over/undersampling; 1/count's scale",
+       repro_class_weights},
       {"inference-normalization", "003 ex. 1",
        "z-scored for training, raw at inference: the saved preprocessing and the exact answer",
        repro_inference_normalization},
