@@ -5,12 +5,16 @@
 namespace ck {
 
 void repro_raw_pixels(ReproContext& ctx);
+void repro_pretrained_preprocessing(ReproContext& ctx);
 void repro_learning_rate_10(ReproContext& ctx);
 
 std::span<const Experiment> experiments() {
   static const Experiment table[] = {
       {"raw-pixels", "000 ex. 1 vs 2",
        "0..255 pixels vs /255: random labels hide it, Fashion-MNIST shows it", repro_raw_pixels},
+      {"pretrained-preprocessing", "000 ex. 3",
+       "a pretrained base needs its own preprocessing (VGG16: caffe, not -1..1)",
+       repro_pretrained_preprocessing},
       {"learning-rate-10", "001 ex. 3",
        "Adam at lr=10 diverges; 1e-3 learns; an LR range test finds the rate",
        repro_learning_rate_10},
