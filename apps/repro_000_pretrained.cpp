@@ -122,9 +122,9 @@ AsWritten vgg16_as_written(ReproContext& ctx) {
   if (!ctx.full()) {
     ReproRun shown;
     shown.options = o;
-    std::string cost = fmt::format(
-        "{} GFLOP per image forward, about {:.0f} TFLOP for 5 epochs of 100 images",
-        fmt::format("{:.1f}", model.flops() / 1e9), training_tflop);
+    std::string cost = fmt::format("{:.1f} GFLOP per image forward, about {:.0f} TFLOP for 5 "
+                                   "epochs of 100 images",
+                                   model.flops() / 1e9, training_tflop);
     if (!ctx.quick()) {
       // One forward pass of one image, measured here, for a time estimate.
       Rng rng(ctx.seed());
@@ -143,8 +143,8 @@ AsWritten vgg16_as_written(ReproContext& ctx) {
     ctx.preformatted(shown.command());
     return a;
   }
-  ctx.say(fmt::format("{} ({:.0f} TFLOP of training). {}.",
-                      "Running it (--full)", training_tflop, weights));
+  ctx.say(fmt::format("Running it (--full): about {:.0f} TFLOP of training. {}.", training_tflop,
+                      weights));
   a.run = &ctx.train("as written: caffe", o);
   a.trained = true;
   ctx.table(epoch_table("Per epoch (as written)", {a.run}, {"loss", "accuracy", "capped", "grad_norm"}));
@@ -362,7 +362,10 @@ void repro_pretrained_preprocessing(ReproContext& ctx) {
                         : fmt::format("on -1..1 {:.1f}%, no loss beyond noise. ",
                                       100 * w.base_tf.accuracy());
   v += w.base_raw_breaks
-           ? fmt::format("On raw pixels it falls to {:.1f}%. ", 100 * w.base_raw.accuracy())
+           ? fmt::format("On raw pixels it falls to {:.1f}%, with a test loss of {} instead of "
+                         "{}. ",
+                         100 * w.base_raw.accuracy(), metric_text(w.base_raw.loss()),
+                         metric_text(w.base->last("test_loss")))
            : fmt::format("On raw pixels it still gets {:.1f}% right, because a pure scale passes "
                          "through ReLU and max pooling (relu(255 x) = 255 relu(x)) and leaves the "
                          "largest logit in place, but its test loss is {} instead of {}: its "

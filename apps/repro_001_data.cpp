@@ -186,12 +186,22 @@ void repro_resize_220(ReproContext& ctx) {
                                      "loss {}; 224: {} epochs, loss {}). ",
                                      b.epochs(), metric_text(b.last("loss")), f.epochs(),
                                      metric_text(f.last("loss")));
-  v += alike ? fmt::format("On real images the two sizes are equivalent: {:.1f}% mean test accuracy "
-                           "at 220x220, {:.1f}% at 224x224, a smaller difference than between "
-                           "two seeds ({:.1f} points). The article's claim is wrong: 224x224 is "
-                           "only the input size of pretrained ImageNet models; a model built for "
-                           "220x220 and fed 220x220 is self-consistent. ",
-                           100 * a220, 100 * a224, 100 * seed_spread)
+  int ahead224 = 0, ahead220 = 0;
+  for (size_t i = 0; i < by_seed220.size(); ++i)
+    ahead224 += by_seed224[i] > by_seed220[i], ahead220 += by_seed220[i] > by_seed224[i];
+  const bool one_sided = ahead224 == pairs || ahead220 == pairs;
+  v += alike ? fmt::format("On real images the sizes do not differ beyond what seeds do: {:.1f}% "
+                           "mean test accuracy at 220x220, {:.1f}% at 224x224, while one size's "
+                           "seeds differ by up to {:.1f} points{}. The article's claim is wrong: "
+                           "224x224 is only the input size of pretrained ImageNet models; a model "
+                           "built for 220x220 and fed 220x220 is self-consistent. ",
+                           100 * a220, 100 * a224, 100 * seed_spread,
+                           one_sided ? fmt::format(" ({} was ahead in {} pairs, which {} pairs "
+                                                   "cannot tell from chance: 1 in {})",
+                                                   ahead224 == pairs ? "224" : "220",
+                                                   pairs == 2 ? "both" : fmt::format("all {}", pairs),
+                                                   pairs, 1 << (pairs - 1))
+                                     : std::string())
              : fmt::format("On real images the two sizes differ by more than the seeds do ({:.1f}% "
                            "at 220x220, {:.1f}% at 224x224, seeds within {:.1f} points): at this "
                            "budget the size made a difference. ",
