@@ -79,6 +79,9 @@ void setup_repro(CLI::App& cmd) {
   cmd.add_option("--seed", c->options.seed, "Seed shared by every run")->capture_default_str();
   cmd.add_option("--out", c->options.out_dir,
                  "Write report.md and each run's per-epoch CSV here");
+  cmd.add_option("--init-from", c->options.init_from,
+                 "Pretrained weights (a convkit/safetensors file) for the as-written runs that "
+                 "start from a pretrained base: VGG16 in pretrained-preprocessing (with --full)");
   add_compute_options(cmd);
   cmd.callback([c] { run_repro(*c); });
 }

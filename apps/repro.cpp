@@ -319,6 +319,10 @@ ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {
   how.warnings = nullptr;  // collected in the outcome and shown in the summary
   r->outcome = execute_training(*r->run, how);
   if (r->outcome.record) r->findings = diagnose(*r->outcome.record);
+  // --save as `convkit train` does it: the weights with the preprocessing and
+  // the input statistics, for runs that start from this one (--init-from).
+  if (!options.save.empty())
+    save_model(options.save, r->run->model, trained_model_info(*r->run, r->outcome));
 
   std::string line = fmt::format("  {}: {} epochs in {}", label, r->epochs(),
                                  format_duration(r->outcome.seconds()));

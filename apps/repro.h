@@ -37,6 +37,9 @@ struct ReproOptions {
   bool full = false;    // also the heavy as-written runs (VGG16 at 224x224)
   uint64_t seed = 42;
   std::string out_dir;  // per-epoch CSVs and a Markdown report, when given
+  // Real pretrained weights for an as-written run that starts from a
+  // pretrained base (pretrained-preprocessing's VGG16), when the user has them.
+  std::string init_from;
 };
 
 // A plain table: printed aligned on the terminal, as Markdown in the report.
@@ -131,7 +134,8 @@ class ReproContext {
   void preformatted(const std::string& text);  // as is (a chart); a code block in Markdown
 
   // Trains one run quietly (one summary line, its command and its
-  // diagnosis). Runs live until the experiment ends.
+  // diagnosis), and saves it when options.save is set, as `convkit train`
+  // does. Runs live until the experiment ends.
   ReproRun& train(const std::string& label, TrainOptions options);
 
   // Measurements and checks. check() prints "supported:" / "NOT supported:"
