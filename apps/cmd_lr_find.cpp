@@ -42,7 +42,7 @@ void setup_lr_find(CLI::App& cmd) {
   cmd.callback([o] {
     if (!(o->sweep.end > o->sweep.start)) fail("--end-lr must be above --start-lr");
     std::unique_ptr<PreparedData> data = prepare_data(o->data, o->batch, o->seed);
-    Model model = make_model(o->model, data->train_set().sample_shape);
+    Model model = make_model(o->model, data->train_set().sample_shape, data->train_set().num_classes());
     model.compile(default_loss(model));
     Rng rng(o->seed);
     model.init(rng);

@@ -47,7 +47,7 @@ void run(const Options& o) {
   loader.start_epoch(0);
   loader.next(batch);
 
-  Model model = make_model(o.model, train.sample_shape);
+  Model model = make_model(o.model, train.sample_shape, train.num_classes());
   model.compile(default_loss(model));
   Rng rng(o.seed);
   model.init(rng);

@@ -1,17 +1,24 @@
 #include "apps/model_builder.h"
 
 #include "core/error.h"
+#include "layers/dense.h"
 #include "layers/spec.h"
 
 namespace ck {
 
-Model make_model(const std::string& spec, std::optional<Shape> input) {
+Model make_model(const std::string& spec, std::optional<Shape> input, int classes) {
   ParsedSpec parsed = parse_model_spec(spec);
+  if (classes > 0 && find_preset(spec) && !parsed.layers.empty()) {
+    const auto* head = dynamic_cast<const Dense*>(parsed.layers.back().get());
+    if (head && head->activation() == Activation::softmax && head->units() != classes)
+      parsed.layers.back() = std::make_unique<Dense>(classes, Activation::softmax);
+  }
   if (!input) input = parsed.input;
   if (!input)
-    fail("the model spec \"{}\" does not say its input shape: give --input HxWxC or start the "
-         "spec with input(HxWxC)",
-         spec);
+    fail(
+        "the model spec \"{}\" does not say its input shape: give --input HxWxC or start the "
+        "spec with input(HxWxC)",
+        spec);
   Model model;
   for (auto& layer : parsed.layers) model.add(std::move(layer));
   model.build(*input);

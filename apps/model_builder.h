@@ -10,7 +10,11 @@ namespace ck {
 
 // Requires: `input` is given, or the spec names one (a preset or input(...)).
 // Ensures: a built (not initialized) model; errors name the spec and layer.
-Model make_model(const std::string& spec, std::optional<Shape> input);
+// A spec that is just a preset name whose last layer is dense(N,softmax) gets
+// dense(classes,softmax) instead when `classes` > 0 differs from N, as Keras
+// applications take `classes=`: a preset is an architecture, not a class
+// count. Layers the user typed are never changed (model.spec() shows them).
+Model make_model(const std::string& spec, std::optional<Shape> input, int classes = 0);
 
 // The loss a model implies when the user names none: binary cross-entropy for
 // a single sigmoid output, sparse categorical cross-entropy otherwise.

@@ -20,8 +20,14 @@ std::unique_ptr<TrainingRun> prepare_training(const TrainOptions& o) {
   const Dataset& train_set = data.train_set();
 
   Model& model = run->model;
-  model = make_model(o.model, data.input_shape());
+  model = make_model(o.model, data.input_shape(), train_set.num_classes());
   model.compile(o.loss == "auto" ? default_loss(model) : parse_loss(o.loss));
+  const Model as_preset = make_model(o.model, data.input_shape());
+  const size_t last = model.layers().size() - 1;
+  if (as_preset.spec() != model.spec())
+    run->setup_notes +=
+        fmt::format("  head:          {} for the data's {} classes (the preset has {})\n",
+                    model.layer_spec(last), train_set.num_classes(), as_preset.layer_spec(last));
   const int64_t outputs = model.output_shape()[0];
   if (model.loss() == LossKind::sparse_categorical_crossentropy &&
       outputs != train_set.num_classes())
@@ -29,12 +35,13 @@ std::unique_ptr<TrainingRun> prepare_training(const TrainOptions& o) {
          outputs, data.splits.name, train_set.num_classes(), train_set.num_classes());
   // compute_loss reads `outputs` targets per sample for MSE: they must exist.
   if (model.loss() == LossKind::mean_squared_error && outputs != train_set.target_size)
-    fail("mean_squared_error compares each of the model's {} outputs with a target, but {} has {} "
-         "target value{} per sample{}",
-         outputs, data.splits.name, train_set.target_size, train_set.target_size == 1 ? "" : "s",
-         train_set.num_classes() > 0
-             ? " (a class index): use sparse_categorical_crossentropy for classification"
-             : "");
+    fail(
+        "mean_squared_error compares each of the model's {} outputs with a target, but {} has {} "
+        "target value{} per sample{}",
+        outputs, data.splits.name, train_set.target_size, train_set.target_size == 1 ? "" : "s",
+        train_set.num_classes() > 0
+            ? " (a class index): use sparse_categorical_crossentropy for classification"
+            : "");
   Rng init_rng(o.seed);
   model.init(init_rng);
   std::optional<ImportReport> report;
@@ -44,10 +51,9 @@ std::unique_ptr<TrainingRun> prepare_training(const TrainOptions& o) {
   }
   if (!o.freeze.empty()) {
     std::vector<std::string> frozen = freeze_layers(model, o.freeze, report ? &*report : nullptr);
-    run->setup_notes += fmt::format("  frozen:        {} ({} of {} params train)\n",
-                                    fmt::join(frozen, ", "),
-                                    with_commas(model.trainable_param_count()),
-                                    with_commas(model.param_count()));
+    run->setup_notes +=
+        fmt::format("  frozen:        {} ({} of {} params train)\n", fmt::join(frozen, ", "),
+                    with_commas(model.trainable_param_count()), with_commas(model.param_count()));
   }
   run->optimizer = make_optimizer(o.optimizer, o.lr, o.momentum, o.nesterov);
   parse_on_nan(o.on_nan);  // refuse a bad value before any work
@@ -69,7 +75,8 @@ std::string TrainingRun::header() const {
   s += fmt::format("  model:         {} params, {:.1f} MFLOP/image forward\n",
                    with_commas(model.param_count()), model.flops() / 1e6);
   s += setup_notes;
-  s += fmt::format("  optimizer:     {}; loss {}{}\n", optimizer->describe(), loss_name(model.loss()),
+  s += fmt::format("  optimizer:     {}; loss {}{}\n", optimizer->describe(),
+                   loss_name(model.loss()),
                    model.head() != Activation::linear ? " (from logits)" : "");
   s += fmt::format("  run:           {} epochs, batch {}, seed {}, {} threads, gemm {}\n", o.epochs,
                    o.batch, o.seed, threads(), gemm_backend_name(gemm_backend()));

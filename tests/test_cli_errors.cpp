@@ -71,7 +71,8 @@ struct TinyData {
   }
   static void write(const fs::path& path, const std::vector<uint8_t>& bytes) {
     std::ofstream f(path, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   }
   std::string data() const { return "--data " + dir.string(); }
 };
@@ -85,9 +86,10 @@ TEST_CASE("CLI: unknown layer quotes the spec, points ^^^ at the token, suggests
   CAPTURE(r.err);
   CHECK(r.code == 1);
   CHECK(r.out.empty());
-  CHECK(has(r.err, "convkit: in model spec:\n"
-                   "  conv2d(32,3) maxpol(2) flatten dense(10)\n"
-                   "               ^^^^^^^^^\n"));
+  CHECK(has(r.err,
+            "convkit: in model spec:\n"
+            "  conv2d(32,3) maxpol(2) flatten dense(10)\n"
+            "               ^^^^^^^^^\n"));
   CHECK(has(r.err, "unknown layer \"maxpol\" (did you mean maxpool?)"));
   CHECK(has(r.err, "presets: see `convkit summary --list`"));
   TinyData tiny;
@@ -175,14 +177,21 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
       {"train --gemm foo", {"--gemm", "foo", "naive", "simd", "blas"}},
       {"summary --gemm fast", {"--gemm"}},
       {"train --batch abc", {"--batch: must be a whole number >= 1, got abc"}},
-      {"train " + tiny.data() + " --optimizer foo", {"unknown optimizer \"foo\": choose adam or sgd"}},
+      {"train " + tiny.data() + " --optimizer foo",
+       {"unknown optimizer \"foo\": choose adam or sgd"}},
       {"train " + tiny.data() + " --lr -1", {"--lr must be a positive number, got -1"}},
-      {"train " + tiny.data() + " --optimizer adam --momentum 0.9", {"--momentum and --nesterov apply to sgd"}},
-      {"train " + tiny.data() + " --optimizer sgd --nesterov", {"--nesterov needs a --momentum above 0"}},
-      {"train " + tiny.data() + " --validation-split 1.5", {"--validation-split must be in [0, 1), got 1.5"}},
-      {"train " + tiny.data() + " --validation-split -0.2", {"--validation-split must be in [0, 1)"}},
-      {"train " + tiny.data() + " --limit -3", {"--limit must be 0 (all) or a positive count, got -3"}},
-      {"train " + tiny.data() + " --scale 1/256", {"unknown scaling \"1/256\": choose none, 1/255, minmax, zscore, caffe, tf or torch"}},
+      {"train " + tiny.data() + " --optimizer adam --momentum 0.9",
+       {"--momentum and --nesterov apply to sgd"}},
+      {"train " + tiny.data() + " --optimizer sgd --nesterov",
+       {"--nesterov needs a --momentum above 0"}},
+      {"train " + tiny.data() + " --validation-split 1.5",
+       {"--validation-split must be in [0, 1), got 1.5"}},
+      {"train " + tiny.data() + " --validation-split -0.2",
+       {"--validation-split must be in [0, 1)"}},
+      {"train " + tiny.data() + " --limit -3",
+       {"--limit must be 0 (all) or a positive count, got -3"}},
+      {"train " + tiny.data() + " --scale 1/256",
+       {"unknown scaling \"1/256\": choose none, 1/255, minmax, zscore, caffe, tf or torch"}},
       {"train " + tiny.data() + " --loss hinge", {"unknown loss \"hinge\""}},
       {"train --frobnicate", {"--frobnicate"}},
       {"summary --frobnicate", {"--frobnicate"}},
@@ -204,6 +213,14 @@ TEST_CASE("CLI: a model that does not match the data or the loss is refused befo
   CHECK(classes.code == 1);
   CHECK(has(classes.err, "the model has 5 outputs but"));
   CHECK(has(classes.err, "has 10 classes; end the model with dense(10,softmax)"));
+  // A preset is an architecture: its head is sized for the data, and said so.
+  Run preset = convkit(
+      "train --data synthetic:images=20,shape=28x28x1,values=0-1,classes=3 --model lenet5 "
+      "--epochs 1");
+  CHECK(preset.code == 0);
+  CHECK(has(preset.out,
+            "head:          dense(3,softmax) for the data's 3 classes (the preset has "
+            "dense(10,softmax))"));
   Run not_flat = convkit("train " + tiny.data() + " --model 'conv2d(4,3)'");
   CHECK(not_flat.code == 1);
   CHECK(has(not_flat.err, "is not flat: end it with flatten and a dense layer"));
@@ -214,10 +231,13 @@ TEST_CASE("CLI: a model that does not match the data or the loss is refused befo
   // sample used to read past the batch's targets (a heap overflow, loss NaN).
   Run mse = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss mse");
   CHECK(mse.code == 1);
-  CHECK(has(mse.err, "mean_squared_error compares each of the model's 10 outputs with a target, "
-                     "but " + tiny.dir.string() + " has 1 target value per sample (a class index)"));
+  CHECK(has(mse.err,
+            "mean_squared_error compares each of the model's 10 outputs with a target, "
+            "but " +
+                tiny.dir.string() + " has 1 target value per sample (a class index)"));
   CHECK(!has(mse.out, "Epoch 1/"));
-  Run regression = convkit("train " + tiny.data() + " --model 'flatten dense(1)' --loss mse --epochs 1");
+  Run regression =
+      convkit("train " + tiny.data() + " --model 'flatten dense(1)' --loss mse --epochs 1");
   CHECK(regression.code == 0);
   CHECK(!has(regression.out, "nan"));
   Run labels = convkit("train " + tiny.data() + " --model 'flatten dense(1,sigmoid)'");
@@ -234,7 +254,8 @@ TEST_CASE("CLI: no subcommand, unknown subcommand") {
   CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, evaluate, predict"));
 }
 
-// --- Help, version, a run that works ---------------------------------------------------------------
+// --- Help, version, a run that works
+// ---------------------------------------------------------------
 
 TEST_CASE("CLI: --help of convkit, train and summary succeed and mention the key flags") {
   Run top = convkit("--help");

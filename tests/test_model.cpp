@@ -47,8 +47,8 @@ TEST_CASE("fmnist-cnn: 3,274,634 params, 27,805,440 FLOPs, Keras layer and param
   // + dense 2*3136*1024 + dense 2*1024*10
   CHECK(m.flops() == 1254400 + 25088 + 20070400 + 12544 + 6422528 + 20480);
   CHECK(layer_names(m) == std::vector<std::string>{"conv2d", "max_pooling2d", "conv2d_1",
-                                                   "max_pooling2d_1", "flatten", "dense",
-                                                   "dropout", "dense_1"});
+                                                   "max_pooling2d_1", "flatten", "dense", "dropout",
+                                                   "dense_1"});
   std::vector<std::string> pnames;
   for (Param* p : m.params()) pnames.push_back(p->name);
   CHECK(pnames == std::vector<std::string>{"conv2d/kernel", "conv2d/bias", "conv2d_1/kernel",
@@ -60,6 +60,21 @@ TEST_CASE("fmnist-cnn: 3,274,634 params, 27,805,440 FLOPs, Keras layer and param
   CHECK(summary.find("Total params: 3,274,634") != std::string::npos);
   CHECK(summary.find("conv2d_1 (conv2d(64,5,same,relu))") != std::string::npos);
   CHECK(summary.find("(None, 14, 14, 64)") != std::string::npos);
+}
+
+TEST_CASE("a preset's softmax head takes the data's class count; typed layers never change") {
+  Model three = make_model("fmnist-cnn", std::nullopt, 3);
+  CHECK(three.output_shape() == Shape{3});
+  CHECK(three.spec().ends_with("dense(3,softmax)"));
+  CHECK(three.param_count() == 3274634 - 7 * 1025);  // 7 fewer output units, each 1024 + 1
+  CHECK(make_model("fmnist-cnn", std::nullopt, 10).spec() ==
+        make_model("fmnist-cnn", std::nullopt).spec());
+  // A spec the user typed keeps its layers, so the mismatch is reported, not hidden.
+  CHECK(make_model("flatten dense(10,softmax)", Shape{4, 4, 1}, 3).output_shape() == Shape{10});
+  CHECK(make_model("lenet5 dropout(0.1) dense(10,softmax)", std::nullopt, 3).output_shape() ==
+        Shape{10});
+  // A sigmoid head is a binary model, not a class count.
+  CHECK(make_model("raw-binary", std::nullopt, 2).output_shape() == Shape{1});
 }
 
 TEST_CASE("lenet5: 61,706 params and 839,344 FLOPs") {
@@ -97,13 +112,14 @@ TEST_CASE("every preset parses, the small ones build with their default input") 
 }
 
 TEST_CASE("Keras-style names: each kind counts on its own") {
-  Model m = build("conv2d(4,3) relu conv2d(4,3) maxpool(2) dropout(0.1) conv2d(2,1) "
-                  "globalavgpool dense(3) dropout(0.2) dense(2)",
-                  {12, 12, 1});
-  CHECK(layer_names(m) == std::vector<std::string>{
-                              "conv2d", "activation", "conv2d_1", "max_pooling2d", "dropout",
-                              "conv2d_2", "global_average_pooling2d", "dense", "dropout_1",
-                              "dense_1"});
+  Model m = build(
+      "conv2d(4,3) relu conv2d(4,3) maxpool(2) dropout(0.1) conv2d(2,1) "
+      "globalavgpool dense(3) dropout(0.2) dense(2)",
+      {12, 12, 1});
+  CHECK(layer_names(m) == std::vector<std::string>{"conv2d", "activation", "conv2d_1",
+                                                   "max_pooling2d", "dropout", "conv2d_2",
+                                                   "global_average_pooling2d", "dense", "dropout_1",
+                                                   "dense_1"});
 }
 
 // --- Spec syntax --------------------------------------------------------------------
@@ -222,8 +238,9 @@ TEST_CASE("spec errors quote the spec, point ^^^ at the token and suggest the ne
       CHECK(msg.find(std::string("in model spec:\n  ") + b.spec + "\n") != std::string::npos);
   }
   CHECK(error_of([] { parse_model_spec("   "); }).find("has no layers") != std::string::npos);
-  CHECK(error_of([] { make_model("conv2d(4,3) flatten dense(2)", std::nullopt); })
-            .find("does not say its input shape") != std::string::npos);
+  CHECK(error_of([] {
+          make_model("conv2d(4,3) flatten dense(2)", std::nullopt);
+        }).find("does not say its input shape") != std::string::npos);
 }
 
 // --- Shape inference -------------------------------------------------------------------
@@ -235,14 +252,24 @@ TEST_CASE("shape inference errors name the layer and the fix") {
     std::vector<const char*> words;
   };
   for (const Case& c : std::vector<Case>{
-           Case{"conv2d(8,5) flatten dense(10)", {4, 4, 1}, {"conv2d:", "5x5 kernel does not fit", "4x4x1", "padding same"}},
-           Case{"conv2d(8,3) maxpool(2) conv2d(8,3) maxpool(2) conv2d(8,3)", {10, 10, 1},
+           Case{"conv2d(8,5) flatten dense(10)",
+                {4, 4, 1},
+                {"conv2d:", "5x5 kernel does not fit", "4x4x1", "padding same"}},
+           Case{"conv2d(8,3) maxpool(2) conv2d(8,3) maxpool(2) conv2d(8,3)",
+                {10, 10, 1},
                 {"conv2d_2:", "does not fit"}},
-           Case{"maxpool(3) maxpool(3) maxpool(3)", {8, 8, 1}, {"max_pooling2d_1:", "pool window does not fit"}},
-           Case{"conv2d(8,3,relu) flatten dense(10)", {-1, -1, 3},
+           Case{"maxpool(3) maxpool(3) maxpool(3)",
+                {8, 8, 1},
+                {"max_pooling2d_1:", "pool window does not fit"}},
+           Case{"conv2d(8,3,relu) flatten dense(10)",
+                {-1, -1, 3},
                 {"flatten:", "(None, None, 8)", "globalavgpool", "--resize"}},
-           Case{"dense(10)", {28, 28, 1}, {"dense:", "needs a flat input", "(28, 28, 1)", "flatten"}},
-           Case{"conv2d(8,3)", {784}, {"conv2d:", "needs an image input", "flat inputs go to dense layers"}},
+           Case{"dense(10)",
+                {28, 28, 1},
+                {"dense:", "needs a flat input", "(28, 28, 1)", "flatten"}},
+           Case{"conv2d(8,3)",
+                {784},
+                {"conv2d:", "needs an image input", "flat inputs go to dense layers"}},
            Case{"maxpool(2)", {10}, {"max_pooling2d:", "needs an image input"}},
            Case{"globalavgpool", {10}, {"global_average_pooling2d:", "needs an image input"}},
            Case{"conv2d(4,3)", {8, 8, -1}, {"conv2d:", "channels must be known"}},
@@ -271,12 +298,14 @@ TEST_CASE("a model with unknown image size runs on two sizes, a wrong input shap
     CHECK(m.activation(1).shape() == Shape{2, size / 2, (size + 1) / 2, 4});
   }
   Tensor bad_channels({1, 8, 8, 3});
-  CHECK(error_of([&] { m.forward(bad_channels, {}); })
-            .find("expects inputs of shape (None, None, 2), got (8, 8, 3)") != std::string::npos);
+  CHECK(error_of([&] {
+          m.forward(bad_channels, {});
+        }).find("expects inputs of shape (None, None, 2), got (8, 8, 3)") != std::string::npos);
   Model fixed = build("flatten dense(2)", {4, 4, 1});
   Tensor wrong({1, 4, 5, 1});
-  CHECK(error_of([&] { fixed.forward(wrong, {}); }).find("expects inputs of shape (4, 4, 1), got (4, 5, 1)") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          fixed.forward(wrong, {});
+        }).find("expects inputs of shape (4, 4, 1), got (4, 5, 1)") != std::string::npos);
 }
 
 // --- compile ----------------------------------------------------------------------------
@@ -316,19 +345,25 @@ TEST_CASE("compile moves softmax off the last layer once, even when called twice
 }
 
 TEST_CASE("compile errors: output not flat, too few outputs, wrong final activation") {
-  CHECK(error_of([] { build("conv2d(4,3)", {5, 5, 1}).compile(LossKind::mean_squared_error); })
-            .find("is not flat") != std::string::npos);
   CHECK(error_of([] {
-          build("flatten dense(1,sigmoid)", {2, 2, 1}).compile(LossKind::sparse_categorical_crossentropy);
+          build("conv2d(4,3)", {5, 5, 1}).compile(LossKind::mean_squared_error);
+        }).find("is not flat") != std::string::npos);
+  CHECK(error_of([] {
+          build("flatten dense(1,sigmoid)", {2, 2, 1})
+              .compile(LossKind::sparse_categorical_crossentropy);
         }).find("at least 2 outputs") != std::string::npos);
   CHECK(error_of([] {
-          build("flatten dense(10,relu)", {2, 2, 1}).compile(LossKind::sparse_categorical_crossentropy);
+          build("flatten dense(10,relu)", {2, 2, 1})
+              .compile(LossKind::sparse_categorical_crossentropy);
         }).find("end in softmax (or linear logits), not relu") != std::string::npos);
-  CHECK(error_of([] { build("flatten dense(10,softmax)", {2, 2, 1}).compile(LossKind::binary_crossentropy); })
-            .find("one output unit") != std::string::npos);
-  CHECK(error_of([] { build("flatten dense(1,tanh)", {2, 2, 1}).compile(LossKind::binary_crossentropy); })
-            .find("end in sigmoid") != std::string::npos);
-  CHECK(default_loss(build("flatten dense(1,sigmoid)", {2, 2, 1})) == LossKind::binary_crossentropy);
+  CHECK(error_of([] {
+          build("flatten dense(10,softmax)", {2, 2, 1}).compile(LossKind::binary_crossentropy);
+        }).find("one output unit") != std::string::npos);
+  CHECK(error_of([] {
+          build("flatten dense(1,tanh)", {2, 2, 1}).compile(LossKind::binary_crossentropy);
+        }).find("end in sigmoid") != std::string::npos);
+  CHECK(default_loss(build("flatten dense(1,sigmoid)", {2, 2, 1})) ==
+        LossKind::binary_crossentropy);
   CHECK(default_loss(build("flatten dense(1)", {2, 2, 1})) ==
         LossKind::sparse_categorical_crossentropy);
   CHECK(default_loss(build("flatten dense(5,softmax)", {2, 2, 1})) ==
@@ -405,9 +440,10 @@ void require_model_gradients_ok(const std::vector<LayerCheck>& checks) {
 }  // namespace
 
 TEST_CASE("whole-model gradients: conv/pool/dropout/dense with SCCE from logits, weighted") {
-  Model m = build("conv2d(4,3,same,relu) maxpool(2) conv2d(5,2,stride=2,tanh) flatten "
-                  "dense(6,relu) dropout(0.3) dense(4,softmax)",
-                  {8, 7, 2});
+  Model m = build(
+      "conv2d(4,3,same,relu) maxpool(2) conv2d(5,2,stride=2,tanh) flatten "
+      "dense(6,relu) dropout(0.3) dense(4,softmax)",
+      {8, 7, 2});
   m.compile(LossKind::sparse_categorical_crossentropy);
   Rng rng(31);
   m.init(rng);
@@ -464,9 +500,10 @@ TEST_CASE("gradcheck_model leaves the weights as they were") {
 }
 
 TEST_CASE("gradcheck_layers: every layer of a model on its own, the per-layer table") {
-  Model m = build("conv2d(4,3,same,relu) maxpool(2,same) conv2d(3,2,stride=2,sigmoid) dropout(0.2) "
-                  "globalavgpool dense(5,tanh) softmax",
-                  {-1, -1, 2});
+  Model m = build(
+      "conv2d(4,3,same,relu) maxpool(2,same) conv2d(3,2,stride=2,sigmoid) dropout(0.2) "
+      "globalavgpool dense(5,tanh) softmax",
+      {-1, -1, 2});
   Rng rng(35);
   m.init(rng);
   auto checks = gradcheck_layers(m, {7, 6, 2}, 2);
