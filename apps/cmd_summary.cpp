@@ -30,7 +30,8 @@ void setup_summary(CLI::App& cmd) {
       LoadedModel saved = load_model(o->model);
       fmt::print("{}\n{}", o->model, saved.model.summary());
       fmt::print("Loss: {}\n", loss_name(saved.model.loss()));
-      fmt::print("Preprocessing: {}\n", saved.info.preprocessing.describe());
+      fmt::print("Preprocessing (applied by predict and evaluate):\n{}",
+                 saved.info.preprocessing.details());
       fmt::print("Classes ({}): {}\n", saved.info.class_names.size(),
                  fmt::join(saved.info.class_names, ", "));
       const nlohmann::json& t = saved.info.training;
