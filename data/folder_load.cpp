@@ -88,10 +88,9 @@ Dataset load_images(const ImageList& list, const ImageLoadOptions& o, ImageLoadR
       } catch (const Error&) {
       }
     }
-    report.notes.push_back(fmt::format("channels: {} ({}), as the first image {}{}{}", channels,
-                                       channels_name(channels), list.paths[first],
-                                       report.channels.size() > 1 ? "; other images are converted" : "",
-                                       hint));
+    report.notes.push_back(fmt::format(
+        "channels: {} ({}), as the first image {}{}{}", channels, channels_name(channels),
+        list.paths[first], report.channels.size() > 1 ? "; other images are converted" : "", hint));
   } else if (channels < 1 || channels > 4) {
     fail("--channels must be 1 (gray), 3 (RGB) or 4 (RGBA), got {}", channels);
   }
@@ -101,11 +100,14 @@ Dataset load_images(const ImageList& list, const ImageLoadOptions& o, ImageLoadR
   std::pair<int, int> size;
   if (o.size) {
     size = *o.size;
-    if (!o.resize)
+    if (!o.resize && !o.mixed_sizes_ok)
       for (const auto& [s, count] : report.sizes)
         if (s != size)
-          fail("{}: {} images are {}, but the training images are {}; pass --resize {} to resize "
-               "them all", list.description, count, size_str(s), size_str(size), size_str(size));
+          fail(
+              "{}: {} image{} {}, but the training images are {}; pass --resize {} to resize "
+              "them all",
+              list.description, count, count == 1 ? " is" : "s are", size_str(s), size_str(size),
+              size_str(size));
   } else if (report.sizes.size() == 1) {
     size = report.sizes.begin()->first;
   } else {
@@ -117,20 +119,24 @@ Dataset load_images(const ImageList& list, const ImageLoadOptions& o, ImageLoadR
     std::nth_element(widths.begin(), widths.begin() + widths.size() / 2, widths.end());
     const std::pair<int, int> median = {heights[heights.size() / 2], widths[widths.size() / 2]};
     if (!o.mixed_sizes_ok)
-      fail("{}: the images have different sizes: heights {} to {}, widths {} to {} ({} distinct "
-           "sizes). A model takes one input size: pass --resize HxW to resize them all (e.g. "
-           "--resize {}, the median size; bilinear, or --resize-method nearest)",
-           list.description, r.min_h, r.max_h, r.min_w, r.max_w, report.sizes.size(), size_str(median));
+      fail(
+          "{}: the images have different sizes: heights {} to {}, widths {} to {} ({} distinct "
+          "sizes). A model takes one input size: pass --resize HxW to resize them all (e.g. "
+          "--resize {}, the median size; bilinear, or --resize-method nearest)",
+          list.description, r.min_h, r.max_h, r.min_w, r.max_w, report.sizes.size(),
+          size_str(median));
     size = median;
-    report.notes.push_back(fmt::format("sizes differ: stored at the median size {} for these figures "
-                                       "only; training needs --resize", size_str(size)));
+    report.notes.push_back(
+        fmt::format("sizes differ: stored at the median size {} for these figures "
+                    "only; training needs --resize",
+                    size_str(size)));
   }
   const bool resizing = report.sizes.size() > 1 || report.sizes.begin()->first != size;
   if (resizing) {
     const SizeRange r = size_range(report.sizes);
     report.notes.push_back(fmt::format("resized to {} ({}), from heights {}..{} and widths {}..{}",
-                                       size_str(size), resize_method_name(o.method), r.min_h, r.max_h,
-                                       r.min_w, r.max_w));
+                                       size_str(size), resize_method_name(o.method), r.min_h,
+                                       r.max_h, r.min_w, r.max_w));
   }
 
   // Pass 2: decode everything, in parallel. Kept when it fits in the cache.
@@ -163,19 +169,24 @@ Dataset load_images(const ImageList& list, const ImageLoadOptions& o, ImageLoadR
   std::vector<int64_t> per_class(list.class_names.size(), 0);
   for (int64_t i = 0; i < n; ++i) {
     if (bad[i]) continue;
-    if (cache) d.pixels.insert(d.pixels.end(), pixels.begin() + i * sample, pixels.begin() + (i + 1) * sample);
-    else d.files.push_back(list.paths[i]);
+    if (cache)
+      d.pixels.insert(d.pixels.end(), pixels.begin() + i * sample,
+                      pixels.begin() + (i + 1) * sample);
+    else
+      d.files.push_back(list.paths[i]);
     d.targets.push_back(static_cast<float>(list.labels[i]));
     ++per_class[list.labels[i]];
   }
   if (d.targets.empty()) fail("{}: none of its {} images could be decoded", list.description, n);
   for (size_t k = 0; k < per_class.size(); ++k)
     if (per_class[k] == 0 && report.skipped > 0)
-      report.warnings.push_back(fmt::format("class \"{}\" has no readable images left", list.class_names[k]));
+      report.warnings.push_back(
+          fmt::format("class \"{}\" has no readable images left", list.class_names[k]));
   if (!cache)
-    report.notes.push_back(fmt::format(
-        "streamed: the decoded images ({} MiB) exceed --cache-limit, so each batch decodes its files",
-        good * sample >> 20));
+    report.notes.push_back(
+        fmt::format("streamed: the decoded images ({} MiB) exceed --cache-limit, so each batch "
+                    "decodes its files",
+                    good * sample >> 20));
   return d;
 }
 
