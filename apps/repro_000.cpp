@@ -100,7 +100,7 @@ void repro_raw_pixels(ReproContext& ctx) {
                      "degradation ({:.1f}% scaled vs {:.1f}% raw, {:+.1f} points): Adam adapts "
                      "each weight's step size, which absorbs much of an input-scale problem. ",
                      100 * rf.last("test_accuracy"), 100 * rb.last("test_accuracy"), 100 * gap);
-  v += calibrated ? fmt::format("The damage raw pixels always do is to the loss: the raw model is "
+  v += calibrated ? fmt::format("The clearer damage is to the loss: the raw model is "
                                 "overconfident (test loss {} vs {}), because its logits scale "
                                 "with the 0..255 inputs. Scale inputs to a small range.",
                                 metric_text(rb.last("test_loss")), metric_text(rf.last("test_loss")))
