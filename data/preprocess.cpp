@@ -326,9 +326,10 @@ void Preprocessing::row_input(const std::vector<std::string>& header,
     double v;
     if (is_missing_cell(cell)) {
       if (fill.empty())
-        fail("{}, column \"{}\": the value is missing and this model's preprocessing has no "
-             "imputer; convkit will not feed NaN to the model (retrain with --impute mean, "
-             "median, most-frequent or constant:VALUE)", where, columns[j]);
+        fail("{}, column \"{}\": the value is missing and no imputer is applied; convkit will not "
+             "feed NaN to the model (a model trained with --impute mean, median, most-frequent "
+             "or constant:VALUE fills gaps itself, unless --no-preprocess skips it)",
+             where, columns[j]);
       out[j] = fill[j];
     } else if (parse_number(cell, v)) {
       out[j] = static_cast<float>(v);
