@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "apps/bench_model.h"
 #include "apps/commands.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -47,8 +48,8 @@ void bench_gemm(int thread_count, double seconds) {
   std::fflush(stdout);
   const double peak = measure_fma_peak_gflops(n);
   fmt::print("FMA peak, measured: {:.1f} GFLOP/s ({:.1f} per thread)\n\n", peak, peak / n);
-  fmt::print("{:<18} {:<3} {:<34} {:>14} {:>14} {:>14}\n", "M x N x K", "op", "", "naive",
-             "simd", "blas");
+  fmt::print("{:<18} {:<3} {:<34} {:>14} {:>14} {:>14}\n", "M x N x K", "op", "", "naive", "simd",
+             "blas");
   for (const GemmCase& c : kCases) {
     const double flops = 2.0 * c.M * c.N * c.K;
     const std::string shape = fmt::format("{} x {} x {}", c.M, c.N, c.K);
@@ -91,6 +92,60 @@ void setup_bench(CLI::App& cmd) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 60.0));
   gemm_cmd->callback([o] { bench_gemm(o->threads, o->seconds); });
+
+  CLI::App* model_cmd = cmd.add_subcommand(
+      "model", "Training (or inference) images/s of a model on random data, per-layer times");
+  auto m = std::make_shared<BenchModelOptions>();
+  model_cmd->add_option("--model", m->model, "A preset name or a layer spec")
+      ->capture_default_str();
+  model_cmd->add_option("--input", m->input, "Input shape HxWxC (default: the preset's)");
+  model_cmd
+      ->add_option("--classes", m->classes, "Classes (last dense layer's units); 0 = as specified")
+      ->check(CLI::NonNegativeNumber);
+  model_cmd->add_option("--batch", m->batch, "Batch size")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  model_cmd->add_option("--threads", m->threads, "Threads; 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  model_cmd->add_option("--mode", m->mode, "train (forward + backward + adam) or infer")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "infer"}));
+  model_cmd->add_option("--steps", m->steps, "Steps per timed repeat; 0 = about 0.2 s worth")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  model_cmd->add_option("--seconds", m->seconds, "Minimum timed seconds (at least 3 repeats)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  model_cmd->add_option("--warmup", m->warmup, "Untimed steps first")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  model_cmd->add_flag("--layers", m->layers, "Also print per-layer forward/backward times");
+  model_cmd->add_flag("--json", m->json, "Print one JSON line (for bench/compare)");
+  model_cmd->add_flag("!--no-peak", m->peak, "Skip measuring the FMA peak");
+  model_cmd->callback([m] { bench_model(*m); });
+
+  CLI::App* conv_cmd = cmd.add_subcommand(
+      "conv", "GFLOP/s of one convolution's forward, backward-data and backward-weights passes");
+  auto c = std::make_shared<BenchConvOptions>();
+  conv_cmd->add_option("--input", c->input, "Input HxWxC")->capture_default_str();
+  conv_cmd->add_option("--filters", c->filters, "Output channels")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  conv_cmd->add_option("--kernel", c->kernel, "Kernel size (square, stride 1, same)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  conv_cmd->add_option("--batch", c->batch, "Batch size")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  conv_cmd->add_option("--threads", c->threads, "Threads; 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  conv_cmd->add_option("--seconds", c->seconds, "Minimum time per pass")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  conv_cmd->add_flag("--json", c->json, "Print one JSON line");
+  conv_cmd->callback([c] { bench_conv(*c); });
 }
 
 }  // namespace ck

@@ -31,10 +31,12 @@ void setup_report(CLI::App& cmd);
 std::span<const Command> commands() {
   static const Command table[] = {
       {"train", "Train a model (default: fmnist-cnn on Fashion-MNIST)", setup_train},
-      {"evaluate", "Loss, accuracy and confusion matrix of a saved model on a dataset", setup_evaluate},
+      {"evaluate", "Loss, accuracy and confusion matrix of a saved model on a dataset",
+       setup_evaluate},
       {"predict", "Classify image files, folders or CSV rows with a saved model", setup_predict},
       {"summary", "Print a model's layers, shapes, parameters and FLOPs", setup_summary},
-      {"data", "Export, preview, inspect and benchmark data (export, preview, stats, bench)", setup_data},
+      {"data", "Export, preview, inspect and benchmark data (export, preview, stats, bench)",
+       setup_data},
       {"repro", "Replay the tutorial experiments: as written, then on real data, with verdicts",
        setup_repro},
       {"diagnose", "Say why a recorded run failed to learn (or that it is healthy), with evidence",
@@ -46,7 +48,8 @@ std::span<const Command> commands() {
       {"explain", "What a layer computes, its shapes and where its code lives", setup_explain},
       {"plot", "Draw a recorded run's curves (SVG and PNG)", setup_plot},
       {"report", "Write a recorded run's report: one self-contained HTML page", setup_report},
-      {"bench", "Measure speed: GEMM backends against the FMA peak", setup_bench},
+      {"bench", "Measure speed: GEMM backends, a model, a convolution, against the FMA peak",
+       setup_bench},
   };
   return table;
 }

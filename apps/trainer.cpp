@@ -47,6 +47,15 @@ EvalResult evaluate(Model& model, Loader& loader) {
   return result;
 }
 
+LossStats forward_backward(Model& model, const Tensor& x, const float* targets,
+                           const float* weights, const ForwardContext& ctx, Tensor& dout) {
+  const Tensor& out = model.forward(x, ctx);
+  dout.resize(out.shape());
+  LossStats stats = compute_loss(model.loss(), out, targets, weights, &dout);
+  model.backward(dout);
+  return stats;
+}
+
 std::vector<EpochResult> train(const TrainSetup& s) {
   using clock = std::chrono::steady_clock;
   Model& model = *s.model;
@@ -72,11 +81,9 @@ std::vector<EpochResult> train(const TrainSetup& s) {
     for (int64_t step = first_step; s.train->next(batch); ++step) {
       Rng rng = Rng::derive(s.seed, 0xd20, (static_cast<uint64_t>(epoch) << 32) | step);
       ForwardContext ctx{true, &rng};
-      const Tensor& out = model.forward(batch.x, ctx);
-      dout.resize(out.shape());
-      info.batch = compute_loss(model.loss(), out, batch.targets.data(),
-                                batch.weights.empty() ? nullptr : batch.weights.data(), &dout);
-      model.backward(dout);
+      info.batch =
+          forward_backward(model, batch.x, batch.targets.data(),
+                           batch.weights.empty() ? nullptr : batch.weights.data(), ctx, dout);
       info.step = step;
       bool update = true;
       for (TrainObserver* o : s.observers) update = o->on_gradients(model, batch, info) && update;
@@ -93,7 +100,9 @@ std::vector<EpochResult> train(const TrainSetup& s) {
     r.epoch = epoch;
     r.train = info.running;
     r.seconds = std::chrono::duration<double>(clock::now() - start).count();
-    r.images_per_second = r.seconds > 0 ? (info.images - (epoch == s.start.epoch ? s.start.images : 0)) / r.seconds : 0;
+    r.images_per_second =
+        r.seconds > 0 ? (info.images - (epoch == s.start.epoch ? s.start.images : 0)) / r.seconds
+                      : 0;
     r.learning_rate = s.optimizer->learning_rate;
     if (s.validation) r.validation = evaluate(model, *s.validation);
     if (s.test) r.test = evaluate(model, *s.test);
@@ -124,7 +133,9 @@ double number_from_json(const nlohmann::json& j) {
 }  // namespace
 
 nlohmann::json loss_stats_json(const LossStats& s) {
-  return {{"weighted_sum", number_json(s.weighted_sum)}, {"count", s.count}, {"correct", s.correct},
+  return {{"weighted_sum", number_json(s.weighted_sum)},
+          {"count", s.count},
+          {"correct", s.correct},
           {"capped", s.capped}};
 }
 
@@ -138,13 +149,14 @@ LossStats loss_stats_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json epoch_json(const EpochResult& r) {
-  nlohmann::json j = {{"epoch", r.epoch + 1},
-                      {"loss", number_json(r.train.mean())},
-                      {"accuracy", r.train.accuracy()},
-                      // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
-                      {"learning_rate", std::stod(fmt::format("{}", r.learning_rate))},
-                      {"seconds", r.seconds},
-                      {"images_per_second", r.images_per_second}};
+  nlohmann::json j = {
+      {"epoch", r.epoch + 1},
+      {"loss", number_json(r.train.mean())},
+      {"accuracy", r.train.accuracy()},
+      // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
+      {"learning_rate", std::stod(fmt::format("{}", r.learning_rate))},
+      {"seconds", r.seconds},
+      {"images_per_second", r.images_per_second}};
   if (r.validation) {
     j["val_loss"] = number_json(r.validation->loss());
     j["val_accuracy"] = r.validation->accuracy();

@@ -34,14 +34,14 @@ struct EvalResult {
 EvalResult evaluate(Model& model, Loader& loader);
 
 struct StepInfo {
-  int epoch = 0;          // 0-based
-  int64_t step = 0;       // 0-based, within the epoch
-  int64_t steps = 0;      // per epoch
-  LossStats batch;        // this batch
-  LossStats running;      // epoch so far
-  double seconds = 0;     // since the epoch began
-  int64_t images = 0;     // since the epoch began
-  bool skipped = false;   // an observer vetoed this step's update (see on_gradients)
+  int epoch = 0;         // 0-based
+  int64_t step = 0;      // 0-based, within the epoch
+  int64_t steps = 0;     // per epoch
+  LossStats batch;       // this batch
+  LossStats running;     // epoch so far
+  double seconds = 0;    // since the epoch began
+  int64_t images = 0;    // since the epoch began
+  bool skipped = false;  // an observer vetoed this step's update (see on_gradients)
 };
 
 struct EpochResult {
@@ -70,10 +70,10 @@ class TrainObserver {
 
 // Where a run starts: the beginning, or where a checkpoint left off.
 struct TrainPosition {
-  int epoch = 0;         // 0-based epoch to run next
-  int64_t step = 0;      // batches of that epoch already done
-  LossStats running;     // their statistics
-  int64_t images = 0;    // their images
+  int epoch = 0;       // 0-based epoch to run next
+  int64_t step = 0;    // batches of that epoch already done
+  LossStats running;   // their statistics
+  int64_t images = 0;  // their images
 };
 
 struct TrainSetup {
@@ -93,6 +93,14 @@ struct TrainSetup {
 nlohmann::json epoch_json(const EpochResult& result);
 nlohmann::json loss_stats_json(const LossStats& stats);
 LossStats loss_stats_from_json(const nlohmann::json& j);
+
+// One training step's math before the update: forward (training mode), loss,
+// backward. x (N,...), targets (N) or (N,K), weights (N) or null; dout is the
+// caller's scratch (N,K), reused across steps. Ensures: every Param::grad holds
+// this batch's gradient; returns the batch's loss statistics. The optimizer
+// step is the caller's (observers may veto it).
+LossStats forward_backward(Model& model, const Tensor& x, const float* targets,
+                           const float* weights, const ForwardContext& ctx, Tensor& dout);
 
 // Requires: model built, initialized and compiled.
 // Ensures: returns one result per epoch trained.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/conv_direct.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -98,6 +99,13 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
   const int rows = static_cast<int>(g.OH * g.OW), K = static_cast<int>(g.patch()),
             F = static_cast<int>(g.F);
   make_parts(ws.col, parts);
+  if (conv_direct_applies(g)) {
+    parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n)
+        conv2d_forward_direct(x + n * g.in_size(), w, b, act, y + n * g.out_size(), g);
+    });
+    return;
+  }
   // Each part convolves whole images, one at a time: y_n (OH*OW, F) = col_n * w.
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
     float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{rows} * K);
@@ -119,7 +127,16 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   const int64_t wsize = int64_t{K} * F;
   make_parts(ws.col, parts);
   make_parts(ws.dw, parts);
+  // The first layer (no dx) with few input channels: direct, without im2col.
+  const bool direct = !dx && conv_direct_applies(g);
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
+    if (direct) {
+      float* dw_part = part == 0 ? dw : scratch(ws.dw, part, wsize);
+      std::fill(dw_part, dw_part + wsize, 0.0f);
+      for (int64_t n = begin; n < end; ++n)
+        conv2d_backward_weights_direct(x + n * g.in_size(), dz + n * g.out_size(), dw_part, g);
+      return;
+    }
     float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{rows} * K);
     // Part 0 accumulates straight into dw; the others into partial buffers.
     float* dw_part = part == 0 ? dw : scratch(ws.dw, part, wsize);

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "core/parallel.h"
 
 namespace ck {
@@ -30,6 +34,38 @@ int32_t window_argmax(const float* xn, const ConvGeometry& g, int64_t oh, int64_
   }
   return best;
 }
+#if defined(__AVX512F__)
+// The max of a window fully inside the image for channels [0, C - C % 16),
+// 16 at a time, by the scalar loop's rule: a later cell wins only when
+// greater ("first max wins"), or when it is NaN and the best so far is not.
+// xn (H,W,C) one image -> yo (C) and ao (C) at one output pixel.
+// Returns the channels done.
+int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeometry& g,
+                          int64_t ih0, int64_t iw0) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int64_t c = 0;
+  for (; c + 16 <= g.C; c += 16) {
+    const int32_t base0 = static_cast<int32_t>((ih0 * g.W + iw0) * g.C + c);
+    __m512 best = _mm512_loadu_ps(xn + base0);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(base0), iota);
+    for (int kh = 0; kh < g.KH; ++kh)
+      for (int kw = 0; kw < g.KW; ++kw) {
+        if (kh == 0 && kw == 0) continue;
+        const int32_t base = static_cast<int32_t>(((ih0 + kh) * g.W + iw0 + kw) * g.C + c);
+        const __m512 v = _mm512_loadu_ps(xn + base);
+        const __mmask16 wins =
+            _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+            (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+        best = _mm512_mask_mov_ps(best, wins, v);
+        idx = _mm512_mask_mov_epi32(idx, wins, _mm512_add_epi32(_mm512_set1_epi32(base), iota));
+      }
+    _mm512_storeu_ps(yo + c, best);
+    _mm512_storeu_si512(ao + c, idx);
+  }
+  return c;
+}
+#endif
+
 }  // namespace
 
 void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g) {
@@ -45,7 +81,12 @@ void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const
           // Common case, a window fully inside: a channel-vectorizable max.
           const int64_t ih0 = oh * g.SH - g.pad_top, iw0 = ow * g.SW - g.pad_left;
           if (ih0 >= 0 && iw0 >= 0 && ih0 + g.KH <= g.H && iw0 + g.KW <= g.W) {
-            for (int64_t c = 0; c < g.C; ++c) {
+            int64_t c0 = 0;
+#if defined(__AVX512F__)
+            c0 = window_max_avx512(xn, yn + o, an + o, g, ih0, iw0);
+            if (c0 == g.C) continue;
+#endif
+            for (int64_t c = c0; c < g.C; ++c) {
               int32_t i = static_cast<int32_t>((ih0 * g.W + iw0) * g.C + c);
               an[o + c] = i;
               yn[o + c] = xn[i];
@@ -54,7 +95,7 @@ void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const
               for (int kw = 0; kw < g.KW; ++kw) {
                 if (kh == 0 && kw == 0) continue;
                 const int32_t base = static_cast<int32_t>(((ih0 + kh) * g.W + iw0 + kw) * g.C);
-                for (int64_t c = 0; c < g.C; ++c) {
+                for (int64_t c = c0; c < g.C; ++c) {
                   float v = xn[base + c];
                   // "v > best" keeps the first max; the NaN test lets NaN win.
                   if (v > yn[o + c] || (v != v && yn[o + c] == yn[o + c])) {

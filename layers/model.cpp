@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <map>
 
 #include "core/error.h"
@@ -49,17 +50,18 @@ void Model::compile(LossKind loss) {
   // The activation the user wrote: a head taken by an earlier compile is
   // given back only once this one has passed its checks, so a compile that
   // throws leaves the model as it was.
-  const Activation act =
-      compiled_ && head_ != Activation::linear ? head_ : last.activation();
+  const Activation act = compiled_ && head_ != Activation::linear ? head_ : last.activation();
   if (loss == LossKind::sparse_categorical_crossentropy) {
     if (out[0] < 2)
-      fail("sparse categorical cross-entropy needs at least 2 outputs (one per class), the "
-           "model has {}; for two classes with one output use binary_crossentropy",
-           out[0]);
+      fail(
+          "sparse categorical cross-entropy needs at least 2 outputs (one per class), the "
+          "model has {}; for two classes with one output use binary_crossentropy",
+          out[0]);
     if (act != Activation::softmax && act != Activation::linear)
-      fail("sparse categorical cross-entropy needs the last layer to end in softmax (or "
-           "linear logits), not {}",
-           activation_name(act));
+      fail(
+          "sparse categorical cross-entropy needs the last layer to end in softmax (or "
+          "linear logits), not {}",
+          activation_name(act));
   }
   if (loss == LossKind::binary_crossentropy) {
     if (out[0] != 1)
@@ -102,7 +104,11 @@ const Tensor& Model::forward(const Tensor& x, const ForwardContext& ctx) {
     Shape full = {N};
     full.insert(full.end(), shapes_[i].begin(), shapes_[i].end());
     acts_[i].resize(full);
+    const auto start = std::chrono::steady_clock::now();
     layers_[i]->forward(*in, acts_[i], ctx);
+    if (times_)
+      times_->forward[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     in = &acts_[i];
   }
   return acts_.back();
@@ -118,7 +124,11 @@ void Model::backward(const Tensor& dout) {
       grads_[i - 1].resize(acts_[i - 1].shape());
       dx = &grads_[i - 1];
     }
+    const auto start = std::chrono::steady_clock::now();
     layers_[i]->backward(x, acts_[i], dy, dx);
+    if (times_)
+      times_->backward[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 }
 
@@ -127,6 +137,14 @@ void Model::predict(const Tensor& x, Tensor& probabilities) {
   probabilities.resize(out.shape());
   probabilities.copy_from(out);
   bias_activation(probabilities.data(), nullptr, out.dim(0), out.row_size(), head_);
+}
+
+void Model::set_layer_times(LayerTimes* times) {
+  times_ = times;
+  if (times_) {
+    times_->forward.assign(layers_.size(), 0.0);
+    times_->backward.assign(layers_.size(), 0.0);
+  }
 }
 
 std::vector<Param*> Model::params() {
@@ -176,7 +194,6 @@ int64_t Model::flops() const {
   return n;
 }
 
-
 std::string Model::summary() const {
   std::vector<std::array<std::string, 4>> rows;
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -211,4 +228,3 @@ std::string Model::summary() const {
 }
 
 }  // namespace ck
-

@@ -63,6 +63,13 @@ class Model {
   // layer (the last layer's is the dout given to backward). For diagnostics.
   const Tensor& activation_grad(size_t i) const { return grads_[i]; }
 
+  // Seconds spent in each layer, accumulated by forward() and backward()
+  // while set (for `convkit bench model --layers`); null times nothing.
+  struct LayerTimes {
+    std::vector<double> forward, backward;  // one per layer
+  };
+  void set_layer_times(LayerTimes* times);
+
  private:
   std::vector<LayerPtr> layers_;
   Shape input_shape_;
@@ -74,6 +81,7 @@ class Model {
   Activation head_ = Activation::linear;
   LossKind loss_ = LossKind::sparse_categorical_crossentropy;
   bool compiled_ = false;
+  LayerTimes* times_ = nullptr;
 };
 
 }  // namespace ck

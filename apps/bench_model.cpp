@@ -1,0 +1,221 @@
+// convkit bench model / bench conv: how fast a whole model trains (or infers)
+// on random data, and how fast one large convolution runs, against the
+// machine's measured FMA peak. The training step is the trainer's own
+// (forward_backward + the optimizer's step), so what is timed is what
+// `convkit train` runs.
+#include "apps/bench_model.h"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "apps/model_builder.h"
+#include "apps/trainer.h"
+#include "core/conv.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/peak.h"
+#include "core/rng.h"
+#include "layers/spec.h"
+#include "optim/optimizer.h"
+
+namespace ck {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Peak resident set size of this process so far, in MB.
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // ru_maxrss is in KB on Linux
+}
+
+// The model spec with its last dense layer's units replaced by `classes`.
+std::string with_classes(const std::string& spec, int classes) {
+  const size_t at = spec.rfind("dense(");
+  if (at == std::string::npos) fail("--classes needs a model that ends in a dense layer");
+  const size_t end = spec.find_first_of(",)", at);
+  return spec.substr(0, at) + "dense(" + std::to_string(classes) + spec.substr(end);
+}
+
+// Times `step` (one batch) in repeats of `steps` steps after `warmup` steps,
+// until `seconds` have passed (at least 3 repeats); returns each repeat's
+// seconds per step. steps <= 0: as many as make a repeat of ~0.2 s.
+std::vector<double> time_steps(const std::function<void()>& step, int warmup, int steps,
+                               double seconds) {
+  auto start = Clock::now();
+  for (int i = 0; i < std::max(warmup, 1); ++i) step();
+  const double once = std::max(since(start) / std::max(warmup, 1), 1e-6);
+  if (steps <= 0) steps = std::max(1, static_cast<int>(0.2 / once));
+  std::vector<double> per_step;
+  const auto begin = Clock::now();
+  while (per_step.size() < 3 || since(begin) < seconds) {
+    start = Clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    per_step.push_back(since(start) / steps);
+  }
+  return per_step;
+}
+
+}  // namespace
+
+void bench_model(const BenchModelOptions& o) {
+  set_threads(o.threads);
+  std::optional<Shape> input;
+  if (!o.input.empty()) input = parse_shape(o.input, "--input");
+  Model model = make_model(o.model, input);
+  if (o.classes > 0 && model.output_shape()[0] != o.classes)
+    model = make_model(with_classes(model.spec(), o.classes), model.input_shape());
+  Rng rng(o.seed);
+  model.init(rng);
+  model.compile(default_loss(model));
+  const bool train = o.mode == "train";
+  const Shape& in = model.input_shape();
+  if (!shape_known(in)) fail("--input is needed: the model does not fix its input size");
+  const int64_t K = model.output_shape()[0];
+
+  // Random inputs in [0, 1) and random labels, drawn once.
+  Shape batch_shape = {o.batch};
+  batch_shape.insert(batch_shape.end(), in.begin(), in.end());
+  Tensor x(batch_shape), dout;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform();
+  std::vector<float> targets(o.batch);
+  for (float& t : targets) t = K == 1 ? static_cast<float>(rng.below(2)) : rng.below(K);
+  auto optimizer = make_optimizer("adam", 0.001f);
+  std::vector<Param*> params = model.params();
+  Tensor probabilities;
+  int64_t step_index = 0;
+  auto step = [&] {
+    if (!train) {
+      model.predict(x, probabilities);
+      return;
+    }
+    Rng step_rng = Rng::derive(o.seed, 0xbe7c, step_index++);
+    forward_backward(model, x, targets.data(), nullptr, ForwardContext{true, &step_rng}, dout);
+    optimizer->step(params);
+  };
+
+  const std::vector<double> per_step = time_steps(step, o.warmup, o.steps, o.seconds);
+  const double seconds = median(per_step);
+  const double images_per_second = o.batch / seconds;
+  // Training: forward + backward (about twice the forward) = 3x the forward FLOPs.
+  const double flop_per_image = (train ? 3.0 : 1.0) * static_cast<double>(model.flops());
+  const double gflops = flop_per_image * images_per_second * 1e-9;
+  const double peak = o.peak ? measure_fma_peak_gflops(threads()) : 0.0;
+  const double rss = peak_rss_mb();
+
+  if (o.json) {
+    nlohmann::json j = {{"tool", "convkit"},
+                        {"model", o.model},
+                        {"mode", o.mode},
+                        {"batch", o.batch},
+                        {"threads", threads()},
+                        {"img_s", images_per_second},
+                        {"mflop_img", flop_per_image * 1e-6},
+                        {"gflops", gflops},
+                        {"fma_peak_gflops", peak},
+                        {"peak_rss_mb", rss},
+                        {"repeats", per_step.size()}};
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("{} ({}), {} batch {}, {} thread{}, random data\n", o.model, shape_compact(in),
+               train ? "training (forward + backward + adam)" : "inference", o.batch, threads(),
+               threads() == 1 ? "" : "s");
+    fmt::print("{:.1f} img/s  (median of {} repeats; {:.2f} ms per batch)\n", images_per_second,
+               per_step.size(), seconds * 1e3);
+    fmt::print("{:.2f} MFLOP/img, {:.1f} GFLOP/s", flop_per_image * 1e-6, gflops);
+    if (o.peak)
+      fmt::print(" = {:.0f}% of the measured FMA peak ({:.1f} GFLOP/s)", 100 * gflops / peak, peak);
+    fmt::print("\npeak RSS {:.0f} MB\n", rss);
+  }
+  if (!o.layers) return;
+
+  // Per-layer breakdown: a few more steps with the model's layer timer on.
+  Model::LayerTimes times;
+  model.set_layer_times(&times);
+  const int timed = std::max(3, static_cast<int>(0.5 / seconds));
+  auto start = Clock::now();
+  for (int i = 0; i < timed; ++i) step();
+  const double total = since(start);
+  model.set_layer_times(nullptr);
+  fmt::print("\n{:<44} {:>10} {:>10} {:>7}\n", "layer (spec)", "fwd ms", "bwd ms", "share");
+  double layers_total = 0;
+  for (size_t i = 0; i < model.layers().size(); ++i) {
+    const double f = times.forward[i] / timed * 1e3, b = times.backward[i] / timed * 1e3;
+    layers_total += f + b;
+    fmt::print("{:<44} {:>10.3f} {:>10.3f} {:>6.1f}%\n",
+               fmt::format("{} ({})", model.layer(i).name, model.layer_spec(i)), f, b,
+               100 * (f + b) / (total / timed * 1e3));
+  }
+  const double rest = total / timed * 1e3 - layers_total;
+  fmt::print("{:<44} {:>21.3f} {:>6.1f}%\n", train ? "loss, optimizer, other" : "head, other", rest,
+             100 * rest / (total / timed * 1e3));
+}
+
+void bench_conv(const BenchConvOptions& o) {
+  set_threads(o.threads);
+  const Shape in = parse_shape(o.input, "--input");
+  if (in.size() != 3) fail("--input must be HxWxC");
+  const ConvGeometry g =
+      conv_geometry(in[0], in[1], in[2], o.kernel, o.kernel, 1, 1, true, o.filters);
+  const int64_t N = o.batch;
+  // x (N,H,W,C), w (KH,KW,C,F), b (F), y and dz (N,OH,OW,F), dx like x.
+  Tensor x({N, g.H, g.W, g.C}), w({g.KH, g.KW, g.C, g.F}), b({g.F}), y({N, g.OH, g.OW, g.F});
+  Tensor dz(y.shape()), dx(x.shape()), dw(w.shape()), db(b.shape());
+  Rng rng(1);
+  for (Tensor* t : {&x, &w, &dz})
+    for (int64_t i = 0; i < t->size(); ++i) (*t)[i] = rng.uniform(-1.0f, 1.0f);
+  ConvWorkspace ws;
+  const double flops = 2.0 * N * g.OH * g.OW * g.F * g.patch();  // each of the three passes
+  auto rate = [&](const std::function<void()>& call) {
+    return flops / median(time_steps(call, 2, 0, o.seconds)) * 1e-9;
+  };
+  const double fwd = rate(
+      [&] { conv2d_forward(x.data(), w.data(), b.data(), Activation::relu, y.data(), N, g, ws); });
+  // Backward with and without dx: the difference in time is the backward-data
+  // pass (its share of the im2col both need is counted with the weights).
+  const double bwd_w = rate([&] {
+    conv2d_backward(x.data(), w.data(), dz.data(), nullptr, dw.data(), db.data(), N, g, ws);
+  });
+  const double bwd_both = rate([&] {
+    conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), db.data(), N, g, ws);
+  });
+  const double bwd_d = 1.0 / (1.0 / bwd_both - 1.0 / bwd_w);
+  const double peak = measure_fma_peak_gflops(threads());
+  if (o.json) {
+    nlohmann::json j = {
+        {"tool", "convkit"},      {"input", o.input},       {"filters", o.filters},
+        {"kernel", o.kernel},     {"batch", o.batch},       {"threads", threads()},
+        {"forward", fwd},         {"backward_data", bwd_d}, {"backward_weights", bwd_w},
+        {"fma_peak_gflops", peak}};
+    fmt::print("{}\n", j.dump());
+    return;
+  }
+  fmt::print("conv2d {} -> {} filters, {}x{} same, batch {}, {} thread{}; {:.2f} GFLOP per pass\n",
+             o.input, o.filters, o.kernel, o.kernel, N, threads(), threads() == 1 ? "" : "s",
+             flops * 1e-9);
+  fmt::print("FMA peak, measured: {:.1f} GFLOP/s\n", peak);
+  for (auto [what, r] : {std::pair{"forward (+bias, relu)", fwd},
+                         {"backward data", bwd_d},
+                         {"backward weights (+bias)", bwd_w}})
+    fmt::print("{:<26} {:7.1f} GFLOP/s ({:3.0f}% of peak)\n", what, r, 100 * r / peak);
+}
+
+}  // namespace ck

@@ -1,0 +1,193 @@
+// Direct convolution for layers with very few input channels (the first
+// layer: C = 1 grey, C = 3 RGB). There im2col + GEMM is a poor fit: the
+// patch is only KH*KW*C long (9..75), so the GEMM spends its time packing.
+// Here each output pixel's F filters live in vector registers and every
+// input value is broadcast against one row of the kernel. The reference is
+// conv2d_forward_reference (core/conv.cpp); tests/test_kernels.cpp checks both.
+#include "core/conv_direct.h"
+
+#include <algorithm>
+
+#include "core/simd.h"
+
+namespace ck {
+
+namespace {
+
+using namespace simd;
+
+// One output row segment: P pixels starting at ow0, all of whose windows lie
+// inside the image horizontally. Rows ih outside the image are skipped.
+// x (H,W,C) one image, w (KH,KW,C,F) -> y row (P pixels, F) = conv, no bias.
+template <int FV, int P>
+void direct_block(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
+                  int64_t ow0) {
+  vec acc[P][FV];
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < FV; ++v) acc[p][v] = set1(0.0f);
+  const int64_t C = g.C, F = g.F;
+  for (int kh = 0; kh < g.KH; ++kh) {
+    const int64_t ih = oh * g.SH - g.pad_top + kh;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int kw = 0; kw < g.KW; ++kw) {
+      const float* xs = x + (ih * g.W + ow0 * g.SW - g.pad_left + kw) * C;
+      const float* ws = w + (kh * g.KW + kw) * C * F;
+      for (int64_t c = 0; c < C; ++c) {
+        vec wv[FV];
+        for (int v = 0; v < FV; ++v) wv[v] = load(ws + c * F + v * kLanes);
+        for (int p = 0; p < P; ++p) {
+          const vec xv = set1(xs[p * g.SW * C + c]);
+          for (int v = 0; v < FV; ++v) acc[p][v] = fma(xv, wv[v], acc[p][v]);
+        }
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < FV; ++v) store(y + p * F + v * kLanes, acc[p][v]);
+}
+
+// One output pixel whose window may cross the image's edge (scalar in the
+// taps, vector across filters).
+template <int FV>
+void direct_edge(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
+                 int64_t ow) {
+  vec acc[FV];
+  for (int v = 0; v < FV; ++v) acc[v] = set1(0.0f);
+  for (int kh = 0; kh < g.KH; ++kh) {
+    const int64_t ih = oh * g.SH - g.pad_top + kh;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int kw = 0; kw < g.KW; ++kw) {
+      const int64_t iw = ow * g.SW - g.pad_left + kw;
+      if (iw < 0 || iw >= g.W) continue;
+      for (int64_t c = 0; c < g.C; ++c) {
+        const vec xv = set1(x[(ih * g.W + iw) * g.C + c]);
+        const float* ws = w + ((kh * g.KW + kw) * g.C + c) * g.F;
+        for (int v = 0; v < FV; ++v) acc[v] = fma(xv, load(ws + v * kLanes), acc[v]);
+      }
+    }
+  }
+  for (int v = 0; v < FV; ++v) store(y + v * kLanes, acc[v]);
+}
+
+// x (H,W,C) one image, w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
+template <int FV>
+void direct_image(const float* x, const float* w, const float* b, Activation act, float* y,
+                  const ConvGeometry& g) {
+  constexpr int P = FV <= 2 ? 8 : 4;  // P*FV accumulators: at most 16 registers
+  // Output columns whose windows lie fully inside the image horizontally.
+  const int64_t first = std::min<int64_t>(g.OW, (g.pad_left + g.SW - 1) / g.SW);
+  int64_t last = g.OW;  // one past the last inside column
+  while (last > first && (last - 1) * g.SW - g.pad_left + g.KW > g.W) --last;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    float* yrow = y + oh * g.OW * g.F;
+    int64_t ow = 0;
+    for (; ow < first; ++ow) direct_edge<FV>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow + P <= last; ow += P) direct_block<FV, P>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow < last; ++ow) direct_block<FV, 1>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow < g.OW; ++ow) direct_edge<FV>(x, w, yrow + ow * g.F, g, oh, ow);
+    // Bias and activation on the row just written, while it is in L1.
+    bias_activation(yrow, b, g.OW, g.F, act);
+  }
+}
+
+// Output positions [lo, hi) along one axis whose tap k lands inside the
+// image: 0 <= o * S - pad + k < size.
+void tap_range(int64_t size, int64_t out, int S, int pad, int k, int64_t& lo, int64_t& hi) {
+  lo = pad > k ? (pad - k + S - 1) / S : 0;
+  const int64_t last = size - 1 + pad - k;  // o * S <= last
+  hi = last < 0 ? 0 : std::min<int64_t>(out, last / S + 1);
+}
+
+// dw for T neighbouring taps (kh, kw0..kw0+T-1, c): dw[tap] (F) += the sum
+// over the output pixels whose window has that tap inside the image of
+// x[ih, iw, c] * dz[oh, ow, :]. The T taps share each load of dz (one pass
+// over dz per T taps, not per tap); where only some of them are inside (the
+// edges), each tap is summed alone. The order of the sums is fixed, so the
+// result is deterministic.
+template <int FV, int T>
+void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh,
+                      int kw0, int64_t c) {
+  int64_t oh0, oh1, lo[T], hi[T];
+  tap_range(g.H, g.OH, g.SH, g.pad_top, kh, oh0, oh1);
+  for (int t = 0; t < T; ++t) tap_range(g.W, g.OW, g.SW, g.pad_left, kw0 + t, lo[t], hi[t]);
+  // Columns where all T taps are inside: lo falls and hi falls as the tap moves right.
+  const int64_t a = lo[0], b = std::max(a, hi[T - 1]);
+  vec acc[T][FV];
+  for (int t = 0; t < T; ++t)
+    for (int v = 0; v < FV; ++v) acc[t][v] = set1(0.0f);
+  const int64_t F = g.F, C = g.C;
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const int64_t ih = oh * g.SH - g.pad_top + kh;
+    const float* xrow = x + ih * g.W * C + c;  // x[ih, iw, c] = xrow[iw * C]
+    const float* drow = dz + oh * g.OW * F;
+    for (int64_t ow = a; ow < b; ++ow) {
+      vec d[FV];
+      for (int v = 0; v < FV; ++v) d[v] = load(drow + ow * F + v * kLanes);
+      const float* xs = xrow + (ow * g.SW - g.pad_left + kw0) * C;
+      for (int t = 0; t < T; ++t) {
+        const vec xv = set1(xs[t * C]);
+        for (int v = 0; v < FV; ++v) acc[t][v] = fma(xv, d[v], acc[t][v]);
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      auto one = [&](int64_t ow) {
+        const vec xv = set1(xrow[(ow * g.SW - g.pad_left + kw0 + t) * C]);
+        for (int v = 0; v < FV; ++v)
+          acc[t][v] = fma(xv, load(drow + ow * F + v * kLanes), acc[t][v]);
+      };
+      for (int64_t ow = lo[t]; ow < std::min(a, hi[t]); ++ow) one(ow);
+      for (int64_t ow = std::max(b, lo[t]); ow < hi[t]; ++ow) one(ow);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float* out = dw + ((kh * g.KW + kw0 + t) * C + c) * F;
+    for (int v = 0; v < FV; ++v) store(out + v * kLanes, add(load(out + v * kLanes), acc[t][v]));
+  }
+}
+
+template <int FV>
+void direct_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
+  constexpr int T = FV <= 2 ? 4 : 2;  // T*FV accumulators + FV for dz
+  for (int kh = 0; kh < g.KH; ++kh)
+    for (int64_t c = 0; c < g.C; ++c) {
+      int kw = 0;
+      for (; kw + T <= g.KW; kw += T) direct_taps_grad<FV, T>(x, dz, dw, g, kh, kw, c);
+      for (; kw < g.KW; ++kw) direct_taps_grad<FV, 1>(x, dz, dw, g, kh, kw, c);
+    }
+}
+
+}  // namespace
+
+void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
+                                    const ConvGeometry& g) {
+  switch (g.F / kLanes) {
+    case 1:
+      return direct_weights<1>(x, dz, dw, g);
+    case 2:
+      return direct_weights<2>(x, dz, dw, g);
+    case 3:
+      return direct_weights<3>(x, dz, dw, g);
+    default:
+      return direct_weights<4>(x, dz, dw, g);
+  }
+}
+
+bool conv_direct_applies(const ConvGeometry& g) {
+  return kLanes > 1 && g.C <= 4 && g.F % kLanes == 0 && g.F / kLanes <= 4;
+}
+
+void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
+                           const ConvGeometry& g) {
+  switch (g.F / kLanes) {
+    case 1:
+      return direct_image<1>(x, w, b, act, y, g);
+    case 2:
+      return direct_image<2>(x, w, b, act, y, g);
+    case 3:
+      return direct_image<3>(x, w, b, act, y, g);
+    default:
+      return direct_image<4>(x, w, b, act, y, g);
+  }
+}
+
+}  // namespace ck
