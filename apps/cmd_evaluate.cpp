@@ -43,7 +43,8 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
   }
   DataSplits splits = load_data(d.data, model_source_options(d, pre));
   for (const std::string& w : splits.warnings) fmt::print(stderr, "convkit: warning: {}\n", w);
-  if (o.split != "test" && o.split != "train") fail("--split must be test or train, not {}", o.split);
+  if (o.split != "test" && o.split != "train")
+    fail("--split must be test or train, not {}", o.split);
   const bool use_test = o.split == "test" && splits.test.has_value();
   Dataset& data = use_test ? *splits.test : splits.train;
   limit_samples(data, o.data.limit);

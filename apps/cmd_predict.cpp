@@ -75,7 +75,8 @@ std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre)
       for (const std::string& f : files) add_image(f);
     } else if (fs::path(input).extension() == ".csv") {
       if (pre.columns.empty())
-        fail("{} is a table, but {} takes {} images", input, o.model, shape_compact(pre.stored_shape));
+        fail("{} is a table, but {} takes {} images", input, o.model,
+             shape_compact(pre.stored_shape));
       CsvTable table = read_csv(input);
       for (size_t r = 0; r < table.rows.size(); ++r) {
         Item item{fmt::format("{} line {}", input, table.lines[r]), Tensor(pre.input_shape())};

@@ -26,7 +26,8 @@ struct DiagnosisContext {
 // The checks the live guard also makes at the first step (apps/train_guard.h).
 std::optional<Finding> check_input_scale(const InputStats& inputs);
 // loss_name: loss_name(LossKind); classes: K (2 for binary); label_counts may be empty.
-std::optional<Finding> check_initial_loss(double initial_loss, int classes, const std::string& loss_name,
+std::optional<Finding> check_initial_loss(double initial_loss, int classes,
+                                          const std::string& loss_name,
                                           const std::vector<int64_t>& label_counts);
 
 // Data (apps/diagnose_rules_data.cpp)
@@ -54,7 +55,8 @@ void rule_no_validation(DiagnosisContext& c);
 // Shared measurements and helpers.
 // A symptom explained by a root cause already found becomes a note saying so.
 // Returns whether it was explained.
-bool attribute(Finding& symptom, const DiagnosisContext& c, std::initializer_list<const char*> causes);
+bool attribute(Finding& symptom, const DiagnosisContext& c,
+               std::initializer_list<const char*> causes);
 // Layers with parameters, in model order.
 std::vector<size_t> param_layers(const RunRecord& run);
 double median(std::vector<double> values);

@@ -29,7 +29,8 @@ constexpr double kPlateau = 0.02;
 constexpr double kStillImproving = 0.05;
 
 double relative_drop(double before, double after) {
-  return before > 0 && std::isfinite(before) && std::isfinite(after) ? (before - after) / before : 0;
+  return before > 0 && std::isfinite(before) && std::isfinite(after) ? (before - after) / before
+                                                                     : 0;
 }
 
 }  // namespace
@@ -54,30 +55,34 @@ void rule_overfitting(DiagnosisContext& c) {
   }
   if (!rising && !wide) return;
   Finding f("overfitting", Severity::warning,
-            fmt::format("the model overfits: {}", rising ? fmt::format("the {} loss rose {:.0f}% above its best "
-                                                                       "(epoch {}) while the training loss kept falling",
-                                                                       name, 100 * gl, best + 1)
-                                                         : fmt::format("training accuracy {} vs {} accuracy {}",
-                                                                       short_number(last.accuracy), name,
-                                                                       short_number(*eval_accuracy(last)))));
-  f.add("generalization_loss", gl,
-        best + 1 == r.epochs.size()
-            ? fmt::format("{} loss {}, its lowest so far", name, short_number(min_loss))
-            : fmt::format("{} loss {} now, {} at its best (epoch {}); training loss {} now, {} then", name,
-                          short_number(*eval_loss(last)), short_number(min_loss), best + 1,
-                          short_number(last.loss), short_number(r.epochs[best].loss)));
+            fmt::format("the model overfits: {}",
+                        rising ? fmt::format("the {} loss rose {:.0f}% above its best "
+                                             "(epoch {}) while the training loss kept falling",
+                                             name, 100 * gl, best + 1)
+                               : fmt::format("training accuracy {} vs {} accuracy {}",
+                                             short_number(last.accuracy), name,
+                                             short_number(*eval_accuracy(last)))));
+  f.add(
+      "generalization_loss", gl,
+      best + 1 == r.epochs.size()
+          ? fmt::format("{} loss {}, its lowest so far", name, short_number(min_loss))
+          : fmt::format("{} loss {} now, {} at its best (epoch {}); training loss {} now, {} then",
+                        name, short_number(*eval_loss(last)), short_number(min_loss), best + 1,
+                        short_number(last.loss), short_number(r.epochs[best].loss)));
   if (r.classes > 0)
     f.add("accuracy_gap", gap, fmt::format("train - {} accuracy = {}", name, short_number(gap)));
-  f.threshold = fmt::format("{} loss {:.0f}%+ above its minimum two or more epochs on (Prechelt's "
-                            "generalization loss), or train - {} accuracy >= {} (>= {} above {} "
-                            "training accuracy; AUTOTRAINER)",
-                            name, 100 * kGeneralizationLoss, name, kGapLowAccuracy, kGapHighAccuracy,
-                            kHighAccuracy);
-  f.source = "Prechelt, \"Early Stopping - But When?\" (1998); AUTOTRAINER (ICSE 2021) test_not_well; "
-             "Keras EarlyStopping";
-  f.fix = fmt::format("more data or augmentation, dropout or a smaller model, or stop at epoch {} "
-                      "(early stopping)",
-                      best + 1);
+  f.threshold = fmt::format(
+      "{} loss {:.0f}%+ above its minimum two or more epochs on (Prechelt's "
+      "generalization loss), or train - {} accuracy >= {} (>= {} above {} "
+      "training accuracy; AUTOTRAINER)",
+      name, 100 * kGeneralizationLoss, name, kGapLowAccuracy, kGapHighAccuracy, kHighAccuracy);
+  f.source =
+      "Prechelt, \"Early Stopping - But When?\" (1998); AUTOTRAINER (ICSE 2021) test_not_well; "
+      "Keras EarlyStopping";
+  f.fix = fmt::format(
+      "more data or augmentation, dropout or a smaller model, or stop at epoch {} "
+      "(early stopping)",
+      best + 1);
   // A run with a problem already named fits badly for that reason first; a
   // model that neglects rare classes loses accuracy on held-out data whose
   // classes are balanced, which is the imbalance, not memorization.
@@ -101,41 +106,51 @@ void rule_underfitting(DiagnosisContext& c) {
   const double fraction = last.loss / chance;
   const double gap = last.accuracy - *eval_accuracy(last);
   if (!(fraction > kUnderfitLossFraction) || std::fabs(gap) >= kSameAccuracy) return;
-  const double drop = r.epochs.size() >= 2 ? relative_drop(r.epochs[r.epochs.size() - 2].loss, last.loss) : 1;
+  const double drop =
+      r.epochs.size() >= 2 ? relative_drop(r.epochs[r.epochs.size() - 2].loss, last.loss) : 1;
   // The narrowest hidden layer: fewer units than classes cannot separate them.
   const std::vector<size_t> layers = param_layers(r);
   int64_t narrowest = 0;
   size_t at = 0;
   for (size_t k = 0; k + 1 < layers.size(); ++k) {
     const Shape& s = r.layers[layers[k]].output_shape;
-    if (!s.empty() && (narrowest == 0 || s.back() < narrowest)) narrowest = s.back(), at = layers[k];
+    if (!s.empty() && (narrowest == 0 || s.back() < narrowest))
+      narrowest = s.back(), at = layers[k];
   }
   const bool bottleneck = narrowest > 0 && narrowest < r.classes;
   const bool plateau = r.epochs.size() >= 3 && drop < kPlateau;
   if (!bottleneck && !plateau) return;
-  Finding f("underfitting", Severity::warning,
-            fmt::format("the model underfits: training loss {} ({:.0f}% of chance) with training and {} "
-                        "accuracy alike ({} vs {}){}",
-                        short_number(last.loss), 100 * fraction, eval_name(r), short_number(last.accuracy),
-                        short_number(*eval_accuracy(last)),
-                        bottleneck ? fmt::format(": {} has {} units for {} classes", r.layers[at].name, narrowest, r.classes)
-                                   : ": it stopped improving"));
+  Finding f(
+      "underfitting", Severity::warning,
+      fmt::format("the model underfits: training loss {} ({:.0f}% of chance) with training and {} "
+                  "accuracy alike ({} vs {}){}",
+                  short_number(last.loss), 100 * fraction, eval_name(r),
+                  short_number(last.accuracy), short_number(*eval_accuracy(last)),
+                  bottleneck ? fmt::format(": {} has {} units for {} classes", r.layers[at].name,
+                                           narrowest, r.classes)
+                             : ": it stopped improving"));
   f.add("loss_fraction_of_chance", fraction,
-        fmt::format("training loss {} vs ln({}) = {}", short_number(last.loss), r.classes, short_number(chance)));
-  f.add("accuracy_gap", gap, fmt::format("train - {} accuracy {}", eval_name(r), short_number(gap)));
-  f.add("last_epoch_improvement", drop, fmt::format("the training loss fell {:.1f}% in the last epoch", 100 * drop));
+        fmt::format("training loss {} vs ln({}) = {}", short_number(last.loss), r.classes,
+                    short_number(chance)));
+  f.add("accuracy_gap", gap,
+        fmt::format("train - {} accuracy {}", eval_name(r), short_number(gap)));
+  f.add("last_epoch_improvement", drop,
+        fmt::format("the training loss fell {:.1f}% in the last epoch", 100 * drop));
   if (narrowest > 0)
     f.add("narrowest_layer", static_cast<double>(narrowest),
-          fmt::format("narrowest hidden layer: {} with {} units; {} parameters in all", r.layers[at].name, narrowest,
-                      r.config.value("params", int64_t{0})));
-  f.threshold = fmt::format("training loss above {} x ln(K), |train - validation accuracy| below {}, "
-                            "and either a hidden layer narrower than K or under {:.0f}% progress in the "
-                            "last epoch",
-                            kUnderfitLossFraction, kSameAccuracy, 100 * kPlateau);
-  f.source = "Goodfellow, Bengio, Courville, \"Deep Learning\" (2016) sec. 5.2 (capacity, under- and "
-             "overfitting); Karpathy (2019): overfit first, then regularize";
-  f.fix = "give the model more capacity: wider layers (at least as many units as classes), more "
-          "filters, or another convolution block";
+          fmt::format("narrowest hidden layer: {} with {} units; {} parameters in all",
+                      r.layers[at].name, narrowest, r.config.value("params", int64_t{0})));
+  f.threshold = fmt::format(
+      "training loss above {} x ln(K), |train - validation accuracy| below {}, "
+      "and either a hidden layer narrower than K or under {:.0f}% progress in the "
+      "last epoch",
+      kUnderfitLossFraction, kSameAccuracy, 100 * kPlateau);
+  f.source =
+      "Goodfellow, Bengio, Courville, \"Deep Learning\" (2016) sec. 5.2 (capacity, under- and "
+      "overfitting); Karpathy (2019): overfit first, then regularize";
+  f.fix =
+      "give the model more capacity: wider layers (at least as many units as classes), more "
+      "filters, or another convolution block";
   c.found.push_back(f);
 }
 
@@ -144,15 +159,18 @@ void rule_still_improving(DiagnosisContext& c) {
   if (r.epochs.size() < 2 || has_alarm(c.found)) return;
   const double drop = relative_drop(r.epochs[r.epochs.size() - 2].loss, r.epochs.back().loss);
   if (drop <= kStillImproving) return;
-  Finding f("still-improving", Severity::note,
-            fmt::format("the training loss was still falling ({:.0f}% in the last epoch): more epochs "
-                        "would likely help",
-                        100 * drop));
+  Finding f(
+      "still-improving", Severity::note,
+      fmt::format("the training loss was still falling ({:.0f}% in the last epoch): more epochs "
+                  "would likely help",
+                  100 * drop));
   f.add("last_epoch_improvement", drop,
         fmt::format("training loss {} -> {}", short_number(r.epochs[r.epochs.size() - 2].loss),
                     short_number(r.epochs.back().loss)));
-  f.threshold = fmt::format("training loss down more than {:.0f}% in the last epoch", 100 * kStillImproving);
-  f.source = "Keras EarlyStopping (min_delta): training stops paying off once the loss stops falling";
+  f.threshold =
+      fmt::format("training loss down more than {:.0f}% in the last epoch", 100 * kStillImproving);
+  f.source =
+      "Keras EarlyStopping (min_delta): training stops paying off once the loss stops falling";
   f.fix = "train for more epochs (--epochs; --resume continues a checkpointed run)";
   c.found.push_back(f);
 }

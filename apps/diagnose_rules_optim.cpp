@@ -38,10 +38,11 @@ std::optional<Finding> check_initial_loss(double loss, int classes, const std::s
   if (classes < 2 || loss_name == "mean_squared_error" || !std::isfinite(loss)) return std::nullopt;
   const double chance = chance_loss(classes);
   if (loss <= kInitialLossFactor * chance) return std::nullopt;
-  Finding f("initial-loss", Severity::warning,
-            fmt::format("the loss before any update was {}, far above ln({}) = {} that an untrained "
-                        "model should score",
-                        short_number(loss), classes, short_number(chance)));
+  Finding f(
+      "initial-loss", Severity::warning,
+      fmt::format("the loss before any update was {}, far above ln({}) = {} that an untrained "
+                  "model should score",
+                  short_number(loss), classes, short_number(chance)));
   f.add("initial_loss", loss, fmt::format("loss at the first step {}", short_number(loss)));
   f.add("chance_loss", chance, fmt::format("expected ln({}) = {}", classes, short_number(chance)));
   if (!label_counts.empty())
@@ -130,7 +131,8 @@ std::vector<double> update_ratio_medians(const RunRecord& r) {
   for (const EpochRecord& e : r.epochs) {
     std::vector<double> ratios;
     for (size_t i : param_layers(r))
-      if (i < e.layers.size() && e.layers[i].grad_norm > 0) ratios.push_back(e.layers[i].update_ratio);
+      if (i < e.layers.size() && e.layers[i].grad_norm > 0)
+        ratios.push_back(e.layers[i].update_ratio);
     out.push_back(median(ratios));
   }
   return out;
@@ -155,7 +157,9 @@ void rule_input_non_finite(DiagnosisContext& c) {
           fmt::format("{} non-finite input values in the first epoch", r.input_stats.nonfinite));
   f.threshold = "any NaN or Inf in an input";
   f.source = "article 003 ex. 3 (missing values); Keras TerminateOnNaN";
-  f.fix = "impute missing values (e.g. with the training mean) before training, and the same way at inference";
+  f.fix =
+      "impute missing values (e.g. with the training mean) before training, and the same way at "
+      "inference";
   c.found.push_back(f);
 }
 
@@ -182,7 +186,8 @@ void rule_lr_too_high(DiagnosisContext& c) {
   if (!(nan || diverged.found || capped || (big_updates && stuck))) return;
 
   const double lr = r.steps.front().learning_rate;
-  Finding f("lr-too-high", Severity::problem, fmt::format("the learning rate ({}) is too high: ", short_number(lr)));
+  Finding f("lr-too-high", Severity::problem,
+            fmt::format("the learning rate ({}) is too high: ", short_number(lr)));
   f.add("learning_rate", lr, fmt::format("learning rate {} ({})", short_number(lr), r.optimizer));
   std::vector<std::string> what;
   if (nan) {
@@ -190,7 +195,8 @@ void rule_lr_too_high(DiagnosisContext& c) {
     f.add("nonfinite_step", static_cast<double>(nan->step + 1), nan->message);
     if (nan->detail.contains("loss_before"))
       f.add("loss_before_nonfinite", nan->detail["loss_before"].get<double>(),
-            fmt::format("the loss was {} the step before", short_number(nan->detail["loss_before"].get<double>())));
+            fmt::format("the loss was {} the step before",
+                        short_number(nan->detail["loss_before"].get<double>())));
   }
   if (diverged.found) {
     what.push_back(fmt::format("the loss diverged to {}", short_number(diverged.smoothed)));
@@ -201,30 +207,35 @@ void rule_lr_too_high(DiagnosisContext& c) {
   }
   if (capped_share >= kCappedShare && !c.has("input-unnormalized")) {
     what.push_back("predictions became confidently wrong");
-    f.add("capped_share", capped_share,
-          fmt::format("{:.0f}% of epoch {}'s samples had a loss past the clipped-probability ceiling "
-                      "-ln(1e-7) = 16.1",
-                      100 * capped_share, capped_epoch + 1));
+    f.add(
+        "capped_share", capped_share,
+        fmt::format("{:.0f}% of epoch {}'s samples had a loss past the clipped-probability ceiling "
+                    "-ln(1e-7) = 16.1",
+                    100 * capped_share, capped_epoch + 1));
   }
   if (big_updates) {
     if (stuck) what.push_back("each step rewrites the weights and the model no longer learns");
     f.add("update_ratio", top_ratio,
-          fmt::format("update/weight ratio {} per step (healthy ~1e-3, CS231n)", short_number(top_ratio)));
+          fmt::format("update/weight ratio {} per step (healthy ~1e-3, CS231n)",
+                      short_number(top_ratio)));
   }
   if (stuck)
     f.add("final_loss", last->loss,
-          fmt::format("final training loss {} (chance: ln({}) = {})", short_number(last->loss), r.classes,
-                      short_number(chance_loss(r.classes))));
+          fmt::format("final training loss {} (chance: ln({}) = {})", short_number(last->loss),
+                      r.classes, short_number(chance_loss(r.classes))));
   f.title += what.empty() ? "training diverged" : what.front();
-  for (size_t i = 1; i < what.size(); ++i) f.title += (i + 1 == what.size() ? " and " : ", ") + what[i];
-  f.threshold = fmt::format("a NaN/Inf loss; or the smoothed loss above {}x its start; or {:.0f}%+ of "
-                            "an epoch's samples past the loss ceiling; or update/weight ratios above "
-                            "{} with the loss no better than chance",
-                            kDivergeFactor, 100 * kCappedShare, kUpdateRatioHigh);
+  for (size_t i = 1; i < what.size(); ++i)
+    f.title += (i + 1 == what.size() ? " and " : ", ") + what[i];
+  f.threshold = fmt::format(
+      "a NaN/Inf loss; or the smoothed loss above {}x its start; or {:.0f}%+ of "
+      "an epoch's samples past the loss ceiling; or update/weight ratios above "
+      "{} with the loss no better than chance",
+      kDivergeFactor, 100 * kCappedShare, kUpdateRatioHigh);
   f.source = kLrSource;
-  f.fix = fmt::format("lower the learning rate: {}, or run convkit lr-find; --on-nan rollback "
-                      "recovers automatically",
-                      lower_lr_advice(r));
+  f.fix = fmt::format(
+      "lower the learning rate: {}, or run convkit lr-find; --on-nan rollback "
+      "recovers automatically",
+      lower_lr_advice(r));
   // A loss spike the run recovers from, with no NaN and no capped losses, is
   // what unnormalized inputs do to the first steps: a symptom, not a cause.
   // Recovered: the run ends better than chance (classifiers), or far below
@@ -246,9 +257,11 @@ void rule_non_finite(DiagnosisContext& c) {
   Finding f("non-finite", Severity::problem, e->message);
   f.add("step", static_cast<double>(e->step + 1), e->message);
   f.threshold = "any NaN or Inf in the loss or the gradients";
-  f.source = "Keras TerminateOnNaN; PyTorch anomaly detection (names the operation that produced NaN)";
-  f.fix = fmt::format("lower the learning rate ({}), normalize the inputs, check the initialization",
-                      lower_lr_advice(r));
+  f.source =
+      "Keras TerminateOnNaN; PyTorch anomaly detection (names the operation that produced NaN)";
+  f.fix =
+      fmt::format("lower the learning rate ({}), normalize the inputs, check the initialization",
+                  lower_lr_advice(r));
   attribute(f, c, {"exploding-gradients", "input-unnormalized"});
   c.found.push_back(f);
 }
@@ -304,9 +317,10 @@ void rule_lr_too_low(DiagnosisContext& c) {
       kUpdateRatioLow, 100 * kMinImprovement, kSlowMinSteps, 100 * kSteadyShare,
       100 * kSlowMaxGain);
   f.source = kLrSource;
-  f.fix = fmt::format("raise the learning rate (x10 to x100: --lr {}), train for more epochs, or "
-                      "run convkit lr-find",
-                      short_number(lr * 100));
+  f.fix = fmt::format(
+      "raise the learning rate (x10 to x100: --lr {}), train for more epochs, or "
+      "run convkit lr-find",
+      short_number(lr * 100));
   attribute(f, c, {"dead-relu", "vanishing-gradients"});
   c.found.push_back(f);
 }

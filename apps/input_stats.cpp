@@ -48,7 +48,8 @@ void InputStatsAccumulator::add(const Tensor& batch) {
   const int64_t stride = C == 1 ? 1 : C;
   for (int64_t c = 0; c < C; ++c) {
     Sums& s = channels_[c];
-    float lo = s.count ? static_cast<float>(s.min) : INFINITY, hi = s.count ? static_cast<float>(s.max) : -INFINITY;
+    float lo = s.count ? static_cast<float>(s.min) : INFINITY,
+          hi = s.count ? static_cast<float>(s.max) : -INFINITY;
     double sum = 0, squares = 0;
     int64_t count = 0, whole = 0;
     for (int64_t i = c; i < n; i += stride) {
@@ -129,24 +130,29 @@ std::string InputStats::describe_range() const {
   if (looks_like_raw_pixels()) return "raw 8-bit pixels, whole numbers 0..255";
   if (all.min >= 0 && all.max <= 1) return "scaled to 0..1";
   if (all.min >= -1 && all.max <= 1) return "scaled to -1..1";
-  if (std::fabs(all.mean) < 0.2 && all.std > 0.5 && all.std < 2) return "standardized (mean ~0, std ~1)";
+  if (std::fabs(all.mean) < 0.2 && all.std > 0.5 && all.std < 2)
+    return "standardized (mean ~0, std ~1)";
   return fmt::format("{}..{}", short_number(all.min), short_number(all.max));
 }
 
 std::string InputStats::describe() const {
-  return fmt::format("min {}, max {}, mean {}, std {}", short_number(all.min), short_number(all.max),
-                     short_number(all.mean), short_number(all.std));
+  return fmt::format("min {}, max {}, mean {}, std {}", short_number(all.min),
+                     short_number(all.max), short_number(all.mean), short_number(all.std));
 }
 
 nlohmann::json InputStats::to_json() const {
   nlohmann::json channel_list = nlohmann::json::array();
   for (const ChannelStats& c : channels) channel_list.push_back(channel_json(c));
-  return {{"sample_shape", sample_shape},   {"samples", samples},
-          {"nonfinite", nonfinite},         {"whole_fraction", whole_fraction},
-          {"all", channel_json(all)},       {"channels", channel_list},
+  return {{"sample_shape", sample_shape},
+          {"samples", samples},
+          {"nonfinite", nonfinite},
+          {"whole_fraction", whole_fraction},
+          {"all", channel_json(all)},
+          {"channels", channel_list},
           {"range", describe_range()},
-          {"neighbor_correlation", std::isfinite(neighbor_correlation) ? nlohmann::json(neighbor_correlation)
-                                                                        : nlohmann::json(nullptr)}};
+          {"neighbor_correlation", std::isfinite(neighbor_correlation)
+                                       ? nlohmann::json(neighbor_correlation)
+                                       : nlohmann::json(nullptr)}};
 }
 
 InputStats InputStats::from_json(const nlohmann::json& j) {
@@ -234,11 +240,15 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
     const double floor = std::max(1e-6, 1e-3 * std::max(std::fabs(t.max), std::fabs(t.min)));
     const double t_std = std::max(t.std, floor), n_std = std::max(n.std, floor);
     // A std needs several values: one feature of one sample has none to speak of.
-    const bool enough = now.samples * (shape_size(now.sample_shape) / static_cast<int64_t>(now.channels.size())) >= 8;
+    const bool enough =
+        now.samples * (shape_size(now.sample_shape) / static_cast<int64_t>(now.channels.size())) >=
+        8;
     const double ratio = enough ? n_std / t_std : 1.0;
     const double shift = std::fabs(n.mean - t.mean) / t_std;
-    const double score = std::max({ratio / kMaxStdRatio, 1 / (ratio * kMaxStdRatio), shift / kMaxMeanShift});
-    if (score > worst_score) worst_score = score, worst = c, worst_ratio = ratio, worst_shift = shift;
+    const double score =
+        std::max({ratio / kMaxStdRatio, 1 / (ratio * kMaxStdRatio), shift / kMaxMeanShift});
+    if (score > worst_score)
+      worst_score = score, worst = c, worst_ratio = ratio, worst_shift = shift;
   }
   if (worst_score <= 1) return findings;
 
@@ -255,8 +265,8 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
     cause = fmt::format("{} is scaled {}x differently from training", channel_name(now, worst),
                         short_number(worst_ratio));
   else
-    cause = fmt::format("{} is shifted by {} training standard deviations", channel_name(now, worst),
-                        short_number(worst_shift));
+    cause = fmt::format("{} is shifted by {} training standard deviations",
+                        channel_name(now, worst), short_number(worst_shift));
   Finding f{"preprocessing-mismatch", Severity::problem,
             "the inputs are not preprocessed as the training inputs were: " + cause};
   f.add("std_ratio", worst_ratio,
@@ -266,13 +276,17 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
         fmt::format("{}: mean {} now vs {} in training ({} training stds apart)",
                     channel_name(now, worst), short_number(n.mean), short_number(t.mean),
                     short_number(worst_shift)));
-  f.add("range_now", n.max, fmt::format("inputs now: {}; training: {}", now.describe(), training.describe()));
-  f.threshold = fmt::format("std ratio outside [1/{0}, {0}] or a mean shift above {1} training stds "
-                            "(for {2}+ inputs; [1/{3}, {3}] and {4} for fewer)",
-                            kManyBounds.std_ratio, kManyBounds.mean_shift, kManySamples,
-                            kFewBounds.std_ratio, kFewBounds.mean_shift);
+  f.add("range_now", n.max,
+        fmt::format("inputs now: {}; training: {}", now.describe(), training.describe()));
+  f.threshold = fmt::format(
+      "std ratio outside [1/{0}, {0}] or a mean shift above {1} training stds "
+      "(for {2}+ inputs; [1/{3}, {3}] and {4} for fewer)",
+      kManyBounds.std_ratio, kManyBounds.mean_shift, kManySamples, kFewBounds.std_ratio,
+      kFewBounds.mean_shift);
   f.source = kMismatchSource;
-  f.fix = "apply the model's own preprocessing (saved in its file) to new inputs, exactly as in training";
+  f.fix =
+      "apply the model's own preprocessing (saved in its file) to new inputs, exactly as in "
+      "training";
   findings.push_back(f);
   return findings;
 }

@@ -7,8 +7,8 @@
 //
 // Channels are the last dimension of an image (H,W,C), or each feature of a
 // vector of at most kMaxFeatureChannels features; wider vectors are one channel.
-#include <nlohmann/json.hpp>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,12 +27,12 @@ struct ChannelStats {
 struct InputStats {
   Shape sample_shape;
   int64_t samples = 0;
-  int64_t nonfinite = 0;         // NaN or Inf values (left out of the rest)
-  double whole_fraction = 0;     // share of values that are whole numbers
+  int64_t nonfinite = 0;      // NaN or Inf values (left out of the rest)
+  double whole_fraction = 0;  // share of values that are whole numbers
   // Images: correlation between horizontally adjacent pixels (natural images
   // ~0.9, random noise ~0); NaN for other inputs.
   double neighbor_correlation = std::numeric_limits<double>::quiet_NaN();
-  ChannelStats all;              // every channel together
+  ChannelStats all;  // every channel together
   std::vector<ChannelStats> channels;
 
   // Whole numbers in [0, 255] reaching above 1: 8-bit pixels no one scaled.

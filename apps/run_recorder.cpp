@@ -10,17 +10,17 @@
 #include "apps/layer_health.h"
 #include "apps/nonfinite.h"
 #include "apps/raster.h"
-#include "data/preview.h"
 #include "core/error.h"
 #include "core/reduce.h"
+#include "data/preview.h"
 
 namespace ck {
 
 namespace {
 
-constexpr int64_t kProbeSamples = 512;            // "measured over the data, not one batch"
+constexpr int64_t kProbeSamples = 512;              // "measured over the data, not one batch"
 constexpr int64_t kProbeBytes = int64_t{64} << 20;  // fewer samples for large images
-constexpr int64_t kUpdateSamplesPerEpoch = 16;    // steps per epoch whose update ratio is measured
+constexpr int64_t kUpdateSamplesPerEpoch = 16;  // steps per epoch whose update ratio is measured
 constexpr int kSamplesShown = 16;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -57,7 +57,8 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
   run_.model_spec = model_.spec();
   run_.loss = loss_name(model_.loss());
   const int64_t K = model_.output_shape()[0];
-  run_.classes = model_.loss() == LossKind::mean_squared_error ? 0 : (K == 1 ? 2 : static_cast<int>(K));
+  run_.classes =
+      model_.loss() == LossKind::mean_squared_error ? 0 : (K == 1 ? 2 : static_cast<int>(K));
   run_.class_names = info_.class_names;
   run_.optimizer = optimizer_.name();
   run_.epochs_planned = info_.epochs;
@@ -91,7 +92,8 @@ void RunRecorder::capture_data(const Batch& batch) {
     input_stats_.add(batch.x);
     if (run_.classes > 0) {
       if (label_counts_.empty()) label_counts_.assign(run_.classes, 0);
-      const int64_t ts = batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
+      const int64_t ts =
+          batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
       for (int64_t i = 0; i < batch.size(); ++i) {
         const auto label = static_cast<int64_t>(batch.targets[i * ts]);
         if (label >= 0 && label < run_.classes) label_counts_[label]++;
@@ -109,9 +111,11 @@ void RunRecorder::capture_data(const Batch& batch) {
   }
   if (probe_size_ < probe_capacity_ && batch.x.row_size() == probe_.row_size()) {
     const int64_t n = std::min(probe_capacity_ - probe_size_, batch.size());
-    std::copy_n(batch.x.data(), n * batch.x.row_size(), probe_.data() + probe_size_ * probe_.row_size());
+    std::copy_n(batch.x.data(), n * batch.x.row_size(),
+                probe_.data() + probe_size_ * probe_.row_size());
     const int64_t ts = batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
-    probe_targets_.insert(probe_targets_.end(), batch.targets.begin(), batch.targets.begin() + n * ts);
+    probe_targets_.insert(probe_targets_.end(), batch.targets.begin(),
+                          batch.targets.begin() + n * ts);
     probe_size_ += n;
   }
 }
@@ -140,15 +144,18 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   s.grad_norm = std::sqrt(total);
   if (run_.steps.empty() && run_.initial_grad_norms.empty()) {
     for (const std::vector<Param*>& params : layer_params_) {
-      run_.initial_grad_norms.push_back(params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, true)));
-      run_.initial_param_norms.push_back(params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, false)));
+      run_.initial_grad_norms.push_back(
+          params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, true)));
+      run_.initial_param_norms.push_back(
+          params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, false)));
     }
   }
   if ((!std::isfinite(s.loss) || !std::isfinite(s.grad_norm)) && !nonfinite_seen_) {
     nonfinite_seen_ = true;
     if (std::optional<NonFiniteReport> r = locate_nonfinite(model, batch, s.loss)) {
       RunEvent e{"non-finite", step.epoch, step.step, r->describe(step.epoch, step.step)};
-      e.detail = {{"pass", r->pass}, {"layer", r->layer}, {"what", r->what}, {"evidence", r->detail}};
+      e.detail = {
+          {"pass", r->pass}, {"layer", r->layer}, {"what", r->what}, {"evidence", r->detail}};
       double last_finite = kNaN;
       for (auto it = run_.steps.rbegin(); it != run_.steps.rend(); ++it)
         if (std::isfinite(it->loss)) {
@@ -177,9 +184,10 @@ void RunRecorder::on_step_end(const StepInfo& step) {
   pending_.skipped = step.skipped;
   run_.steps.push_back(pending_);
   if (step.skipped) {
-    RunEvent e{"rollback", step.epoch, step.step,
-               fmt::format("update skipped, last good state restored; learning rate {} -> {}",
-                           short_number(last_learning_rate_), short_number(optimizer_.learning_rate))};
+    RunEvent e{
+        "rollback", step.epoch, step.step,
+        fmt::format("update skipped, last good state restored; learning rate {} -> {}",
+                    short_number(last_learning_rate_), short_number(optimizer_.learning_rate))};
     e.detail = {{"learning_rate_before", shortest(last_learning_rate_)},
                 {"learning_rate_after", shortest(optimizer_.learning_rate)}};
     run_.events.push_back(e);
@@ -253,7 +261,8 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   const int64_t ts = probe_size_ ? static_cast<int64_t>(probe_targets_.size()) / probe_size_ : 1;
   for (int i = 0; i < shown; ++i) {
     run_.sample_labels.push_back(static_cast<int>(probe_targets_[i * ts]));
-    if (i < static_cast<int>(p.predictions.size())) run_.sample_predictions.push_back(p.predictions[i]);
+    if (i < static_cast<int>(p.predictions.size()))
+      run_.sample_predictions.push_back(p.predictions[i]);
   }
   write();
 }
@@ -261,7 +270,8 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
 void RunRecorder::finish(const std::string& stopped_because) {
   run_.status = stopped_because.empty() ? "finished" : "stopped: " + stopped_because;
   // A run stopped in its first epoch still has its data statistics.
-  if (run_.input_stats.samples == 0 && !input_stats_.empty()) run_.input_stats = input_stats_.stats();
+  if (run_.input_stats.samples == 0 && !input_stats_.empty())
+    run_.input_stats = input_stats_.stats();
   if (run_.label_counts.empty() && !label_counts_.empty()) run_.label_counts = label_counts_;
   write();
 }
@@ -272,7 +282,9 @@ void RunRecorder::write() {
   write_run_files(dir_, run_);
   if (run_.samples.rank() == 4 && !fs::exists(fs::path(dir_) / "samples.png")) {
     const int64_t n = std::min<int64_t>(kSamplesShown, run_.samples.dim(0));
-    std::vector<float> labels(run_.sample_labels.begin(), run_.sample_labels.begin() + std::min<size_t>(n, run_.sample_labels.size()));
+    std::vector<float> labels(
+        run_.sample_labels.begin(),
+        run_.sample_labels.begin() + std::min<size_t>(n, run_.sample_labels.size()));
     const int zoom = std::max<int>(1, 84 / static_cast<int>(run_.samples.dim(1)));
     write_png((fs::path(dir_) / "samples.png").string(),
               render_samples(run_.samples.slice(0, n), labels, 8, zoom));
