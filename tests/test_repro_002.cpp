@@ -14,8 +14,9 @@ using namespace ck;
 
 using namespace ck::test;
 
-TEST_CASE("repro standardize: normalize() maps every element to the whole array, training "
-          "statistics carry to test, normalized inputs beat raw pixels on test loss") {
+TEST_CASE(
+    "repro standardize: normalize() maps every element to the whole array, training "
+    "statistics carry to test, normalized inputs beat raw pixels on test loss") {
   ExperimentResult r = quick("standardize");
   // As printed: each of the 100 elements is the whole (100, 28, 28, 1) array.
   CHECK(holds(r, "The article's normalize() returns the whole array"));
@@ -38,8 +39,9 @@ TEST_CASE("repro standardize: normalize() maps every element to the whole array,
   CHECK(alarms(r, "zscore").empty());
 }
 
-TEST_CASE("repro augmentation: a small set overfits, the article's pipeline closes the gap but "
-          "costs test accuracy, rotation by 72 degrees most") {
+TEST_CASE(
+    "repro augmentation: a small set overfits, the article's pipeline closes the gap but "
+    "costs test accuracy, rotation by 72 degrees most") {
   ExperimentResult r = quick("augmentation");
   CHECK(holds(r, "Without augmentation the model overfits"));
   CHECK(r.number("real.none.gap") >= 0.1);
@@ -57,8 +59,9 @@ TEST_CASE("repro augmentation: a small set overfits, the article's pipeline clos
   CHECK(alarms(r, "article").empty());
 }
 
-TEST_CASE("repro class-weights: the tail is neglected without a remedy, 1/count weights and "
-          "oversampling recover it, 1/count's scale starves SGD but not Adam") {
+TEST_CASE(
+    "repro class-weights: the tail is neglected without a remedy, 1/count weights and "
+    "oversampling recover it, 1/count's scale starves SGD but not Adam") {
   ExperimentResult r = quick("class-weights");
   CHECK(holds(r, "Without a remedy the tail is recalled worse than the head"));
   CHECK(r.number("real.none.tail_recall") < r.number("real.none.head_recall") - 0.2);
