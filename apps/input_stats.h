@@ -35,7 +35,12 @@ struct InputStats {
   ChannelStats all;  // every channel together
   std::vector<ChannelStats> channels;
 
-  // Whole numbers in [0, 255] reaching above 1: 8-bit pixels no one scaled.
+  // A row of table features (a vector of at most kMaxFeatureChannels), not an image.
+  bool is_table() const {
+    return sample_shape.size() == 1 && sample_shape[0] <= kMaxFeatureChannels;
+  }
+  // Whole numbers in [0, 255] reaching above 1: 8-bit pixels no one scaled
+  // (never for table rows, whose whole numbers are counts or codes).
   bool looks_like_raw_pixels() const;
   // "raw 8-bit pixels (0..255)", "0..1", "-1..1", "standardized (mean 0, std 1)"...
   std::string describe_range() const;
@@ -72,6 +77,8 @@ InputStats input_stats_of(const Tensor& batch);
 // model (`now`) with those it was trained on. Findings (id
 // "preprocessing-mismatch" or "input-non-finite") name the channel, both
 // statistics and the likely cause; none when the inputs look alike.
-std::vector<Finding> compare_input_stats(const InputStats& training, const InputStats& now);
+// feature_names: the table's feature columns, to name them (may be empty).
+std::vector<Finding> compare_input_stats(const InputStats& training, const InputStats& now,
+                                         const std::vector<std::string>& feature_names = {});
 
 }  // namespace ck
