@@ -65,7 +65,11 @@ TEST_CASE("predict: classifies image files and folders with the recorded preproc
 
   REQUIRE(run_convkit("predict --json --model " + trained().model + " " + trained().images, out) ==
           0);
-  nlohmann::json j = nlohmann::json::parse(out);
+  const nlohmann::json all = nlohmann::json::parse(out);
+  // Inputs preprocessed as in training: checked against the file's record, no mismatch.
+  CHECK(all["input_check"]["checked"] == true);
+  CHECK(all["input_check"]["mismatch"] == false);
+  const nlohmann::json& j = all["predictions"];
   REQUIRE(j.size() == 20);
   double total = 0;
   for (const auto& t : j[0]["top"]) total += t["probability"].get<double>();
@@ -81,6 +85,38 @@ TEST_CASE("predict: --no-preprocess says loudly what it skips") {
   CHECK(
       out.find("--no-preprocess: inputs go to the model raw, skipping the scaling (scale 1/255)") !=
       std::string::npos);
+}
+
+TEST_CASE(
+    "predict and evaluate: raw inputs for a model trained on scaled ones are named on stderr") {
+  std::string out;
+  // Normal use: the saved scaling applies, nothing to warn about.
+  REQUIRE(run_convkit("predict --model " + trained().model + " " + trained().images, out) == 0);
+  CHECK(out.find("preprocessing-mismatch") == std::string::npos);
+  REQUIRE(run_convkit("evaluate " + trained().model + " --limit 300", out) == 0);
+  CHECK(out.find("preprocessing-mismatch") == std::string::npos);
+  // --no-preprocess: 0..255 pixels reach a model trained on 0..1.
+  REQUIRE(run_convkit("predict --no-preprocess --model " + trained().model + " " + trained().images,
+                      out) == 0);
+  CHECK(
+      out.find("convkit: warning: the inputs are not preprocessed as the training inputs were: the "
+               "inputs look like raw 0..255 pixels, the training inputs were scaled to 0..1 "
+               "[preprocessing-mismatch]") != std::string::npos);
+  REQUIRE(run_convkit("evaluate --no-preprocess " + trained().model + " --limit 300", out) == 0);
+  CHECK(
+      out.find(
+          "raw 0..255 pixels, the training inputs were scaled to 0..1 [preprocessing-mismatch]") !=
+      std::string::npos);
+  // --json carries it as a field; the document starts after the stderr warnings.
+  REQUIRE(run_convkit(
+              "predict --json --no-preprocess --model " + trained().model + " " + trained().images,
+              out) == 0);
+  const size_t start = out.find("\n{\n");
+  REQUIRE(start != std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(out.substr(start + 1));
+  CHECK(j["input_check"]["mismatch"] == true);
+  REQUIRE(j["input_check"]["findings"].size() == 1);
+  CHECK(j["input_check"]["findings"][0]["id"] == "preprocessing-mismatch");
 }
 
 TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual and the fix") {
