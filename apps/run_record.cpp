@@ -208,6 +208,8 @@ nlohmann::json run_json(const RunRecord& run) {
                       {"epochs_planned", run.epochs_planned},
                       {"label_counts", run.label_counts},
                       {"sample_weights", run.sample_weights},
+                      {"initial_weight_mean", json_number(run.initial_weight_mean)},
+                      {"weight_mean", json_number(run.weight_mean)},
                       {"input_stats", run.input_stats.to_json()},
                       {"pretrained", run.pretrained},
                       {"initial_loss", json_number(run.initial_loss)},
@@ -264,6 +266,10 @@ RunRecord read_run_dir(const std::string& dir) {
     run.epochs_planned = j.at("epochs_planned").get<int>();
     run.label_counts = j.at("label_counts").get<std::vector<int64_t>>();
     run.sample_weights = j.at("sample_weights").get<bool>();
+    // Older records have no weight means: 1 is right for runs without weights.
+    if (j.contains("initial_weight_mean"))
+      run.initial_weight_mean = number_of(j.at("initial_weight_mean"));
+    if (j.contains("weight_mean")) run.weight_mean = number_of(j.at("weight_mean"));
     run.input_stats = InputStats::from_json(j.at("input_stats"));
     if (j.contains("reference_input_stats"))
       run.reference_input_stats = InputStats::from_json(j.at("reference_input_stats"));

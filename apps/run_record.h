@@ -96,6 +96,10 @@ struct RunRecord {
   // The data as it entered the model, over the first epoch.
   std::vector<int64_t> label_counts;
   bool sample_weights = false;  // batches carried per-sample (class) weights
+  // The mean sample weight of the first batch and of the first epoch (1
+  // without weights). The loss is sum(w l) / n, so an untrained model scores
+  // ln K x the mean weight, not ln K: rules compare like with like.
+  double initial_weight_mean = 1, weight_mean = 1;
   InputStats input_stats;
   // The inputs a pretrained base (--init-from) was trained on, when known.
   std::optional<InputStats> reference_input_stats;

@@ -27,6 +27,13 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
 double shortest(float x) { return std::stod(fmt::format("{}", x)); }
 
+double batch_weight_mean(const Batch& b) {
+  if (b.weights.empty() || b.size() == 0) return 1;
+  double sum = 0;
+  for (int64_t i = 0; i < b.size(); ++i) sum += b.weights[i];
+  return sum / static_cast<double>(b.size());
+}
+
 double layer_sum_squares(const std::vector<Param*>& params, bool gradients) {
   double sum = 0;
   for (Param* p : params) {
@@ -71,7 +78,7 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
   run_.status = "running";
 }
 
-void RunRecorder::start(const StepInfo& step) {
+void RunRecorder::start(const Batch& batch, const StepInfo& step) {
   started_ = true;
   run_.steps_per_epoch = step.steps;
   run_.batch_size = step.batch.count;
@@ -80,7 +87,10 @@ void RunRecorder::start(const StepInfo& step) {
     return s.epoch > step.epoch || (s.epoch == step.epoch && s.step >= step.step);
   });
   std::erase_if(run_.epochs, [&](const EpochRecord& e) { return e.epoch >= step.epoch; });
-  if (run_.steps.empty()) run_.initial_loss = step.batch.mean();
+  if (run_.steps.empty()) {
+    run_.initial_loss = step.batch.mean();
+    run_.initial_weight_mean = batch_weight_mean(batch);
+  }
   capture_epoch_ = step.epoch;
   // A resumed run keeps the data statistics of its first epoch.
   capture_inputs_ = run_.input_stats.samples == 0;
@@ -100,6 +110,9 @@ void RunRecorder::capture_data(const Batch& batch) {
       }
     }
     run_.sample_weights = run_.sample_weights || !batch.weights.empty();
+    for (int64_t i = 0; i < batch.size(); ++i)
+      weight_sum_ += batch.weights.empty() ? 1.0 : batch.weights[i];
+    weight_count_ += batch.size();
   }
   // The probe: the first inputs seen, as they entered the model.
   if (probe_capacity_ == 0) {
@@ -121,7 +134,7 @@ void RunRecorder::capture_data(const Batch& batch) {
 }
 
 bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo& step) {
-  if (!started_) start(step);
+  if (!started_) start(batch, step);
   if (step.epoch == capture_epoch_) capture_data(batch);
 
   StepRecord& s = pending_;
@@ -225,6 +238,7 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   if (r.epoch == capture_epoch_) {
     if (!input_stats_.empty()) run_.input_stats = input_stats_.stats();
     if (!label_counts_.empty()) run_.label_counts = label_counts_;
+    if (weight_count_ > 0) run_.weight_mean = weight_sum_ / weight_count_;
   }
   const Tensor probe = probe_.slice(0, probe_size_);
   ProbeResult p = run_probe(model_, probe, probe_targets_, run_.classes);
@@ -273,6 +287,7 @@ void RunRecorder::finish(const std::string& stopped_because) {
   if (run_.input_stats.samples == 0 && !input_stats_.empty())
     run_.input_stats = input_stats_.stats();
   if (run_.label_counts.empty() && !label_counts_.empty()) run_.label_counts = label_counts_;
+  if (weight_count_ > 0 && run_.epochs.empty()) run_.weight_mean = weight_sum_ / weight_count_;
   write();
 }
 

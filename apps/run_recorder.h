@@ -50,7 +50,7 @@ class RunRecorder : public TrainObserver {
   const RunRecord& record() const { return run_; }
 
  private:
-  void start(const StepInfo& step);
+  void start(const Batch& batch, const StepInfo& step);
   void capture_data(const Batch& batch);
   void write();
 
@@ -67,6 +67,8 @@ class RunRecorder : public TrainObserver {
   // Measured data: input statistics and labels of the first epoch seen.
   InputStatsAccumulator input_stats_;
   std::vector<int64_t> label_counts_;
+  double weight_sum_ = 0;  // sample weights of the first epoch (1 each without)
+  int64_t weight_count_ = 0;
   // The probe: fixed training inputs, with their targets.
   Tensor probe_;
   int64_t probe_size_ = 0, probe_capacity_ = 0;
