@@ -23,6 +23,12 @@ constexpr double kConvergedAccuracy = 0.7;
 // mean the initialization (or the input) is far too large: healthy layers
 // start near 1.
 constexpr double kInitialGradToWeight = 10;
+// ... for layers of up to ~1,000 inputs per unit (Fashion-MNIST's 784-pixel
+// Dense). A layer's gradient is its input times the error, so with order-1
+// inputs its norm grows like sqrt(fan-in) while Glorot/He weight norms do
+// not: a healthy Flatten->Dense of 760,000 inputs starts near 20x. Wider
+// layers get the bar raised by sqrt(fan-in / 1,000).
+constexpr double kReferenceFanIn = 1000;
 // Dying ReLU: AUTOTRAINER flags 70% zero gradients (gamma); fastai's
 // activation stats track the share of outputs near zero. Here a layer with
 // 90% of its units never firing on any probe input is dead (a problem); 50%
@@ -40,7 +46,7 @@ bool not_converging(const RunRecord& r) {
   const EpochRecord& last = r.epochs.back();
   if (!std::isfinite(last.loss)) return true;
   if (r.classes > 0)
-    return last.accuracy < kConvergedAccuracy || last.loss >= chance_loss(r.classes);
+    return last.accuracy < kConvergedAccuracy || last.loss >= training_chance_loss(r);
   const double early = r.early_loss(), late = r.late_loss();
   return !(late < 0.5 * early);
 }
@@ -54,20 +60,27 @@ void rule_exploding_gradients(DiagnosisContext& c) {
   // Before any update: gradients against the weights they will move. Only
   // for cross-entropy, whose output gradient is bounded: a regression's
   // gradient grows with its targets' scale, which Adam shrugs off.
-  double init_ratio = 0;
+  double init_ratio = 0, init_bar = kInitialGradToWeight, init_excess = 0;
   size_t init_layer = 0;
   for (size_t i : layers)
     if (r.classes > 0 && i < r.initial_grad_norms.size() && i < r.initial_param_norms.size() &&
         r.initial_param_norms[i] > 0) {
       const double ratio = r.initial_grad_norms[i] / r.initial_param_norms[i];
-      if (ratio > init_ratio) init_ratio = ratio, init_layer = i;
+      // Inputs per unit: (fan-in + 1) x units parameters, dense or convolution.
+      const Shape& out = r.layers[i].output_shape;
+      const double units =
+          out.empty() ? 1.0 : static_cast<double>(std::max<int64_t>(out.back(), 1));
+      const double fan_in = std::max(1.0, static_cast<double>(r.layers[i].params) / units - 1);
+      const double bar = kInitialGradToWeight * std::sqrt(std::max(1.0, fan_in / kReferenceFanIn));
+      if (ratio / bar > init_excess)
+        init_excess = ratio / bar, init_ratio = ratio, init_bar = bar, init_layer = i;
     }
   const EpochRecord& first = r.epochs.front();
   if (first.layers.size() < r.layers.size()) return;
   const double g1 = first.layers[layers.front()].grad_norm,
                gL = first.layers[layers.back()].grad_norm;
   const double first_last = layers.size() > 1 && gL > 0 ? g1 / gL : 0;
-  const bool at_init = init_ratio > kInitialGradToWeight;
+  const bool at_init = init_excess > 1;
   const bool ratio = first_last > kExplodeRatio;
   if (!at_init && !ratio) return;
   Finding f("exploding-gradients", Severity::problem,
@@ -92,17 +105,19 @@ void rule_exploding_gradients(DiagnosisContext& c) {
         fmt::format("training does not converge: final loss {}, accuracy {}",
                     short_number(r.epochs.back().loss), short_number(r.epochs.back().accuracy)));
   f.threshold = fmt::format(
-      "a layer's gradient above {}x its weights at the first step, or first/last "
-      "layer gradient ratio above {} (AUTOTRAINER beta_3), while training does "
-      "not converge (accuracy below {} or loss no better than chance)",
-      kInitialGradToWeight, kExplodeRatio, kConvergedAccuracy);
+      "a layer's gradient above {}x its weights at the first step (x sqrt(fan-in / {}) "
+      "for wider layers), or first/last layer gradient ratio above {} (AUTOTRAINER beta_3), "
+      "while training does not converge (accuracy below {} or loss no better than chance)",
+      kInitialGradToWeight, kReferenceFanIn, kExplodeRatio, kConvergedAccuracy);
   f.source = std::string(kAutotrainerSource) +
              "; Pascanu, Mikolov, Bengio, \"On the difficulty of training recurrent neural "
              "networks\" (2013)";
   f.fix =
       "use Keras's default initialization (glorot_uniform) or smaller initial weights, clip the "
       "gradient norm, or normalize the inputs";
-  attribute(f, c, {"input-unnormalized", "input-non-finite"});
+  // Raw 0..255 inputs (or inputs unlike a pretrained base's) make every
+  // gradient of the first layer 100x larger: the input is the cause.
+  attribute(f, c, {"input-unnormalized", "preprocessing-mismatch", "input-non-finite"});
   c.found.push_back(f);
 }
 

@@ -83,8 +83,12 @@ void TrainGuard::first_step_checks(const Batch& batch, const StepInfo& step) {
     const auto label = static_cast<int64_t>(batch.targets[i * ts]);
     if (label >= 0 && label < classes) counts[label]++;
   }
-  if (std::optional<Finding> f =
-          check_initial_loss(step.batch.mean(), classes, loss_name(model_.loss()), counts))
+  double weights = 0;  // the loss is sum(w l) / n: chance scales with the mean weight
+  for (int64_t i = 0; i < batch.size(); ++i)
+    weights += batch.weights.empty() ? 1.0 : batch.weights[i];
+  const double weight_mean = batch.size() ? weights / static_cast<double>(batch.size()) : 1.0;
+  if (std::optional<Finding> f = check_initial_loss(step.batch.mean(), classes,
+                                                    loss_name(model_.loss()), counts, weight_mean))
     warn(fmt::format("{}; {}", f->title, f->fix));
 }
 
