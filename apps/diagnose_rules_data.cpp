@@ -131,8 +131,8 @@ namespace {
 constexpr double kCleanlabThreshold = 0.1;
 constexpr double kImbalanceRatio = 4.0;
 constexpr double kChanceDeviations = 3.0;
-// The imbalance hurts when the rarest class is recalled at under half the
-// rate of the most common one.
+// The imbalance hurts when the minority classes are recalled, on average,
+// at under half the rate of the other classes.
 constexpr double kRecallRatio = 0.5;
 // Collapse: nearly all predictions on one class while the other classes are
 // recalled at under 20% on average.
@@ -153,36 +153,53 @@ void rule_class_imbalance(DiagnosisContext& c) {
   if (r.classes < 2 || n.size() < 2) return;
   const int64_t total = std::accumulate(n.begin(), n.end(), int64_t{0});
   // Classes with no sample at all are absent, not rare: judge the others.
-  int present = 0, rare = -1, common = -1;
+  int present = 0, common = -1;
   for (int k = 0; k < static_cast<int>(n.size()); ++k) {
     if (n[k] == 0) continue;
     ++present;
-    if (rare < 0 || n[k] < n[rare]) rare = k;
     if (common < 0 || n[k] > n[common]) common = k;
   }
   if (total == 0 || present < 2) return;
-  const double rare_share = static_cast<double>(n[rare]) / total;
-  const double ratio = static_cast<double>(n[common]) / n[rare];
+  // Every minority class, as cleanlab flags each class under its share (not
+  // only the rarest): under threshold / K, or 4:1 below the commonest and
+  // further below its balanced share than chance allows.
   const double cleanlab_limit = kCleanlabThreshold / present;
   const double p = 1.0 / present, expected = total * p;
-  const bool beyond_chance =
-      n[rare] < expected - kChanceDeviations * std::sqrt(total * p * (1 - p));
-  if (rare_share >= cleanlab_limit && !(ratio >= kImbalanceRatio && beyond_chance)) return;
+  const double chance_floor = expected - kChanceDeviations * std::sqrt(total * p * (1 - p));
+  std::vector<int> minority;
+  for (int k = 0; k < static_cast<int>(n.size()); ++k) {
+    if (n[k] == 0) continue;
+    const double share = static_cast<double>(n[k]) / total;
+    const bool by_ratio =
+        static_cast<double>(n[common]) / n[k] >= kImbalanceRatio && n[k] < chance_floor;
+    if (share < cleanlab_limit || by_ratio) minority.push_back(k);
+  }
+  if (minority.empty()) return;
+  std::sort(minority.begin(), minority.end(), [&](int a, int b) { return n[a] < n[b]; });
+  const int rare = minority.front();
+  const double rare_share = static_cast<double>(n[rare]) / total;
+  const double ratio = static_cast<double>(n[common]) / n[rare];
+  std::string named;
+  for (size_t i = 0; i < minority.size() && i < 6; ++i)
+    named += fmt::format("{}{} ({})", i ? ", " : "", class_name(r, minority[i]), n[minority[i]]);
+  if (minority.size() > 6) named += fmt::format(" and {} more", minority.size() - 6);
 
   Finding f(
       "class-imbalance", Severity::note,
-      fmt::format("the classes are imbalanced: class {} has {} samples, class {} only {} ({}:1)",
-                  class_name(r, common), n[common], class_name(r, rare), n[rare],
-                  short_number(ratio)));
+      fmt::format("the classes are imbalanced: class {} has {} samples; {} minority class{}: {}",
+                  class_name(r, common), n[common], minority.size(),
+                  minority.size() > 1 ? "es" : "", named));
   f.add("imbalance_ratio", ratio, fmt::format("majority:minority {}:1", short_number(ratio)));
   f.add("rarest_share", rare_share,
         fmt::format("rarest class share {:.2f}% (cleanlab flags below {:.2f}%)", 100 * rare_share,
                     100 * cleanlab_limit));
+  f.add("minority_classes", static_cast<double>(minority.size()),
+        "minority classes (samples): " + named);
   f.threshold = fmt::format(
-      "rarest class share below {} / K (cleanlab), or a majority:minority "
-      "ratio of {}:1 or more with the rarest class {} binomial stds below its "
-      "balanced share; a warning when its recall is under {} of the most "
-      "common class's",
+      "a class's share below {} / K (cleanlab), or {}:1 or more below the "
+      "commonest with its count {} binomial stds below its balanced share; "
+      "a warning when the minority classes' mean recall is under {} of the "
+      "other classes'",
       kCleanlabThreshold, kImbalanceRatio, kChanceDeviations, kRecallRatio);
   f.source =
       "cleanlab Datalab ClassImbalanceIssueManager (threshold 0.1); article 004 ex. 3; Keras "
@@ -190,25 +207,45 @@ void rule_class_imbalance(DiagnosisContext& c) {
   f.fix =
       "weight the loss by inverse class frequency (class_weight), or over/undersample to balance "
       "the batches";
-  if (r.sample_weights) {
-    f.title += "; sample weights compensate in the loss";
-    c.found.push_back(f);
-    return;
-  }
   if (r.confusion) {
-    const double rare_recall = recall(*r.confusion, rare),
-                 common_recall = recall(*r.confusion, common);
-    f.add("minority_recall", rare_recall,
-          fmt::format("recall {}: class {} {}, class {} {}", on_data(*r.confusion),
-                      class_name(r, rare), short_number(rare_recall), class_name(r, common),
-                      short_number(common_recall)));
-    if (std::isfinite(rare_recall) && std::isfinite(common_recall) &&
-        rare_recall < kRecallRatio * common_recall) {
-      f.severity = Severity::warning;
-      f.title += fmt::format("; the model recalls the rare class at {} vs {} for the common one",
-                             short_number(rare_recall), short_number(common_recall));
+    // Whether the model copes: the minority classes' recall against the rest's.
+    double minority_recall = 0, other_recall = 0;
+    int minority_seen = 0, others_seen = 0;
+    std::string neglected;
+    for (int k = 0; k < r.confusion->classes && k < static_cast<int>(n.size()); ++k) {
+      const double rk = recall(*r.confusion, k);
+      if (!std::isfinite(rk) || n[k] == 0) continue;
+      if (std::find(minority.begin(), minority.end(), k) != minority.end())
+        minority_recall += rk, ++minority_seen;
+      else
+        other_recall += rk, ++others_seen;
+    }
+    if (minority_seen > 0 && others_seen > 0) {
+      minority_recall /= minority_seen, other_recall /= others_seen;
+      for (int k : minority) {
+        const double rk = k < r.confusion->classes ? recall(*r.confusion, k) : std::nan("");
+        if (std::isfinite(rk) && rk < kRecallRatio * other_recall)
+          neglected += fmt::format("{}{} {}", neglected.empty() ? "" : ", ", class_name(r, k),
+                                   short_number(rk));
+      }
+      f.add(
+          "minority_recall", minority_recall,
+          fmt::format("mean recall {}: minority classes {}, the others {}{}", on_data(*r.confusion),
+                      short_number(minority_recall), short_number(other_recall),
+                      neglected.empty() ? "" : "; neglected: " + neglected));
+      if (minority_recall < kRecallRatio * other_recall) {
+        f.severity = Severity::warning;
+        f.title += fmt::format("; the model recalls them at {} vs {} for the other classes{}",
+                               short_number(minority_recall), short_number(other_recall),
+                               neglected.empty() ? "" : " (worst: " + neglected + ")");
+        // Weights that were meant to compensate and did not are worth saying.
+        if (r.sample_weights) f.title += "; the sample weights do not compensate";
+        c.found.push_back(f);
+        return;
+      }
     }
   }
+  if (r.sample_weights) f.title += "; sample weights compensate in the loss";
   c.found.push_back(f);
 }
 
