@@ -287,13 +287,14 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
   Finding f{"preprocessing-mismatch", Severity::problem,
             "the inputs are not preprocessed as the training inputs were: " + cause};
   f.add("std_ratio", worst_ratio,
-        enough ? fmt::format("{}: std {} now vs {} in training (ratio {})", where,
-                             short_number(n.std), short_number(t.std), short_number(worst_ratio))
-               : fmt::format(
-                     "{}: std not compared: {} value{} per {} give no spread to measure (std {} "
-                     "in training)",
-                     where, per_channel, per_channel == 1 ? "" : "s",
-                     now.is_table() ? "feature column" : "channel", short_number(t.std)));
+        enough
+            ? fmt::format("{}: std {} now vs {} in training (ratio {})", where, short_number(n.std),
+                          short_number(t.std), short_number(worst_ratio))
+            : fmt::format("{}: std not compared: {} value{} per {} {} no spread to measure (std {} "
+                          "in training)",
+                          where, per_channel, per_channel == 1 ? "" : "s",
+                          now.is_table() ? "feature column" : "channel",
+                          per_channel == 1 ? "gives" : "give", short_number(t.std)));
   f.add("mean_shift", worst_shift,
         fmt::format("{}: mean {} now vs {} in training ({} training stds apart)", where,
                     short_number(n.mean), short_number(t.mean), short_number(worst_shift)));
