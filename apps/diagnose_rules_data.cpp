@@ -237,7 +237,7 @@ void rule_class_imbalance(DiagnosisContext& c) {
         f.severity = Severity::warning;
         f.title += fmt::format("; the model recalls them at {} vs {} for the other classes{}",
                                short_number(minority_recall), short_number(other_recall),
-                               neglected.empty() ? "" : " (worst: " + neglected + ")");
+                               neglected.empty() ? "" : " (neglected: " + neglected + ")");
         // Weights that were meant to compensate and did not are worth saying.
         if (r.sample_weights) f.title += "; the sample weights do not compensate";
         c.found.push_back(f);
