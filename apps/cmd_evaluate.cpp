@@ -43,7 +43,8 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
   }
   DataSplits splits = load_data(d.data, model_source_options(d, pre));
   for (const std::string& w : splits.warnings) fmt::print(stderr, "convkit: warning: {}\n", w);
-  if (o.split != "test" && o.split != "train") fail("--split must be test or train, not {}", o.split);
+  if (o.split != "test" && o.split != "train")
+    fail("--split must be test or train, not {}", o.split);
   const bool use_test = o.split == "test" && splits.test.has_value();
   Dataset& data = use_test ? *splits.test : splits.train;
   limit_samples(data, o.data.limit);
@@ -52,6 +53,15 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
   std::vector<int64_t> all(data.size());
   std::iota(all.begin(), all.end(), 0);
   Loader loader(data, all, 256, pre, false, 0);
+  // The inputs as they enter the model (after the saved preprocessing, or raw
+  // with --no-preprocess) against the training record, over the first
+  // kCheckedBatches batches: enough for stable statistics, cheap next to the forward passes.
+  constexpr int kCheckedBatches = 8;
+  InputStatsAccumulator entering;
+  loader.start_epoch(0);
+  Batch batch;
+  for (int b = 0; b < kCheckedBatches && loader.next(batch); ++b) entering.add(batch.x);
+  check_inputs_against_training(saved, entering.stats());
   EvalResult r = evaluate(saved.model, loader);
 
   const bool classes = saved.model.loss() != LossKind::mean_squared_error;

@@ -75,7 +75,8 @@ std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre)
       for (const std::string& f : files) add_image(f);
     } else if (fs::path(input).extension() == ".csv") {
       if (pre.columns.empty())
-        fail("{} is a table, but {} takes {} images", input, o.model, shape_compact(pre.stored_shape));
+        fail("{} is a table, but {} takes {} images", input, o.model,
+             shape_compact(pre.stored_shape));
       CsvTable table = read_csv(input);
       for (size_t r = 0; r < table.rows.size(); ++r) {
         Item item{fmt::format("{} line {}", input, table.lines[r]), Tensor(pre.input_shape())};
@@ -102,6 +103,15 @@ void run_predict(const PredictOptions& o) {
                skipped);
   }
   std::vector<Item> items = read_inputs(o, pre);
+  // The inputs as they enter the model (after the saved preprocessing, or
+  // raw with --no-preprocess) against the training record: train/inference skew.
+  InputStatsAccumulator entering;
+  for (const Item& item : items) {
+    Shape one = {1};
+    one.insert(one.end(), item.x.shape().begin(), item.x.shape().end());
+    entering.add(item.x.reshaped(one));
+  }
+  const std::vector<Finding> skew = check_inputs_against_training(saved, entering.stats());
   const std::vector<std::string>& names = saved.info.class_names;
   const bool regression = model.loss() == LossKind::mean_squared_error;
   nlohmann::json all = nlohmann::json::array();
@@ -150,7 +160,11 @@ void run_predict(const PredictOptions& o) {
     else
       fmt::print("{}\n", line);
   }
-  if (o.json) fmt::print("{}\n", all.dump(2));
+  if (o.json) {
+    const nlohmann::json out = {{"predictions", all},
+                                {"input_check", input_check_json(saved, skew)}};
+    fmt::print("{}\n", out.dump(2));
+  }
 }
 
 }  // namespace

@@ -25,9 +25,13 @@ struct DiagnosisContext {
 
 // The checks the live guard also makes at the first step (apps/train_guard.h).
 std::optional<Finding> check_input_scale(const InputStats& inputs);
-// loss_name: loss_name(LossKind); classes: K (2 for binary); label_counts may be empty.
-std::optional<Finding> check_initial_loss(double initial_loss, int classes, const std::string& loss_name,
-                                          const std::vector<int64_t>& label_counts);
+// loss_name: loss_name(LossKind); classes: K (2 for binary); label_counts may be empty;
+// weight_mean: the batch's mean sample weight (the loss is sum(w l) / n, so
+// chance scores ln K x weight_mean).
+std::optional<Finding> check_initial_loss(double initial_loss, int classes,
+                                          const std::string& loss_name,
+                                          const std::vector<int64_t>& label_counts,
+                                          double weight_mean = 1);
 
 // Data (apps/diagnose_rules_data.cpp)
 void rule_input_scale(DiagnosisContext& c);
@@ -54,7 +58,8 @@ void rule_no_validation(DiagnosisContext& c);
 // Shared measurements and helpers.
 // A symptom explained by a root cause already found becomes a note saying so.
 // Returns whether it was explained.
-bool attribute(Finding& symptom, const DiagnosisContext& c, std::initializer_list<const char*> causes);
+bool attribute(Finding& symptom, const DiagnosisContext& c,
+               std::initializer_list<const char*> causes);
 // Layers with parameters, in model order.
 std::vector<size_t> param_layers(const RunRecord& run);
 double median(std::vector<double> values);
@@ -72,5 +77,8 @@ std::string eval_name(const RunRecord& run);
 double label_entropy(const std::vector<int64_t>& counts);
 // The chance-level loss of an untrained classifier: ln K (ln 2 for binary).
 double chance_loss(int classes);
+// The same on the scale of the run's (weighted) training loss: ln K x the
+// first epoch's mean sample weight. Held-out losses are unweighted: use chance_loss(K).
+double training_chance_loss(const RunRecord& run);
 
 }  // namespace ck

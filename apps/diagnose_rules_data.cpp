@@ -29,31 +29,39 @@ std::optional<Finding> check_input_scale(const InputStats& s) {
   if (s.samples == 0) return std::nullopt;
   const ChannelStats& a = s.all;
   const bool large = a.std > kMaxInputStd || std::fabs(a.mean) > kMaxInputMean;
-  const bool tiny = a.std < kMinInputStd && std::max(std::fabs(a.max), std::fabs(a.min)) < 0.05 && a.max > a.min;
+  const bool tiny =
+      a.std < kMinInputStd && std::max(std::fabs(a.max), std::fabs(a.min)) < 0.05 && a.max > a.min;
   if (!large && !tiny) return std::nullopt;
   Finding f("input-unnormalized", Severity::problem, "");
   if (large)
     f.title = s.looks_like_raw_pixels()
-                  ? fmt::format("the inputs are raw 0..255 pixels (mean {}, std {}): the model expects "
-                                "values of order 1",
-                                short_number(a.mean), short_number(a.std))
-                  : fmt::format("the inputs are not normalized (mean {}, std {}): the model expects "
-                                "values of order 1",
-                                short_number(a.mean), short_number(a.std));
+                  ? fmt::format(
+                        "the inputs are raw 0..255 pixels (mean {}, std {}): the model expects "
+                        "values of order 1",
+                        short_number(a.mean), short_number(a.std))
+                  : fmt::format(
+                        "the inputs are not normalized (mean {}, std {}): the model expects "
+                        "values of order 1",
+                        short_number(a.mean), short_number(a.std));
   else
     f.title = fmt::format("the inputs are nearly all zero (max {}, std {}): scaled twice?",
                           short_number(a.max), short_number(a.std));
-  f.add("input_std", a.std, fmt::format("inputs as they enter the model: {} ({})", s.describe(), s.describe_range()));
+  f.add("input_std", a.std,
+        fmt::format("inputs as they enter the model: {} ({})", s.describe(), s.describe_range()));
   f.add("input_mean", a.mean, fmt::format("input mean {}", short_number(a.mean)));
   f.add("raw_pixels", s.looks_like_raw_pixels() ? 1 : 0,
         fmt::format("{:.0f}% whole numbers", 100 * s.whole_fraction));
-  f.threshold = fmt::format("input std above {} or |mean| above {} (or std below {} with every value "
-                            "near 0)",
-                            kMaxInputStd, kMaxInputMean, kMinInputStd);
+  f.threshold = fmt::format(
+      "input std above {} or |mean| above {} (or std below {} with every value "
+      "near 0)",
+      kMaxInputStd, kMaxInputMean, kMinInputStd);
   f.source = kInputScaleSource;
-  f.fix = large ? (s.looks_like_raw_pixels() ? "scale the pixels: --scale 1/255 (as the fixed article code divides by 255)"
-                                             : "standardize the inputs (subtract the training mean, divide by the training std)")
-                : "scale the inputs once, not twice";
+  f.fix = large
+              ? (s.looks_like_raw_pixels()
+                     ? "scale the pixels: --scale 1/255 (as the fixed article code divides by 255)"
+                     : "standardize the inputs (subtract the training mean, divide by the training "
+                       "std)")
+              : "scale the inputs once, not twice";
   return f;
 }
 
@@ -63,14 +71,18 @@ void rule_input_noise(DiagnosisContext& c) {
   constexpr double kNoiseCorrelation = 0.1;
   const double r = c.run.input_stats.neighbor_correlation;
   if (!(std::fabs(r) < kNoiseCorrelation)) return;
-  Finding f("input-noise", Severity::note,
-            fmt::format("the inputs look like random noise (adjacent pixels correlate at {}; natural "
-                        "images near 0.9): a model can only memorize them",
-                        short_number(r)));
-  f.add("neighbor_correlation", r, fmt::format("correlation of horizontally adjacent input values {}", short_number(r)));
+  Finding f(
+      "input-noise", Severity::note,
+      fmt::format("the inputs look like random noise (adjacent pixels correlate at {}; natural "
+                  "images near 0.9): a model can only memorize them",
+                  short_number(r)));
+  f.add("neighbor_correlation", r,
+        fmt::format("correlation of horizontally adjacent input values {}", short_number(r)));
   f.threshold = fmt::format("|correlation of adjacent pixels| below {}", kNoiseCorrelation);
-  f.source = "Zhang et al., \"Understanding deep learning requires rethinking generalization\" (ICLR 2017): "
-             "networks memorize random images and labels; ../shared/EXPERIMENTS.md (honest verdicts)";
+  f.source =
+      "Zhang et al., \"Understanding deep learning requires rethinking generalization\" (ICLR "
+      "2017): "
+      "networks memorize random images and labels; ../shared/EXPERIMENTS.md (honest verdicts)";
   f.fix = "judge a fix on real data (e.g. Fashion-MNIST): on noise, only memorization can be seen";
   c.found.push_back(f);
 }
@@ -95,8 +107,9 @@ void rule_reference_mismatch(DiagnosisContext& c) {
       for (Finding& f : c.found)
         if (f.id == "input-unnormalized") {
           f.severity = Severity::note;
-          f.title += " (the imported weights may expect exactly this; their file does not record "
-                     "their training inputs)";
+          f.title +=
+              " (the imported weights may expect exactly this; their file does not record "
+              "their training inputs)";
         }
     return;
   }
@@ -118,8 +131,8 @@ namespace {
 constexpr double kCleanlabThreshold = 0.1;
 constexpr double kImbalanceRatio = 4.0;
 constexpr double kChanceDeviations = 3.0;
-// The imbalance hurts when the rarest class is recalled at under half the
-// rate of the most common one.
+// The imbalance hurts when the minority classes are recalled, on average,
+// at under half the rate of the other classes.
 constexpr double kRecallRatio = 0.5;
 // Collapse: nearly all predictions on one class while the other classes are
 // recalled at under 20% on average.
@@ -140,54 +153,99 @@ void rule_class_imbalance(DiagnosisContext& c) {
   if (r.classes < 2 || n.size() < 2) return;
   const int64_t total = std::accumulate(n.begin(), n.end(), int64_t{0});
   // Classes with no sample at all are absent, not rare: judge the others.
-  int present = 0, rare = -1, common = -1;
+  int present = 0, common = -1;
   for (int k = 0; k < static_cast<int>(n.size()); ++k) {
     if (n[k] == 0) continue;
     ++present;
-    if (rare < 0 || n[k] < n[rare]) rare = k;
     if (common < 0 || n[k] > n[common]) common = k;
   }
   if (total == 0 || present < 2) return;
-  const double rare_share = static_cast<double>(n[rare]) / total;
-  const double ratio = static_cast<double>(n[common]) / n[rare];
+  // Every minority class, as cleanlab flags each class under its share (not
+  // only the rarest): under threshold / K, or 4:1 below the commonest and
+  // further below its balanced share than chance allows.
   const double cleanlab_limit = kCleanlabThreshold / present;
   const double p = 1.0 / present, expected = total * p;
-  const bool beyond_chance = n[rare] < expected - kChanceDeviations * std::sqrt(total * p * (1 - p));
-  if (rare_share >= cleanlab_limit && !(ratio >= kImbalanceRatio && beyond_chance)) return;
+  const double chance_floor = expected - kChanceDeviations * std::sqrt(total * p * (1 - p));
+  std::vector<int> minority;
+  for (int k = 0; k < static_cast<int>(n.size()); ++k) {
+    if (n[k] == 0) continue;
+    const double share = static_cast<double>(n[k]) / total;
+    const bool by_ratio =
+        static_cast<double>(n[common]) / n[k] >= kImbalanceRatio && n[k] < chance_floor;
+    if (share < cleanlab_limit || by_ratio) minority.push_back(k);
+  }
+  if (minority.empty()) return;
+  std::sort(minority.begin(), minority.end(), [&](int a, int b) { return n[a] < n[b]; });
+  const int rare = minority.front();
+  const double rare_share = static_cast<double>(n[rare]) / total;
+  const double ratio = static_cast<double>(n[common]) / n[rare];
+  std::string named;
+  for (size_t i = 0; i < minority.size() && i < 6; ++i)
+    named += fmt::format("{}{} ({})", i ? ", " : "", class_name(r, minority[i]), n[minority[i]]);
+  if (minority.size() > 6) named += fmt::format(" and {} more", minority.size() - 6);
 
-  Finding f("class-imbalance", Severity::note,
-            fmt::format("the classes are imbalanced: class {} has {} samples, class {} only {} ({}:1)",
-                        class_name(r, common), n[common], class_name(r, rare), n[rare],
-                        short_number(ratio)));
+  Finding f(
+      "class-imbalance", Severity::note,
+      fmt::format("the classes are imbalanced: class {} has {} samples; {} minority class{}: {}",
+                  class_name(r, common), n[common], minority.size(),
+                  minority.size() > 1 ? "es" : "", named));
   f.add("imbalance_ratio", ratio, fmt::format("majority:minority {}:1", short_number(ratio)));
   f.add("rarest_share", rare_share,
         fmt::format("rarest class share {:.2f}% (cleanlab flags below {:.2f}%)", 100 * rare_share,
                     100 * cleanlab_limit));
-  f.threshold = fmt::format("rarest class share below {} / K (cleanlab), or a majority:minority "
-                            "ratio of {}:1 or more with the rarest class {} binomial stds below its "
-                            "balanced share; a warning when its recall is under {} of the most "
-                            "common class's",
-                            kCleanlabThreshold, kImbalanceRatio, kChanceDeviations, kRecallRatio);
-  f.source = "cleanlab Datalab ClassImbalanceIssueManager (threshold 0.1); article 004 ex. 3; Keras class_weight";
-  f.fix = "weight the loss by inverse class frequency (class_weight), or over/undersample to balance the batches";
-  if (r.sample_weights) {
-    f.title += "; sample weights compensate in the loss";
-    c.found.push_back(f);
-    return;
-  }
+  f.add("minority_classes", static_cast<double>(minority.size()),
+        "minority classes (samples): " + named);
+  f.threshold = fmt::format(
+      "a class's share below {} / K (cleanlab), or {}:1 or more below the "
+      "commonest with its count {} binomial stds below its balanced share; "
+      "a warning when the minority classes' mean recall is under {} of the "
+      "other classes'",
+      kCleanlabThreshold, kImbalanceRatio, kChanceDeviations, kRecallRatio);
+  f.source =
+      "cleanlab Datalab ClassImbalanceIssueManager (threshold 0.1); article 004 ex. 3; Keras "
+      "class_weight";
+  f.fix =
+      "weight the loss by inverse class frequency (class_weight), or over/undersample to balance "
+      "the batches";
   if (r.confusion) {
-    const double rare_recall = recall(*r.confusion, rare), common_recall = recall(*r.confusion, common);
-    f.add("minority_recall", rare_recall,
-          fmt::format("recall {}: class {} {}, class {} {}", on_data(*r.confusion),
-                      class_name(r, rare), short_number(rare_recall), class_name(r, common),
-                      short_number(common_recall)));
-    if (std::isfinite(rare_recall) && std::isfinite(common_recall) &&
-        rare_recall < kRecallRatio * common_recall) {
-      f.severity = Severity::warning;
-      f.title += fmt::format("; the model recalls the rare class at {} vs {} for the common one",
-                             short_number(rare_recall), short_number(common_recall));
+    // Whether the model copes: the minority classes' recall against the rest's.
+    double minority_recall = 0, other_recall = 0;
+    int minority_seen = 0, others_seen = 0;
+    std::string neglected;
+    for (int k = 0; k < r.confusion->classes && k < static_cast<int>(n.size()); ++k) {
+      const double rk = recall(*r.confusion, k);
+      if (!std::isfinite(rk) || n[k] == 0) continue;
+      if (std::find(minority.begin(), minority.end(), k) != minority.end())
+        minority_recall += rk, ++minority_seen;
+      else
+        other_recall += rk, ++others_seen;
+    }
+    if (minority_seen > 0 && others_seen > 0) {
+      minority_recall /= minority_seen, other_recall /= others_seen;
+      for (int k : minority) {
+        const double rk = k < r.confusion->classes ? recall(*r.confusion, k) : std::nan("");
+        if (std::isfinite(rk) && rk < kRecallRatio * other_recall)
+          neglected += fmt::format("{}{} {}", neglected.empty() ? "" : ", ", class_name(r, k),
+                                   short_number(rk));
+      }
+      f.add(
+          "minority_recall", minority_recall,
+          fmt::format("mean recall {}: minority classes {}, the others {}{}", on_data(*r.confusion),
+                      short_number(minority_recall), short_number(other_recall),
+                      neglected.empty() ? "" : "; neglected: " + neglected));
+      if (minority_recall < kRecallRatio * other_recall) {
+        f.severity = Severity::warning;
+        f.title += fmt::format("; the model recalls them at {} vs {} for the other classes{}",
+                               short_number(minority_recall), short_number(other_recall),
+                               neglected.empty() ? "" : " (neglected: " + neglected + ")");
+        // Weights that were meant to compensate and did not are worth saying.
+        if (r.sample_weights) f.title += "; the sample weights do not compensate";
+        c.found.push_back(f);
+        return;
+      }
     }
   }
+  if (r.sample_weights) f.title += "; sample weights compensate in the loss";
   c.found.push_back(f);
 }
 
@@ -213,27 +271,34 @@ void rule_prediction_collapse(DiagnosisContext& c) {
                         c.has("class-imbalance");
   const int64_t labels = std::accumulate(n.begin(), n.end(), int64_t{0});
   Finding f("prediction-collapse", Severity::problem,
-            fmt::format("the model predicts class {} for {:.0f}% of the training sample{}", class_name(r, top),
-                        100 * share, majority ? ": it collapsed onto the majority class" : ""));
+            fmt::format("the model predicts class {} for {:.0f}% of the training sample{}",
+                        class_name(r, top), 100 * share,
+                        majority ? ": it collapsed onto the majority class" : ""));
   f.add("top_prediction_share", share,
         fmt::format("{} of {} probe predictions are class {}", p[top], total, class_name(r, top)));
   if (labels > 0 && top < static_cast<int>(n.size()))
     f.add("top_label_share", static_cast<double>(n[top]) / labels,
-          fmt::format("class {} is {:.0f}% of the labels", class_name(r, top), 100.0 * n[top] / labels));
+          fmt::format("class {} is {:.0f}% of the labels", class_name(r, top),
+                      100.0 * n[top] / labels));
   f.add("other_recall", other_recall,
         fmt::format("mean recall of the other classes {}: {}", on_data(*r.confusion),
                     short_number(other_recall)));
-  f.threshold = fmt::format("{:.0f}%+ of predictions on one class while the other classes' mean "
-                            "recall is below {}",
-                            100 * kCollapseShare, kCollapseOtherRecall);
-  f.source = "Karpathy, \"A Recipe for Training Neural Networks\" (2019): visualize predictions; "
-             "AUTOTRAINER (Zhang et al., ICSE 2021): accuracy that does not move";
-  f.fix = majority ? "balance the classes: class weights (inverse frequency) or oversampling the rare classes"
-                   : "check the learning rate, the input scale and the initialization: a model that "
-                     "outputs one class has stopped using its input";
-  const bool explained = attribute(f, c, {"lr-too-high", "exploding-gradients", "dead-relu",
-                                          "vanishing-gradients", "input-unnormalized", "lr-too-low",
-                                          "non-finite", "input-non-finite"});
+  f.threshold = fmt::format(
+      "{:.0f}%+ of predictions on one class while the other classes' mean "
+      "recall is below {}",
+      100 * kCollapseShare, kCollapseOtherRecall);
+  f.source =
+      "Karpathy, \"A Recipe for Training Neural Networks\" (2019): visualize predictions; "
+      "AUTOTRAINER (Zhang et al., ICSE 2021): accuracy that does not move";
+  f.fix = majority
+              ? "balance the classes: class weights (inverse frequency) or oversampling the rare "
+                "classes"
+              : "check the learning rate, the input scale and the initialization: a model that "
+                "outputs one class has stopped using its input";
+  const bool explained =
+      attribute(f, c,
+                {"lr-too-high", "exploding-gradients", "dead-relu", "vanishing-gradients",
+                 "input-unnormalized", "lr-too-low", "non-finite", "input-non-finite"});
   // With balanced labels and nothing broken, a model that answers one class
   // while its loss still falls has simply not learned yet (random labels do
   // this for many steps); it is a problem once the loss stops moving.

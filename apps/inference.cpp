@@ -57,4 +57,34 @@ Preprocessing without_preprocessing(const Preprocessing& pre, std::string& skipp
   return raw;
 }
 
+std::optional<InputStats> recorded_input_stats(const LoadedModel& model) {
+  const nlohmann::json& t = model.info.training;
+  if (!t.is_object() || !t.contains("input_stats")) return std::nullopt;
+  try {
+    return InputStats::from_json(t["input_stats"]);
+  } catch (const Error&) {
+    return std::nullopt;  // a malformed record checks nothing rather than stopping predict
+  }
+}
+
+std::vector<Finding> check_inputs_against_training(const LoadedModel& model,
+                                                   const InputStats& now) {
+  const std::optional<InputStats> training = recorded_input_stats(model);
+  if (!training || now.samples == 0) return {};
+  std::vector<Finding> found =
+      compare_input_stats(*training, now, model.info.preprocessing.columns);
+  for (const Finding& f : found) {
+    std::string evidence;
+    for (const Evidence& e : f.evidence) evidence += "\n    " + e.shown;
+    fmt::print(stderr, "convkit: warning: {} [{}]{}\n  try: {}\n", f.title, f.id, evidence, f.fix);
+  }
+  return found;
+}
+
+nlohmann::json input_check_json(const LoadedModel& model, const std::vector<Finding>& findings) {
+  return {{"checked", recorded_input_stats(model).has_value()},
+          {"mismatch", !findings.empty()},
+          {"findings", findings_json(findings)}};
+}
+
 }  // namespace ck

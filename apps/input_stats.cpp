@@ -48,7 +48,8 @@ void InputStatsAccumulator::add(const Tensor& batch) {
   const int64_t stride = C == 1 ? 1 : C;
   for (int64_t c = 0; c < C; ++c) {
     Sums& s = channels_[c];
-    float lo = s.count ? static_cast<float>(s.min) : INFINITY, hi = s.count ? static_cast<float>(s.max) : -INFINITY;
+    float lo = s.count ? static_cast<float>(s.min) : INFINITY,
+          hi = s.count ? static_cast<float>(s.max) : -INFINITY;
     double sum = 0, squares = 0;
     int64_t count = 0, whole = 0;
     for (int64_t i = c; i < n; i += stride) {
@@ -122,31 +123,38 @@ InputStats input_stats_of(const Tensor& batch) {
 }
 
 bool InputStats::looks_like_raw_pixels() const {
-  return whole_fraction > 0.99 && all.min >= 0 && all.max <= 255 && all.max > 1.5;
+  return !is_table() && whole_fraction > 0.99 && all.min >= 0 && all.max <= 255 && all.max > 1.5;
 }
 
 std::string InputStats::describe_range() const {
   if (looks_like_raw_pixels()) return "raw 8-bit pixels, whole numbers 0..255";
+  if (is_table() && whole_fraction > 0.99 && all.min >= 0 && all.max > 1.5)
+    return fmt::format("whole numbers {}..{}", short_number(all.min), short_number(all.max));
   if (all.min >= 0 && all.max <= 1) return "scaled to 0..1";
   if (all.min >= -1 && all.max <= 1) return "scaled to -1..1";
-  if (std::fabs(all.mean) < 0.2 && all.std > 0.5 && all.std < 2) return "standardized (mean ~0, std ~1)";
+  if (std::fabs(all.mean) < 0.2 && all.std > 0.5 && all.std < 2)
+    return "standardized (mean ~0, std ~1)";
   return fmt::format("{}..{}", short_number(all.min), short_number(all.max));
 }
 
 std::string InputStats::describe() const {
-  return fmt::format("min {}, max {}, mean {}, std {}", short_number(all.min), short_number(all.max),
-                     short_number(all.mean), short_number(all.std));
+  return fmt::format("min {}, max {}, mean {}, std {}", short_number(all.min),
+                     short_number(all.max), short_number(all.mean), short_number(all.std));
 }
 
 nlohmann::json InputStats::to_json() const {
   nlohmann::json channel_list = nlohmann::json::array();
   for (const ChannelStats& c : channels) channel_list.push_back(channel_json(c));
-  return {{"sample_shape", sample_shape},   {"samples", samples},
-          {"nonfinite", nonfinite},         {"whole_fraction", whole_fraction},
-          {"all", channel_json(all)},       {"channels", channel_list},
+  return {{"sample_shape", sample_shape},
+          {"samples", samples},
+          {"nonfinite", nonfinite},
+          {"whole_fraction", whole_fraction},
+          {"all", channel_json(all)},
+          {"channels", channel_list},
           {"range", describe_range()},
-          {"neighbor_correlation", std::isfinite(neighbor_correlation) ? nlohmann::json(neighbor_correlation)
-                                                                        : nlohmann::json(nullptr)}};
+          {"neighbor_correlation", std::isfinite(neighbor_correlation)
+                                       ? nlohmann::json(neighbor_correlation)
+                                       : nlohmann::json(nullptr)}};
 }
 
 InputStats InputStats::from_json(const nlohmann::json& j) {
@@ -185,14 +193,19 @@ constexpr const char* kMismatchSource =
     "training-serving skew (Zinkevich, \"Rules of Machine Learning\", section Training-Serving "
     "Skew; TensorFlow Data Validation's skew detection); article 003";
 
-std::string channel_name(const InputStats& s, size_t c) {
+std::string channel_name(const InputStats& s, size_t c, const std::vector<std::string>& names) {
+  if (s.is_table()) {
+    if (c < names.size()) return fmt::format("feature column '{}'", names[c]);
+    return fmt::format("feature column {}", c);
+  }
   if (s.channels.size() == 1) return "the input";
-  return s.sample_shape.size() >= 2 ? fmt::format("channel {}", c) : fmt::format("feature {}", c);
+  return fmt::format("channel {}", c);
 }
 
 }  // namespace
 
-std::vector<Finding> compare_input_stats(const InputStats& training, const InputStats& now) {
+std::vector<Finding> compare_input_stats(const InputStats& training, const InputStats& now,
+                                         const std::vector<std::string>& names) {
   std::vector<Finding> findings;
   if (now.nonfinite > 0 && training.nonfinite == 0) {
     Finding f{"input-non-finite", Severity::problem,
@@ -224,26 +237,37 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
   const DriftBounds bounds = now.samples >= kManySamples ? kManyBounds : kFewBounds;
   const double kMaxStdRatio = bounds.std_ratio, kMaxMeanShift = bounds.mean_shift;
 
-  // The channel that drifted most, by std ratio and mean shift.
+  // A std needs several values: one feature of one row has no spread to
+  // compare, so only its mean is judged then.
+  const int64_t per_channel =
+      now.samples * (shape_size(now.sample_shape) / static_cast<int64_t>(now.channels.size()));
+  const bool enough = per_channel >= 8;
+  // The channel that drifted most, by std ratio and mean shift; for tables,
+  // every drifted column is named.
   double worst_score = 0;
   size_t worst = 0;
   double worst_ratio = 1, worst_shift = 0;
+  std::vector<std::string> drifted;
   for (size_t c = 0; c < training.channels.size(); ++c) {
     const ChannelStats& t = training.channels[c];
     const ChannelStats& n = now.channels[c];
     const double floor = std::max(1e-6, 1e-3 * std::max(std::fabs(t.max), std::fabs(t.min)));
     const double t_std = std::max(t.std, floor), n_std = std::max(n.std, floor);
-    // A std needs several values: one feature of one sample has none to speak of.
-    const bool enough = now.samples * (shape_size(now.sample_shape) / static_cast<int64_t>(now.channels.size())) >= 8;
     const double ratio = enough ? n_std / t_std : 1.0;
     const double shift = std::fabs(n.mean - t.mean) / t_std;
-    const double score = std::max({ratio / kMaxStdRatio, 1 / (ratio * kMaxStdRatio), shift / kMaxMeanShift});
-    if (score > worst_score) worst_score = score, worst = c, worst_ratio = ratio, worst_shift = shift;
+    const double score =
+        std::max({ratio / kMaxStdRatio, 1 / (ratio * kMaxStdRatio), shift / kMaxMeanShift});
+    if (score > 1 && training.is_table())
+      drifted.push_back(fmt::format("{} (mean {} vs {})", channel_name(now, c, names),
+                                    short_number(n.mean), short_number(t.mean)));
+    if (score > worst_score)
+      worst_score = score, worst = c, worst_ratio = ratio, worst_shift = shift;
   }
   if (worst_score <= 1) return findings;
 
   const ChannelStats& t = training.channels[worst];
   const ChannelStats& n = now.channels[worst];
+  const std::string where = channel_name(now, worst, names);
   std::string cause;
   if (now.looks_like_raw_pixels() && !training.looks_like_raw_pixels())
     cause = fmt::format("the inputs look like raw 0..255 pixels, the training inputs were {}",
@@ -252,27 +276,45 @@ std::vector<Finding> compare_input_stats(const InputStats& training, const Input
     cause = fmt::format("the training inputs were raw 0..255 pixels, these are {}",
                         now.describe_range());
   else if (worst_ratio > kMaxStdRatio || worst_ratio < 1 / kMaxStdRatio)
-    cause = fmt::format("{} is scaled {}x differently from training", channel_name(now, worst),
-                        short_number(worst_ratio));
+    cause =
+        fmt::format("{} is scaled {}x differently from training", where, short_number(worst_ratio));
   else
-    cause = fmt::format("{} is shifted by {} training standard deviations", channel_name(now, worst),
+    cause = fmt::format("{} is shifted by {} training standard deviations", where,
                         short_number(worst_shift));
+  if (drifted.size() > 1)
+    cause += fmt::format(" ({} of {} feature columns drifted)", drifted.size(),
+                         training.channels.size());
   Finding f{"preprocessing-mismatch", Severity::problem,
             "the inputs are not preprocessed as the training inputs were: " + cause};
   f.add("std_ratio", worst_ratio,
-        fmt::format("{}: std {} now vs {} in training (ratio {})", channel_name(now, worst),
-                    short_number(n.std), short_number(t.std), short_number(worst_ratio)));
+        enough
+            ? fmt::format("{}: std {} now vs {} in training (ratio {})", where, short_number(n.std),
+                          short_number(t.std), short_number(worst_ratio))
+            : fmt::format("{}: std not compared: {} value{} per {} {} no spread to measure (std {} "
+                          "in training)",
+                          where, per_channel, per_channel == 1 ? "" : "s",
+                          now.is_table() ? "feature column" : "channel",
+                          per_channel == 1 ? "gives" : "give", short_number(t.std)));
   f.add("mean_shift", worst_shift,
-        fmt::format("{}: mean {} now vs {} in training ({} training stds apart)",
-                    channel_name(now, worst), short_number(n.mean), short_number(t.mean),
-                    short_number(worst_shift)));
-  f.add("range_now", n.max, fmt::format("inputs now: {}; training: {}", now.describe(), training.describe()));
-  f.threshold = fmt::format("std ratio outside [1/{0}, {0}] or a mean shift above {1} training stds "
-                            "(for {2}+ inputs; [1/{3}, {3}] and {4} for fewer)",
-                            kManyBounds.std_ratio, kManyBounds.mean_shift, kManySamples,
-                            kFewBounds.std_ratio, kFewBounds.mean_shift);
+        fmt::format("{}: mean {} now vs {} in training ({} training stds apart)", where,
+                    short_number(n.mean), short_number(t.mean), short_number(worst_shift)));
+  if (!drifted.empty())
+    f.add("drifted_columns", static_cast<double>(drifted.size()),
+          "drifted: " + fmt::format("{}", fmt::join(drifted, ", ")));
+  f.add("range_now", n.max,
+        fmt::format("inputs now: {}; training: {}", now.describe(), training.describe()));
+  f.threshold = fmt::format(
+      "std ratio outside [1/{0}, {0}] or a mean shift above {1} training stds "
+      "(for {2}+ inputs; [1/{3}, {3}] and {4} for fewer)",
+      kManyBounds.std_ratio, kManyBounds.mean_shift, kManySamples, kFewBounds.std_ratio,
+      kFewBounds.mean_shift);
   f.source = kMismatchSource;
-  f.fix = "apply the model's own preprocessing (saved in its file) to new inputs, exactly as in training";
+  f.fix =
+      "apply the model's own preprocessing (saved in its file) to new inputs, exactly as in "
+      "training";
+  if (!enough)
+    f.threshold += fmt::format("; the std is not compared below 8 values per {}",
+                               now.is_table() ? "column" : "channel");
   findings.push_back(f);
   return findings;
 }

@@ -7,8 +7,8 @@
 //
 // Channels are the last dimension of an image (H,W,C), or each feature of a
 // vector of at most kMaxFeatureChannels features; wider vectors are one channel.
-#include <nlohmann/json.hpp>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,15 +27,20 @@ struct ChannelStats {
 struct InputStats {
   Shape sample_shape;
   int64_t samples = 0;
-  int64_t nonfinite = 0;         // NaN or Inf values (left out of the rest)
-  double whole_fraction = 0;     // share of values that are whole numbers
+  int64_t nonfinite = 0;      // NaN or Inf values (left out of the rest)
+  double whole_fraction = 0;  // share of values that are whole numbers
   // Images: correlation between horizontally adjacent pixels (natural images
   // ~0.9, random noise ~0); NaN for other inputs.
   double neighbor_correlation = std::numeric_limits<double>::quiet_NaN();
-  ChannelStats all;              // every channel together
+  ChannelStats all;  // every channel together
   std::vector<ChannelStats> channels;
 
-  // Whole numbers in [0, 255] reaching above 1: 8-bit pixels no one scaled.
+  // A row of table features (a vector of at most kMaxFeatureChannels), not an image.
+  bool is_table() const {
+    return sample_shape.size() == 1 && sample_shape[0] <= kMaxFeatureChannels;
+  }
+  // Whole numbers in [0, 255] reaching above 1: 8-bit pixels no one scaled
+  // (never for table rows, whose whole numbers are counts or codes).
   bool looks_like_raw_pixels() const;
   // "raw 8-bit pixels (0..255)", "0..1", "-1..1", "standardized (mean 0, std 1)"...
   std::string describe_range() const;
@@ -72,6 +77,8 @@ InputStats input_stats_of(const Tensor& batch);
 // model (`now`) with those it was trained on. Findings (id
 // "preprocessing-mismatch" or "input-non-finite") name the channel, both
 // statistics and the likely cause; none when the inputs look alike.
-std::vector<Finding> compare_input_stats(const InputStats& training, const InputStats& now);
+// feature_names: the table's feature columns, to name them (may be empty).
+std::vector<Finding> compare_input_stats(const InputStats& training, const InputStats& now,
+                                         const std::vector<std::string>& feature_names = {});
 
 }  // namespace ck

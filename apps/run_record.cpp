@@ -67,7 +67,8 @@ class CsvTable {
     const std::string& t = text(row, column);
     char* stop = nullptr;
     double v = std::strtod(t.c_str(), &stop);
-    if (t.empty() || *stop) fail("{} row {}, column {}: \"{}\" is not a number", path_, row + 2, column, t);
+    if (t.empty() || *stop)
+      fail("{} row {}, column {}: \"{}\" is not a number", path_, row + 2, column, t);
     return v;
   }
   std::optional<double> maybe(size_t row, const std::string& column) const {
@@ -81,11 +82,13 @@ class CsvTable {
     size_t start = 0;
     while (true) {
       size_t comma = line.find(',', start);
-      cells.push_back(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      cells.push_back(
+          line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
-    if (!cells.empty() && !cells.back().empty() && cells.back().back() == '\r') cells.back().pop_back();
+    if (!cells.empty() && !cells.back().empty() && cells.back().back() == '\r')
+      cells.back().pop_back();
     return cells;
   }
   std::string path_;
@@ -124,7 +127,8 @@ std::vector<double> numbers_of(const nlohmann::json& j) {
 }
 
 std::string steps_csv(const RunRecord& run) {
-  std::string s = "epoch,step,iteration,loss,accuracy,learning_rate,grad_norm,capped,samples,skipped\n";
+  std::string s =
+      "epoch,step,iteration,loss,accuracy,learning_rate,grad_norm,capped,samples,skipped\n";
   int64_t iteration = 0;
   for (const StepRecord& r : run.steps)
     s += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.epoch + 1, r.step + 1, ++iteration,
@@ -204,6 +208,8 @@ nlohmann::json run_json(const RunRecord& run) {
                       {"epochs_planned", run.epochs_planned},
                       {"label_counts", run.label_counts},
                       {"sample_weights", run.sample_weights},
+                      {"initial_weight_mean", json_number(run.initial_weight_mean)},
+                      {"weight_mean", json_number(run.weight_mean)},
                       {"input_stats", run.input_stats.to_json()},
                       {"pretrained", run.pretrained},
                       {"initial_loss", json_number(run.initial_loss)},
@@ -234,9 +240,11 @@ void write_run_files(const std::string& dir, const RunRecord& run) {
 RunRecord read_run_dir(const std::string& dir) {
   const fs::path d(dir);
   std::error_code ec;
-  if (!fs::is_directory(d, ec)) fail("{} is not a directory (a run directory is written by convkit train --run-dir)", dir);
+  if (!fs::is_directory(d, ec))
+    fail("{} is not a directory (a run directory is written by convkit train --run-dir)", dir);
   if (!fs::exists(d / "run.json", ec))
-    fail("{} is not a run directory: it has no run.json (convkit train --run-dir {} writes one)", dir, dir);
+    fail("{} is not a run directory: it has no run.json (convkit train --run-dir {} writes one)",
+         dir, dir);
   RunRecord run;
   const std::string json_path = (d / "run.json").string();
   try {
@@ -250,14 +258,18 @@ RunRecord read_run_dir(const std::string& dir) {
     run.class_names = j.at("class_names").get<std::vector<std::string>>();
     for (const auto& l : j.at("layers"))
       run.layers.push_back({l.at("name").get<std::string>(), l.at("kind").get<std::string>(),
-                            l.at("activation").get<std::string>(), l.at("output_shape").get<Shape>(),
-                            l.at("params").get<int64_t>()});
+                            l.at("activation").get<std::string>(),
+                            l.at("output_shape").get<Shape>(), l.at("params").get<int64_t>()});
     run.optimizer = j.at("optimizer").get<std::string>();
     run.steps_per_epoch = j.at("steps_per_epoch").get<int64_t>();
     run.batch_size = j.at("batch_size").get<int64_t>();
     run.epochs_planned = j.at("epochs_planned").get<int>();
     run.label_counts = j.at("label_counts").get<std::vector<int64_t>>();
     run.sample_weights = j.at("sample_weights").get<bool>();
+    // Older records have no weight means: 1 is right for runs without weights.
+    if (j.contains("initial_weight_mean"))
+      run.initial_weight_mean = number_of(j.at("initial_weight_mean"));
+    if (j.contains("weight_mean")) run.weight_mean = number_of(j.at("weight_mean"));
     run.input_stats = InputStats::from_json(j.at("input_stats"));
     if (j.contains("reference_input_stats"))
       run.reference_input_stats = InputStats::from_json(j.at("reference_input_stats"));
@@ -275,12 +287,13 @@ RunRecord read_run_dir(const std::string& dir) {
                                 c.at("counts").get<std::vector<int64_t>>()};
       const int64_t K = run.confusion->classes;
       if (K < 0 || static_cast<int64_t>(run.confusion->counts.size()) != K * K)
-        fail("{}: the confusion matrix has {} counts for {} classes", json_path, run.confusion->counts.size(), K);
+        fail("{}: the confusion matrix has {} counts for {} classes", json_path,
+             run.confusion->counts.size(), K);
     }
     if (run.classes < 0) fail("{}: {} classes", json_path, run.classes);
     if (run.initial_grad_norms.size() != run.initial_param_norms.size())
-      fail("{}: {} initial gradient norms but {} weight norms", json_path, run.initial_grad_norms.size(),
-           run.initial_param_norms.size());
+      fail("{}: {} initial gradient norms but {} weight norms", json_path,
+           run.initial_grad_norms.size(), run.initial_param_norms.size());
     run.sample_labels = j.at("sample_labels").get<std::vector<int>>();
     run.sample_predictions = j.at("sample_predictions").get<std::vector<int>>();
 

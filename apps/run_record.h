@@ -29,19 +29,19 @@ namespace ck {
 
 struct StepRecord {
   int epoch = 0;
-  int64_t step = 0;           // within the epoch
+  int64_t step = 0;  // within the epoch
   double loss = 0, accuracy = 0;
   double learning_rate = 0;
-  double grad_norm = 0;       // L2 norm of every parameter's gradient together
-  int64_t capped = 0;         // samples whose loss exceeds Keras's cap (layers/loss.h)
+  double grad_norm = 0;  // L2 norm of every parameter's gradient together
+  int64_t capped = 0;    // samples whose loss exceeds Keras's cap (layers/loss.h)
   int64_t samples = 0;
-  bool skipped = false;       // the update was vetoed (the NaN guard rolled back)
+  bool skipped = false;  // the update was vetoed (the NaN guard rolled back)
 };
 
 // A layer as the run saw it.
 struct LayerInfo {
-  std::string name, kind;     // "conv2d_1", "conv2d"
-  std::string activation;     // fused or standalone: "relu", "linear", ...
+  std::string name, kind;  // "conv2d_1", "conv2d"
+  std::string activation;  // fused or standalone: "relu", "linear", ...
   Shape output_shape;
   int64_t params = 0;
 };
@@ -51,9 +51,9 @@ struct LayerInfo {
 // and ratios are NaN for layers without parameters.
 struct LayerHealth {
   double act_mean = 0, act_std = 0;
-  double near_zero = 0;        // share of outputs <= 0.05 (fastai's "near zero")
-  double dead_fraction = -1;   // ReLU layers: units never positive over the probe; -1 otherwise
-  int64_t units = 0;           // output channels or units
+  double near_zero = 0;       // share of outputs <= 0.05 (fastai's "near zero")
+  double dead_fraction = -1;  // ReLU layers: units never positive over the probe; -1 otherwise
+  int64_t units = 0;          // output channels or units
   double param_norm = 0, grad_norm = 0, update_ratio = 0;  // epoch means; NaN without params
 };
 
@@ -62,14 +62,14 @@ struct EpochRecord {
   double loss = 0, accuracy = 0;
   std::optional<double> val_loss, val_accuracy, test_loss, test_accuracy;
   double learning_rate = 0, seconds = 0;
-  int64_t capped = 0, samples = 0;    // training batches
+  int64_t capped = 0, samples = 0;  // training batches
   double probe_loss = 0, probe_accuracy = 0;
-  std::vector<int64_t> predicted;     // probe predictions per class
-  std::vector<LayerHealth> layers;    // aligned with RunRecord::layers
+  std::vector<int64_t> predicted;   // probe predictions per class
+  std::vector<LayerHealth> layers;  // aligned with RunRecord::layers
 };
 
 struct RunEvent {
-  std::string kind;   // "non-finite", "rollback", "warning"
+  std::string kind;  // "non-finite", "rollback", "warning"
   int epoch = 0;
   int64_t step = 0;
   std::string message;
@@ -77,30 +77,34 @@ struct RunEvent {
 };
 
 struct Confusion {
-  std::string source;            // "test", "validation" or "training sample"
+  std::string source;  // "test", "validation" or "training sample"
   int classes = 0;
-  std::vector<int64_t> counts;   // K*K, row = true class, column = predicted
+  std::vector<int64_t> counts;  // K*K, row = true class, column = predicted
 };
 
 struct RunRecord {
   nlohmann::json config = nlohmann::json::object();  // options, optimizer, data...
   std::string model_spec;
-  std::string loss;               // loss_name()
-  int classes = 0;                // 0 for regression
+  std::string loss;  // loss_name()
+  int classes = 0;   // 0 for regression
   std::vector<std::string> class_names;
   std::vector<LayerInfo> layers;
-  std::string optimizer;          // "adam", "sgd"
+  std::string optimizer;  // "adam", "sgd"
   int64_t steps_per_epoch = 0, batch_size = 0;
   int epochs_planned = 0;
 
   // The data as it entered the model, over the first epoch.
   std::vector<int64_t> label_counts;
-  bool sample_weights = false;    // batches carried per-sample (class) weights
+  bool sample_weights = false;  // batches carried per-sample (class) weights
+  // The mean sample weight of the first batch and of the first epoch (1
+  // without weights). The loss is sum(w l) / n, so an untrained model scores
+  // ln K x the mean weight, not ln K: rules compare like with like.
+  double initial_weight_mean = 1, weight_mean = 1;
   InputStats input_stats;
   // The inputs a pretrained base (--init-from) was trained on, when known.
   std::optional<InputStats> reference_input_stats;
-  bool pretrained = false;        // started from imported weights (--init-from)
-  double initial_loss = 0;        // the first batch's, before any update
+  bool pretrained = false;  // started from imported weights (--init-from)
+  double initial_loss = 0;  // the first batch's, before any update
   // Per layer at the first step, before any update (NaN for layers without
   // parameters): gradient and weight norms, for problems present from the start.
   std::vector<double> initial_grad_norms, initial_param_norms;

@@ -10,22 +10,29 @@
 #include "apps/layer_health.h"
 #include "apps/nonfinite.h"
 #include "apps/raster.h"
-#include "data/preview.h"
 #include "core/error.h"
 #include "core/reduce.h"
+#include "data/preview.h"
 
 namespace ck {
 
 namespace {
 
-constexpr int64_t kProbeSamples = 512;            // "measured over the data, not one batch"
+constexpr int64_t kProbeSamples = 512;              // "measured over the data, not one batch"
 constexpr int64_t kProbeBytes = int64_t{64} << 20;  // fewer samples for large images
-constexpr int64_t kUpdateSamplesPerEpoch = 16;    // steps per epoch whose update ratio is measured
+constexpr int64_t kUpdateSamplesPerEpoch = 16;  // steps per epoch whose update ratio is measured
 constexpr int kSamplesShown = 16;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
 double shortest(float x) { return std::stod(fmt::format("{}", x)); }
+
+double batch_weight_mean(const Batch& b) {
+  if (b.weights.empty() || b.size() == 0) return 1;
+  double sum = 0;
+  for (int64_t i = 0; i < b.size(); ++i) sum += b.weights[i];
+  return sum / static_cast<double>(b.size());
+}
 
 double layer_sum_squares(const std::vector<Param*>& params, bool gradients) {
   double sum = 0;
@@ -57,7 +64,8 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
   run_.model_spec = model_.spec();
   run_.loss = loss_name(model_.loss());
   const int64_t K = model_.output_shape()[0];
-  run_.classes = model_.loss() == LossKind::mean_squared_error ? 0 : (K == 1 ? 2 : static_cast<int>(K));
+  run_.classes =
+      model_.loss() == LossKind::mean_squared_error ? 0 : (K == 1 ? 2 : static_cast<int>(K));
   run_.class_names = info_.class_names;
   run_.optimizer = optimizer_.name();
   run_.epochs_planned = info_.epochs;
@@ -70,7 +78,7 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
   run_.status = "running";
 }
 
-void RunRecorder::start(const StepInfo& step) {
+void RunRecorder::start(const Batch& batch, const StepInfo& step) {
   started_ = true;
   run_.steps_per_epoch = step.steps;
   run_.batch_size = step.batch.count;
@@ -79,7 +87,10 @@ void RunRecorder::start(const StepInfo& step) {
     return s.epoch > step.epoch || (s.epoch == step.epoch && s.step >= step.step);
   });
   std::erase_if(run_.epochs, [&](const EpochRecord& e) { return e.epoch >= step.epoch; });
-  if (run_.steps.empty()) run_.initial_loss = step.batch.mean();
+  if (run_.steps.empty()) {
+    run_.initial_loss = step.batch.mean();
+    run_.initial_weight_mean = batch_weight_mean(batch);
+  }
   capture_epoch_ = step.epoch;
   // A resumed run keeps the data statistics of its first epoch.
   capture_inputs_ = run_.input_stats.samples == 0;
@@ -91,13 +102,17 @@ void RunRecorder::capture_data(const Batch& batch) {
     input_stats_.add(batch.x);
     if (run_.classes > 0) {
       if (label_counts_.empty()) label_counts_.assign(run_.classes, 0);
-      const int64_t ts = batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
+      const int64_t ts =
+          batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
       for (int64_t i = 0; i < batch.size(); ++i) {
         const auto label = static_cast<int64_t>(batch.targets[i * ts]);
         if (label >= 0 && label < run_.classes) label_counts_[label]++;
       }
     }
     run_.sample_weights = run_.sample_weights || !batch.weights.empty();
+    for (int64_t i = 0; i < batch.size(); ++i)
+      weight_sum_ += batch.weights.empty() ? 1.0 : batch.weights[i];
+    weight_count_ += batch.size();
   }
   // The probe: the first inputs seen, as they entered the model.
   if (probe_capacity_ == 0) {
@@ -109,15 +124,17 @@ void RunRecorder::capture_data(const Batch& batch) {
   }
   if (probe_size_ < probe_capacity_ && batch.x.row_size() == probe_.row_size()) {
     const int64_t n = std::min(probe_capacity_ - probe_size_, batch.size());
-    std::copy_n(batch.x.data(), n * batch.x.row_size(), probe_.data() + probe_size_ * probe_.row_size());
+    std::copy_n(batch.x.data(), n * batch.x.row_size(),
+                probe_.data() + probe_size_ * probe_.row_size());
     const int64_t ts = batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
-    probe_targets_.insert(probe_targets_.end(), batch.targets.begin(), batch.targets.begin() + n * ts);
+    probe_targets_.insert(probe_targets_.end(), batch.targets.begin(),
+                          batch.targets.begin() + n * ts);
     probe_size_ += n;
   }
 }
 
 bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo& step) {
-  if (!started_) start(step);
+  if (!started_) start(batch, step);
   if (step.epoch == capture_epoch_) capture_data(batch);
 
   StepRecord& s = pending_;
@@ -140,15 +157,18 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   s.grad_norm = std::sqrt(total);
   if (run_.steps.empty() && run_.initial_grad_norms.empty()) {
     for (const std::vector<Param*>& params : layer_params_) {
-      run_.initial_grad_norms.push_back(params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, true)));
-      run_.initial_param_norms.push_back(params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, false)));
+      run_.initial_grad_norms.push_back(
+          params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, true)));
+      run_.initial_param_norms.push_back(
+          params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, false)));
     }
   }
   if ((!std::isfinite(s.loss) || !std::isfinite(s.grad_norm)) && !nonfinite_seen_) {
     nonfinite_seen_ = true;
     if (std::optional<NonFiniteReport> r = locate_nonfinite(model, batch, s.loss)) {
       RunEvent e{"non-finite", step.epoch, step.step, r->describe(step.epoch, step.step)};
-      e.detail = {{"pass", r->pass}, {"layer", r->layer}, {"what", r->what}, {"evidence", r->detail}};
+      e.detail = {
+          {"pass", r->pass}, {"layer", r->layer}, {"what", r->what}, {"evidence", r->detail}};
       double last_finite = kNaN;
       for (auto it = run_.steps.rbegin(); it != run_.steps.rend(); ++it)
         if (std::isfinite(it->loss)) {
@@ -177,9 +197,10 @@ void RunRecorder::on_step_end(const StepInfo& step) {
   pending_.skipped = step.skipped;
   run_.steps.push_back(pending_);
   if (step.skipped) {
-    RunEvent e{"rollback", step.epoch, step.step,
-               fmt::format("update skipped, last good state restored; learning rate {} -> {}",
-                           short_number(last_learning_rate_), short_number(optimizer_.learning_rate))};
+    RunEvent e{
+        "rollback", step.epoch, step.step,
+        fmt::format("update skipped, last good state restored; learning rate {} -> {}",
+                    short_number(last_learning_rate_), short_number(optimizer_.learning_rate))};
     e.detail = {{"learning_rate_before", shortest(last_learning_rate_)},
                 {"learning_rate_after", shortest(optimizer_.learning_rate)}};
     run_.events.push_back(e);
@@ -217,6 +238,7 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   if (r.epoch == capture_epoch_) {
     if (!input_stats_.empty()) run_.input_stats = input_stats_.stats();
     if (!label_counts_.empty()) run_.label_counts = label_counts_;
+    if (weight_count_ > 0) run_.weight_mean = weight_sum_ / weight_count_;
   }
   const Tensor probe = probe_.slice(0, probe_size_);
   ProbeResult p = run_probe(model_, probe, probe_targets_, run_.classes);
@@ -253,7 +275,8 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   const int64_t ts = probe_size_ ? static_cast<int64_t>(probe_targets_.size()) / probe_size_ : 1;
   for (int i = 0; i < shown; ++i) {
     run_.sample_labels.push_back(static_cast<int>(probe_targets_[i * ts]));
-    if (i < static_cast<int>(p.predictions.size())) run_.sample_predictions.push_back(p.predictions[i]);
+    if (i < static_cast<int>(p.predictions.size()))
+      run_.sample_predictions.push_back(p.predictions[i]);
   }
   write();
 }
@@ -261,8 +284,10 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
 void RunRecorder::finish(const std::string& stopped_because) {
   run_.status = stopped_because.empty() ? "finished" : "stopped: " + stopped_because;
   // A run stopped in its first epoch still has its data statistics.
-  if (run_.input_stats.samples == 0 && !input_stats_.empty()) run_.input_stats = input_stats_.stats();
+  if (run_.input_stats.samples == 0 && !input_stats_.empty())
+    run_.input_stats = input_stats_.stats();
   if (run_.label_counts.empty() && !label_counts_.empty()) run_.label_counts = label_counts_;
+  if (weight_count_ > 0 && run_.epochs.empty()) run_.weight_mean = weight_sum_ / weight_count_;
   write();
 }
 
@@ -272,7 +297,9 @@ void RunRecorder::write() {
   write_run_files(dir_, run_);
   if (run_.samples.rank() == 4 && !fs::exists(fs::path(dir_) / "samples.png")) {
     const int64_t n = std::min<int64_t>(kSamplesShown, run_.samples.dim(0));
-    std::vector<float> labels(run_.sample_labels.begin(), run_.sample_labels.begin() + std::min<size_t>(n, run_.sample_labels.size()));
+    std::vector<float> labels(
+        run_.sample_labels.begin(),
+        run_.sample_labels.begin() + std::min<size_t>(n, run_.sample_labels.size()));
     const int zoom = std::max<int>(1, 84 / static_cast<int>(run_.samples.dim(1)));
     write_png((fs::path(dir_) / "samples.png").string(),
               render_samples(run_.samples.slice(0, n), labels, 8, zoom));

@@ -26,12 +26,12 @@ namespace ck {
 
 // What the recorder cannot see from inside the loop.
 struct RunInfo {
-  std::vector<std::string> class_names;               // empty for regression
-  nlohmann::json config = nlohmann::json::object();   // options, data, preprocessing...
-  int epochs = 0;                                     // planned
-  bool pretrained = false;                            // weights imported (--init-from)
-  std::optional<InputStats> reference_input_stats;    // the pretrained base's inputs, if known
-  const ModelInfo* model_info = nullptr;              // to save the model in the directory
+  std::vector<std::string> class_names;              // empty for regression
+  nlohmann::json config = nlohmann::json::object();  // options, data, preprocessing...
+  int epochs = 0;                                    // planned
+  bool pretrained = false;                           // weights imported (--init-from)
+  std::optional<InputStats> reference_input_stats;   // the pretrained base's inputs, if known
+  const ModelInfo* model_info = nullptr;             // to save the model in the directory
 };
 
 class RunRecorder : public TrainObserver {
@@ -50,7 +50,7 @@ class RunRecorder : public TrainObserver {
   const RunRecord& record() const { return run_; }
 
  private:
-  void start(const StepInfo& step);
+  void start(const Batch& batch, const StepInfo& step);
   void capture_data(const Batch& batch);
   void write();
 
@@ -67,6 +67,8 @@ class RunRecorder : public TrainObserver {
   // Measured data: input statistics and labels of the first epoch seen.
   InputStatsAccumulator input_stats_;
   std::vector<int64_t> label_counts_;
+  double weight_sum_ = 0;  // sample weights of the first epoch (1 each without)
+  int64_t weight_count_ = 0;
   // The probe: fixed training inputs, with their targets.
   Tensor probe_;
   int64_t probe_size_ = 0, probe_capacity_ = 0;
@@ -75,9 +77,9 @@ class RunRecorder : public TrainObserver {
   // This step and this epoch.
   StepRecord pending_;
   bool sampled_ = false;
-  std::vector<Tensor> before_;             // weights before a sampled update
-  std::vector<double> grad_norm_sum_;      // per layer, over the epoch's steps
-  std::vector<double> update_ratio_sum_;   // per layer, over sampled steps
+  std::vector<Tensor> before_;            // weights before a sampled update
+  std::vector<double> grad_norm_sum_;     // per layer, over the epoch's steps
+  std::vector<double> update_ratio_sum_;  // per layer, over sampled steps
   int64_t grad_steps_ = 0, update_samples_ = 0;
   bool nonfinite_seen_ = false;
   float last_learning_rate_ = 0;

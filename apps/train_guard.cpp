@@ -14,7 +14,7 @@ namespace ck {
 
 namespace {
 
-constexpr float kRollbackShrink = 0.1f;   // dlib's dnn_trainer default learning_rate_shrink_factor
+constexpr float kRollbackShrink = 0.1f;  // dlib's dnn_trainer default learning_rate_shrink_factor
 constexpr int kMaxRollbacks = 5;
 // The loss "rose" before a NaN when the last finite loss was this many times
 // the lowest seen: the signature of steps too large (Smith's LR range test
@@ -43,9 +43,12 @@ OnNan parse_on_nan(const std::string& name) {
 
 std::string on_nan_name(OnNan on_nan) {
   switch (on_nan) {
-    case OnNan::stop: return "stop";
-    case OnNan::rollback: return "rollback";
-    case OnNan::keep_going: return "continue";
+    case OnNan::stop:
+      return "stop";
+    case OnNan::rollback:
+      return "rollback";
+    case OnNan::keep_going:
+      return "continue";
   }
   return "?";
 }
@@ -72,15 +75,20 @@ void TrainGuard::first_step_checks(const Batch& batch, const StepInfo& step) {
   if (std::optional<Finding> f = check_input_scale(input_stats_of(batch.x)))
     warn(fmt::format("{}; {}", f->title, f->fix));
   const int64_t K = model_.output_shape()[0];
-  const int classes = model_.loss() == LossKind::mean_squared_error ? 0 : (K == 1 ? 2 : static_cast<int>(K));
+  const int classes =
+      model_.loss() == LossKind::mean_squared_error ? 0 : (K == 1 ? 2 : static_cast<int>(K));
   std::vector<int64_t> counts(classes, 0);
   const int64_t ts = batch.size() ? static_cast<int64_t>(batch.targets.size()) / batch.size() : 1;
   for (int64_t i = 0; i < batch.size() && classes > 0; ++i) {
     const auto label = static_cast<int64_t>(batch.targets[i * ts]);
     if (label >= 0 && label < classes) counts[label]++;
   }
-  if (std::optional<Finding> f =
-          check_initial_loss(step.batch.mean(), classes, loss_name(model_.loss()), counts))
+  double weights = 0;  // the loss is sum(w l) / n: chance scales with the mean weight
+  for (int64_t i = 0; i < batch.size(); ++i)
+    weights += batch.weights.empty() ? 1.0 : batch.weights[i];
+  const double weight_mean = batch.size() ? weights / static_cast<double>(batch.size()) : 1.0;
+  if (std::optional<Finding> f = check_initial_loss(step.batch.mean(), classes,
+                                                    loss_name(model_.loss()), counts, weight_mean))
     warn(fmt::format("{}; {}", f->title, f->fix));
 }
 
@@ -117,16 +125,19 @@ std::string TrainGuard::restore() {
 
 std::string TrainGuard::advice(const std::string& pass) const {
   const float lr = optimizer_.learning_rate;
-  const float suggested = lr > default_lr(optimizer_) ? default_lr(optimizer_) : lr * kRollbackShrink;
+  const float suggested =
+      lr > default_lr(optimizer_) ? default_lr(optimizer_) : lr * kRollbackShrink;
   const bool rose = last_finite_loss_ > kDivergedFactor * lowest_loss_;
   std::string evidence = fmt::format("the loss was {} the step before ({} at the start)",
                                      short_number(last_finite_loss_), short_number(initial_loss_));
-  if (pass == "input") return "clean or impute the data's missing values, as training data must be finite";
+  if (pass == "input")
+    return "clean or impute the data's missing values, as training data must be finite";
   if (rose || pass == "weights" || lr >= kHighLrFactor * default_lr(optimizer_))
     return fmt::format("{}: the learning rate ({}) is too high; try --lr {} or convkit lr-find",
                        evidence, short_number(lr), short_number(suggested));
-  return fmt::format("{}: try a lower learning rate (--lr {}), normalized inputs, or convkit lr-find",
-                     evidence, short_number(suggested));
+  return fmt::format(
+      "{}: try a lower learning rate (--lr {}), normalized inputs, or convkit lr-find", evidence,
+      short_number(suggested));
 }
 
 bool TrainGuard::on_gradients(Model& model, const Batch& batch, const StepInfo& step) {
@@ -148,20 +159,25 @@ bool TrainGuard::on_gradients(Model& model, const Batch& batch, const StepInfo& 
   }
   std::optional<NonFiniteReport> report = locate_nonfinite(model, batch, loss);
   if (!report && std::isfinite(loss)) return true;  // huge but finite gradients: nothing to stop
-  std::string what = report ? report->describe(step.epoch, step.step)
-                            : fmt::format("a non-finite loss at epoch {} step {}", step.epoch + 1, step.step + 1);
+  std::string what =
+      report ? report->describe(step.epoch, step.step)
+             : fmt::format("a non-finite loss at epoch {} step {}", step.epoch + 1, step.step + 1);
   const std::string pass = report ? report->pass : "loss";
   if (on_nan_ == OnNan::keep_going) {
-    if (!reported_nan_) warn(fmt::format("{}; training goes on (--on-nan continue), as Keras does "
-                                         "without TerminateOnNaN", what));
+    if (!reported_nan_)
+      warn(
+          fmt::format("{}; training goes on (--on-nan continue), as Keras does "
+                      "without TerminateOnNaN",
+                      what));
     reported_nan_ = true;
     return true;
   }
-  if (on_nan_ == OnNan::stop || pass == "input" || good_.params.empty() || rollbacks_ >= kMaxRollbacks) {
+  if (on_nan_ == OnNan::stop || pass == "input" || good_.params.empty() ||
+      rollbacks_ >= kMaxRollbacks) {
     std::string why = advice(pass);
     if (rollbacks_ >= kMaxRollbacks)
-      why = fmt::format("still non-finite after {} rollbacks (learning rate now {}); {}", rollbacks_,
-                        short_number(optimizer_.learning_rate), why);
+      why = fmt::format("still non-finite after {} rollbacks (learning rate now {}); {}",
+                        rollbacks_, short_number(optimizer_.learning_rate), why);
     throw TrainingStopped(fmt::format("{}; {}", what, why));
   }
   const float before = optimizer_.learning_rate;

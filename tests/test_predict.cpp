@@ -1,11 +1,11 @@
 // convkit evaluate and predict: a saved model applied to new files through
 // its own preprocessing, and every way the inputs can fail to fit.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "data/image.h"
 #include "helpers.h"
@@ -26,9 +26,9 @@ struct Trained {
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::string out;
-    REQUIRE(run_convkit("train --model lenet5 --limit 600 --test-limit 100 --epochs 1 --save " +
-                            model,
-                        out) == 0);
+    REQUIRE(
+        run_convkit("train --model lenet5 --limit 600 --test-limit 100 --epochs 1 --save " + model,
+                    out) == 0);
     REQUIRE(run_convkit("data export --to " + images +
                             " --format png --split test --limit 20 --classes 7,9",
                         out) == 0);
@@ -58,12 +58,18 @@ TEST_CASE("predict: classifies image files and folders with the recorded preproc
                       out) == 0);
   // 20 images, one line each, two classes per line.
   int lines = 0;
-  for (size_t p = out.find(".png: "); p != std::string::npos; p = out.find(".png: ", p + 1)) ++lines;
+  for (size_t p = out.find(".png: "); p != std::string::npos; p = out.find(".png: ", p + 1))
+    ++lines;
   CHECK(lines == 20);
   CHECK(out.find("Sneaker") != std::string::npos);
 
-  REQUIRE(run_convkit("predict --json --model " + trained().model + " " + trained().images, out) == 0);
-  nlohmann::json j = nlohmann::json::parse(out);
+  REQUIRE(run_convkit("predict --json --model " + trained().model + " " + trained().images, out) ==
+          0);
+  const nlohmann::json all = nlohmann::json::parse(out);
+  // Inputs preprocessed as in training: checked against the file's record, no mismatch.
+  CHECK(all["input_check"]["checked"] == true);
+  CHECK(all["input_check"]["mismatch"] == false);
+  const nlohmann::json& j = all["predictions"];
   REQUIRE(j.size() == 20);
   double total = 0;
   for (const auto& t : j[0]["top"]) total += t["probability"].get<double>();
@@ -76,8 +82,41 @@ TEST_CASE("predict: --no-preprocess says loudly what it skips") {
   std::string out;
   REQUIRE(run_convkit("predict --no-preprocess --model " + trained().model + " " + trained().images,
                       out) == 0);
-  CHECK(out.find("--no-preprocess: inputs go to the model raw, skipping the scaling (scale 1/255)") !=
-        std::string::npos);
+  CHECK(
+      out.find("--no-preprocess: inputs go to the model raw, skipping the scaling (scale 1/255)") !=
+      std::string::npos);
+}
+
+TEST_CASE(
+    "predict and evaluate: raw inputs for a model trained on scaled ones are named on stderr") {
+  std::string out;
+  // Normal use: the saved scaling applies, nothing to warn about.
+  REQUIRE(run_convkit("predict --model " + trained().model + " " + trained().images, out) == 0);
+  CHECK(out.find("preprocessing-mismatch") == std::string::npos);
+  REQUIRE(run_convkit("evaluate " + trained().model + " --limit 300", out) == 0);
+  CHECK(out.find("preprocessing-mismatch") == std::string::npos);
+  // --no-preprocess: 0..255 pixels reach a model trained on 0..1.
+  REQUIRE(run_convkit("predict --no-preprocess --model " + trained().model + " " + trained().images,
+                      out) == 0);
+  CHECK(
+      out.find("convkit: warning: the inputs are not preprocessed as the training inputs were: the "
+               "inputs look like raw 0..255 pixels, the training inputs were scaled to 0..1 "
+               "[preprocessing-mismatch]") != std::string::npos);
+  REQUIRE(run_convkit("evaluate --no-preprocess " + trained().model + " --limit 300", out) == 0);
+  CHECK(
+      out.find(
+          "raw 0..255 pixels, the training inputs were scaled to 0..1 [preprocessing-mismatch]") !=
+      std::string::npos);
+  // --json carries it as a field; the document starts after the stderr warnings.
+  REQUIRE(run_convkit(
+              "predict --json --no-preprocess --model " + trained().model + " " + trained().images,
+              out) == 0);
+  const size_t start = out.find("\n{\n");
+  REQUIRE(start != std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(out.substr(start + 1));
+  CHECK(j["input_check"]["mismatch"] == true);
+  REQUIRE(j["input_check"]["findings"].size() == 1);
+  CHECK(j["input_check"]["findings"][0]["id"] == "preprocessing-mismatch");
 }
 
 TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual and the fix") {
@@ -86,19 +125,23 @@ TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual a
   ck::Image big{40, 30, 3, std::vector<uint8_t>(40 * 30 * 3, 128)};
   ck::write_png((dir / "big.png").string(), big);
   std::string out;
-  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "big.png").string(), out) == 1);
-  CHECK(out.find("big.png: the image is 40x30x3 but the model expects 28x28x1") != std::string::npos);
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "big.png").string(), out) ==
+        1);
+  CHECK(out.find("big.png: the image is 40x30x3 but the model expects 28x28x1") !=
+        std::string::npos);
   CHECK(out.find("--resize 28x28") != std::string::npos);
 
   CHECK(run_convkit("predict --model " + trained().model + " /nonexistent.png", out) == 1);
   CHECK(out.find("/nonexistent.png not found") != std::string::npos);
 
   std::ofstream((dir / "table.csv").string()) << "a,b\n1,2\n";
-  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "table.csv").string(), out) == 1);
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "table.csv").string(),
+                    out) == 1);
   CHECK(out.find("is a table, but") != std::string::npos);
 
   std::ofstream((dir / "fake.png").string()) << "not an image at all";
-  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "fake.png").string(), out) == 1);
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "fake.png").string(),
+                    out) == 1);
   CHECK(out.find("fake.png") != std::string::npos);
 
   CHECK(run_convkit("predict --model /nonexistent.safetensors " + trained().images, out) == 1);
@@ -113,7 +156,8 @@ TEST_CASE("predict and evaluate: a CSV model applies its saved imputer, and refu
     train << "x1,x2,label\n";
     for (int i = 0; i < 60; ++i) {
       const bool gap = i % 7 == 3;
-      train << (gap ? "" : std::to_string(i % 10)) << "," << (i % 3) << "," << (i % 10 >= 5) << "\n";
+      train << (gap ? "" : std::to_string(i % 10)) << "," << (i % 3) << "," << (i % 10 >= 5)
+            << "\n";
     }
     std::ofstream fresh((dir / "new.csv").string());
     fresh << "x1,x2\n2,1\n,2\n9,0\n";
@@ -127,10 +171,11 @@ TEST_CASE("predict and evaluate: a CSV model applies its saved imputer, and refu
   CHECK(out.find("line 5") != std::string::npos);
   CHECK(out.find("x1") != std::string::npos);
 
-  REQUIRE(run_convkit("train --data " + (dir / "train.csv").string() +
-                          " --impute mean --model \"dense(8,relu) dense(2,softmax)\" --epochs 3 --save " +
-                          model,
-                      out) == 0);
+  REQUIRE(run_convkit(
+              "train --data " + (dir / "train.csv").string() +
+                  " --impute mean --model \"dense(8,relu) dense(2,softmax)\" --epochs 3 --save " +
+                  model,
+              out) == 0);
   REQUIRE(run_convkit("predict --model " + model + " " + (dir / "new.csv").string(), out) == 0);
   CHECK(out.find("new.csv line 3:") != std::string::npos);  // the row with the gap
   CHECK(out.find("nan") == std::string::npos);

@@ -92,12 +92,13 @@ TEST_CASE("repro shallow-model: the 'too shallow' model memorizes random labels,
   CHECK(r.number("as_written.accuracy") > r.number("as_written.first_accuracy") + 0.3);
   CHECK(!holds(r, "The article's claim: the shallow model's training accuracy remains"));
   CHECK(holds(r, "Held-out accuracy stays at chance"));
-  // Memorizing is overfitting (a note while the early loss spike is named), never underfitting.
+  // Memorizing is overfitting, never underfitting; the early loss spike it recovers from is a note.
   const std::vector<Finding>* as_written = r.findings("shallow: as written");
   REQUIRE(as_written != nullptr);
   CHECK(std::any_of(as_written->begin(), as_written->end(),
                     [](const Finding& f) { return f.id == "overfitting"; }));
   CHECK(!has(alarms(r, "shallow: as written"), "underfitting"));
+  CHECK(!has(alarms(r, "shallow: as written"), "lr-too-high"));
   CHECK(r.number("real.shallow.test_accuracy") > r.number("real.dense.test_accuracy"));
   CHECK(holds(r, "On real images the shallow CNN beats"));
   CHECK(holds(r, "diagnose finds no capacity problem"));
