@@ -93,9 +93,10 @@ void rule_exploding_gradients(DiagnosisContext& c) {
                               short_number(first_last)));
   if (at_init)
     f.add("initial_grad_to_weight", init_ratio,
-          fmt::format("{}: gradient norm {} vs weight norm {} at the first step",
+          fmt::format("{}: gradient norm {} vs weight norm {} at the first step (bar for its "
+                      "fan-in: {}x)",
                       r.layers[init_layer].name, short_number(r.initial_grad_norms[init_layer]),
-                      short_number(r.initial_param_norms[init_layer])));
+                      short_number(r.initial_param_norms[init_layer]), short_number(init_bar)));
   if (layers.size() > 1)
     f.add("first_last_ratio", first_last,
           fmt::format("epoch 1 mean gradient norm: {} {} / {} {} = {}",

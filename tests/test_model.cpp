@@ -62,7 +62,7 @@ TEST_CASE("fmnist-cnn: 3,274,634 params, 27,805,440 FLOPs, Keras layer and param
   CHECK(summary.find("(None, 14, 14, 64)") != std::string::npos);
 }
 
-TEST_CASE("a preset's softmax head takes the data's class count; typed layers never change") {
+TEST_CASE("a preset's softmax head takes the data's class count, typed layers never change") {
   Model three = make_model("fmnist-cnn", std::nullopt, 3);
   CHECK(three.output_shape() == Shape{3});
   CHECK(three.spec().ends_with("dense(3,softmax)"));
