@@ -96,7 +96,7 @@ void ReproContext::say(const std::string& text) {
 void ReproContext::table(const Table& t) { emit(t.text() + "\n", t.markdown()); }
 
 void ReproContext::preformatted(const std::string& text) {
-  emit(text + "\n", "```\n" + text + "\n```\n\n");
+  emit(text + "\n", "\n```\n" + text + "\n```\n\n");
 }
 
 ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {

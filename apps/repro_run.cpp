@@ -60,7 +60,9 @@ std::string Table::text() const {
 }
 
 std::string Table::markdown() const {
-  std::string s = title.empty() ? "" : "**" + title + "**\n\n";
+  // A blank line first: right after a list item, Markdown would fold the
+  // title into the item.
+  std::string s = title.empty() ? "\n" : "\n**" + title + "**\n\n";
   s += "|";
   for (const std::string& c : columns) s += " " + c + " |";
   s += "\n|";
