@@ -71,7 +71,7 @@ void ReproContext::emit(const std::string& text, const std::string& markdown) {
 
 void ReproContext::heading(const std::string& text) {
   emit(fmt::format("\n{}\n{}\n", text, std::string(std::min<size_t>(text.size(), 78), '-')),
-       fmt::format("### {}\n\n", text));
+       fmt::format("\n### {}\n\n", text));
 }
 
 void ReproContext::say(const std::string& text) {
