@@ -52,9 +52,9 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
                      float* db, int64_t N, const ConvGeometry& g, ConvWorkspace& ws);
 
 // Direct convolution of one image for few input channels (core/conv_direct.cpp),
-// used by conv2d_forward when conv_direct_applies(g): C <= 4 and F a multiple
-// of the vector width, at most 4 vectors. x (H,W,C), w (KH,KW,C,F), b (F) or
-// null -> y (OH,OW,F) = act(conv(x, w) + b).
+// used by conv2d_forward when conv_direct_applies(g): C <= 4 and F at most 4
+// vectors (F not a multiple of the vector width runs on zero-padded copies).
+// x (H,W,C), w (KH,KW,C,F), b (F) or null -> y (OH,OW,F) = act(conv(x, w) + b).
 bool conv_direct_applies(const ConvGeometry& g);
 void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
                            const ConvGeometry& g);

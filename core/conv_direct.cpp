@@ -7,6 +7,7 @@
 #include "core/conv_direct.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/simd.h"
 
@@ -156,10 +157,28 @@ void direct_weights(const float* x, const float* dz, float* dw, const ConvGeomet
     }
 }
 
-}  // namespace
+// F not a multiple of the vector width (LeNet's 6 filters): the kernels run
+// on copies padded with zero filters to Fp, a multiple of it, kept per thread
+// and reused (no allocation once grown). The padded filters' outputs and
+// gradients are computed and dropped.
+int64_t padded_filters(int64_t F) { return (F + kLanes - 1) / kLanes * kLanes; }
 
-void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
-                                    const ConvGeometry& g) {
+float* thread_scratch(int which, int64_t size) {
+  thread_local std::vector<float> buffers[3];
+  std::vector<float>& b = buffers[which];
+  if (static_cast<int64_t>(b.size()) < size) b.resize(size);
+  return b.data();
+}
+
+// rows (rows, F) -> padded (rows, Fp), zeros in the extra columns.
+void pad_columns(const float* rows, int64_t n, int64_t F, int64_t Fp, float* padded) {
+  for (int64_t r = 0; r < n; ++r) {
+    std::copy(rows + r * F, rows + (r + 1) * F, padded + r * Fp);
+    std::fill(padded + r * Fp + F, padded + (r + 1) * Fp, 0.0f);
+  }
+}
+
+void backward_weights_dispatch(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
   switch (g.F / kLanes) {
     case 1:
       return direct_weights<1>(x, dz, dw, g);
@@ -172,12 +191,8 @@ void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
   }
 }
 
-bool conv_direct_applies(const ConvGeometry& g) {
-  return kLanes > 1 && g.C <= 4 && g.F % kLanes == 0 && g.F / kLanes <= 4;
-}
-
-void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
-                           const ConvGeometry& g) {
+void forward_dispatch(const float* x, const float* w, const float* b, Activation act, float* y,
+                      const ConvGeometry& g) {
   switch (g.F / kLanes) {
     case 1:
       return direct_image<1>(x, w, b, act, y, g);
@@ -188,6 +203,47 @@ void conv2d_forward_direct(const float* x, const float* w, const float* b, Activ
     default:
       return direct_image<4>(x, w, b, act, y, g);
   }
+}
+
+}  // namespace
+
+// x (H,W,C), dz (OH,OW,F) -> dw (KH,KW,C,F) +=.
+void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
+                                    const ConvGeometry& g) {
+  if (g.F % kLanes == 0) return backward_weights_dispatch(x, dz, dw, g);
+  ConvGeometry gp = g;
+  gp.F = padded_filters(g.F);
+  const int64_t pixels = g.OH * g.OW, taps = g.patch();
+  float* dzp = thread_scratch(0, pixels * gp.F);
+  float* dwp = thread_scratch(1, taps * gp.F);
+  pad_columns(dz, pixels, g.F, gp.F, dzp);
+  std::fill(dwp, dwp + taps * gp.F, 0.0f);
+  backward_weights_dispatch(x, dzp, dwp, gp);
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t f = 0; f < g.F; ++f) dw[t * g.F + f] += dwp[t * gp.F + f];
+}
+
+bool conv_direct_applies(const ConvGeometry& g) {
+  return kLanes > 1 && g.C <= 4 && g.F >= 1 && g.F <= 4 * kLanes;
+}
+
+// x (H,W,C), w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
+void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
+                           const ConvGeometry& g) {
+  if (g.F % kLanes == 0) return forward_dispatch(x, w, b, act, y, g);
+  ConvGeometry gp = g;
+  gp.F = padded_filters(g.F);
+  const int64_t pixels = g.OH * g.OW, taps = g.patch();
+  float* wp = thread_scratch(0, taps * gp.F + gp.F);
+  float* bp = b ? wp + taps * gp.F : nullptr;
+  float* yp = thread_scratch(1, pixels * gp.F);
+  pad_columns(w, taps, g.F, gp.F, wp);
+  if (b) pad_columns(b, 1, g.F, gp.F, bp);
+  // Softmax would mix the padded filters in: applied after the copy instead.
+  const bool softmax = act == Activation::softmax;
+  forward_dispatch(x, wp, bp, softmax ? Activation::linear : act, yp, gp);
+  for (int64_t p = 0; p < pixels; ++p) std::copy(yp + p * gp.F, yp + p * gp.F + g.F, y + p * g.F);
+  if (softmax) bias_activation(y, nullptr, pixels, g.F, act);
 }
 
 }  // namespace ck

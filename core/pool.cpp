@@ -38,31 +38,33 @@ int32_t window_argmax(const float* xn, const ConvGeometry& g, int64_t oh, int64_
 // The max of a window fully inside the image for channels [0, C - C % 16),
 // 16 at a time, by the scalar loop's rule: a later cell wins only when
 // greater ("first max wins"), or when it is NaN and the best so far is not.
-// xn (H,W,C) one image -> yo (C) and ao (C) at one output pixel.
-// Returns the channels done.
+// xn (H,W,C) one image -> yo (C) and ao (C) at one output pixel. The last
+// C % 16 channels (all of them when C < 16, as in LeNet's 6) use masked loads
+// and stores. Returns the channels done (all).
 int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeometry& g,
                           int64_t ih0, int64_t iw0) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  int64_t c = 0;
-  for (; c + 16 <= g.C; c += 16) {
+  for (int64_t c = 0; c < g.C; c += 16) {
+    const __mmask16 lanes =
+        g.C - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (g.C - c)) - 1);
     const int32_t base0 = static_cast<int32_t>((ih0 * g.W + iw0) * g.C + c);
-    __m512 best = _mm512_loadu_ps(xn + base0);
+    __m512 best = _mm512_maskz_loadu_ps(lanes, xn + base0);
     __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(base0), iota);
     for (int kh = 0; kh < g.KH; ++kh)
       for (int kw = 0; kw < g.KW; ++kw) {
         if (kh == 0 && kw == 0) continue;
         const int32_t base = static_cast<int32_t>(((ih0 + kh) * g.W + iw0 + kw) * g.C + c);
-        const __m512 v = _mm512_loadu_ps(xn + base);
+        const __m512 v = _mm512_maskz_loadu_ps(lanes, xn + base);
         const __mmask16 wins =
             _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
             (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
         best = _mm512_mask_mov_ps(best, wins, v);
         idx = _mm512_mask_mov_epi32(idx, wins, _mm512_add_epi32(_mm512_set1_epi32(base), iota));
       }
-    _mm512_storeu_ps(yo + c, best);
-    _mm512_storeu_si512(ao + c, idx);
+    _mm512_mask_storeu_ps(yo + c, lanes, best);
+    _mm512_mask_storeu_epi32(ao + c, lanes, idx);
   }
-  return c;
+  return g.C;
 }
 #endif
 

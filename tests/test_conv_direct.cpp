@@ -39,10 +39,12 @@ TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
   const Case cases[] = {
       {28, 28, 1, 5, 1, true, 32}, {32, 32, 3, 3, 1, false, 32}, {13, 21, 3, 3, 2, true, 16},
       {9, 30, 2, 4, 1, true, 48},  {11, 19, 4, 3, 3, false, 64}, {5, 3, 1, 5, 1, true, 16},
-      {20, 37, 3, 7, 2, true, 64}, {8, 8, 3, 1, 1, false, 32},
+      {20, 37, 3, 7, 2, true, 64}, {8, 8, 3, 1, 1, false, 32},   {28, 28, 1, 5, 1, true, 6},
+      {13, 21, 3, 3, 2, true, 21}, {9, 30, 2, 4, 1, true, 1},
   };
   for (const Case& k : cases)
-    for (Activation act : {Activation::linear, Activation::relu, Activation::tanh}) {
+    for (Activation act :
+         {Activation::linear, Activation::relu, Activation::tanh, Activation::softmax}) {
       const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.K, k.K, k.S, k.S, k.same, k.F);
       CAPTURE(fmt::format("{}x{}x{} k{} s{} {} F{} {}", k.H, k.W, k.C, k.K, k.S,
                           k.same ? "same" : "valid", k.F, activation_name(act)));
@@ -70,7 +72,8 @@ TEST_CASE("conv2d_backward's direct weight gradient (no dx, C <= 4) matches the 
   const Case cases[] = {
       {28, 28, 1, 5, 1, true, 32}, {32, 32, 3, 3, 1, false, 32}, {13, 21, 3, 3, 2, true, 16},
       {9, 30, 2, 4, 1, true, 48},  {11, 19, 4, 3, 3, false, 64}, {5, 3, 1, 5, 1, true, 16},
-      {1, 6, 3, 5, 2, true, 16},   {20, 37, 3, 7, 2, true, 64},
+      {1, 6, 3, 5, 2, true, 16},   {20, 37, 3, 7, 2, true, 64},  {28, 28, 1, 5, 1, true, 6},
+      {13, 21, 3, 3, 2, true, 21}, {9, 30, 2, 4, 1, true, 1},
   };
   for (const Case& k : cases)
     for (int threads : {1, 2}) {
