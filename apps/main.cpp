@@ -1,14 +1,16 @@
 // convkit: train, evaluate, predict, inspect and diagnose convolutional networks.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "core/error.h"
+#include "core/spec_tokens.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
@@ -39,6 +41,24 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    // "The following arguments were not expected: 2 --epoch" names no fix:
+    // point each unknown --flag at the command's nearest option.
+    const CLI::App* command = app.get_subcommands().empty() ? &app : app.get_subcommands()[0];
+    std::vector<std::string> flags;
+    for (const CLI::Option* option : command->get_options())
+      for (const std::string& name : option->get_lnames()) flags.push_back("--" + name);
+    std::string hints;
+    for (const std::string& arg : command->remaining())
+      if (arg.starts_with("--")) {
+        const std::string flag = arg.substr(0, arg.find('='));
+        const std::string best = ck::closest_word(flag, flags);
+        hints += fmt::format("convkit {}: unknown option {}{}\n", command->get_name(), flag,
+                             best.empty() ? "" : fmt::format(" (did you mean {}?)", best));
+      }
+    if (hints.empty()) return app.exit(e);
+    fmt::print(stderr, "{}see convkit {} --help\n", hints, command->get_name());
+    return 1;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const ck::Error& e) {

@@ -37,4 +37,10 @@ std::vector<SpecToken> tokenize_spec(const std::string& spec, const std::string&
 // "key=value" -> {"key", "value"}; "value" -> {"", "value"}; both trimmed.
 std::pair<std::string, std::string> split_key_value(const std::string& arg);
 
+// The candidate nearest to `word` by edit distance, if fewer than
+// `max_distance` edits away (ties: the first); "" otherwise. For "did you
+// mean" hints on typed names (layers, command-line options).
+std::string closest_word(const std::string& word, const std::vector<std::string>& candidates,
+                         size_t max_distance = 3);
+
 }  // namespace ck

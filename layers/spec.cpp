@@ -59,21 +59,6 @@ constexpr const char* kLayerNames =
 
 constexpr const char* kWhat = "model spec";
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // Parses one token's arguments into a layer; errors point at the token.
 class TokenParser {
  public:
@@ -236,16 +221,11 @@ void parse_into(const std::string& spec, ParsedSpec& out, int depth) {
       p.no_args();
       out.layers.push_back(std::make_unique<ActivationLayer>(*act));
     } else {
-      std::string best;
-      size_t best_distance = 3;
       std::vector<std::string> names = {"conv2d", "maxpool", "globalavgpool", "dense", "flatten",
                                         "dropout", "relu", "sigmoid", "tanh", "softmax", "linear",
                                         "input"};
       for (const Preset& pr : kPresets) names.push_back(pr.name);
-      for (const std::string& candidate : names) {
-        size_t d = edit_distance(n, candidate);
-        if (d < best_distance) best_distance = d, best = candidate;
-      }
+      const std::string best = closest_word(n, names);
       std::string hint = best.empty() ? "" : fmt::format(" (did you mean {}?)", best);
       spec_error(kWhat, spec, t,
                  fmt::format("unknown layer \"{}\"{}; layers: {}; presets: see `convkit summary "

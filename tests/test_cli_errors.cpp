@@ -254,6 +254,20 @@ TEST_CASE("CLI: no subcommand, unknown subcommand") {
   CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, evaluate, predict"));
 }
 
+TEST_CASE("CLI: a mistyped option names the nearest one, before any work") {
+  Run typo = convkit("train --epoch 2 --optimiser=sgd --zzzzzz");
+  CHECK(typo.code == 1);
+  CHECK(has(typo.err, "convkit train: unknown option --epoch (did you mean --epochs?)"));
+  CHECK(has(typo.err, "convkit train: unknown option --optimiser (did you mean --optimizer?)"));
+  CHECK(has(typo.err, "convkit train: unknown option --zzzzzz\n"));
+  CHECK(has(typo.err, "see convkit train --help"));
+  CHECK(!has(typo.out, "Epoch 1/"));
+  // A stray positional word has no option to be near: CLI11's own message stays.
+  Run extra = convkit("train extra");
+  CHECK(extra.code != 0);
+  CHECK(has(extra.err, "not expected: extra"));
+}
+
 // --- Help, version, a run that works
 // ---------------------------------------------------------------
 
