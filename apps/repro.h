@@ -66,6 +66,8 @@ struct ReproRun {
   double figure(const std::string& name, int epoch) const;
   // The last epoch's figure.
   double last(const std::string& name) const { return figure(name, epochs() - 1); }
+  // The largest per-epoch figure; infinity when any epoch's is NaN or Inf.
+  double peak(const std::string& name) const;
   // The last evaluation of the test split (or validation, or nothing).
   const EvalResult* final_eval() const;
   // Mean recall over classes of final_eval() (balanced accuracy); NaN without one.

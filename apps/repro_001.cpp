@@ -58,13 +58,7 @@ void repro_learning_rate_10(ReproContext& ctx) {
   const double ln5 = std::log(5.0);
   // Diverged: at some epoch the loss left the scale of a guess (an untrained
   // model scores ln 5); never learned: it ends no better than a uniform guess.
-  auto peak_loss_of = [](const ReproRun& r) {
-    double peak = 0;
-    for (int e = 0; e < r.epochs(); ++e)
-      peak = std::isfinite(r.figure("loss", e)) ? std::max(peak, r.figure("loss", e)) : INFINITY;
-    return peak;
-  };
-  const double peak_loss = peak_loss_of(b);
+  const double peak_loss = b.peak("loss");
   const bool diverged = !std::isfinite(peak_loss) || peak_loss > 10 * ln5;
   const bool never_learns = !std::isfinite(b.last("loss")) || b.last("loss") > ln5;
   const bool high_fails = ctx.check(
@@ -158,7 +152,7 @@ void repro_learning_rate_10(ReproContext& ctx) {
         "{} and accuracy {:.0f}%, lr = 1e-3 at loss {} (accuracy {:.0f}%)",
         metric_text(b.last("loss")), 100 * b.last("accuracy"), metric_text(f.last("loss")),
         100 * f.last("accuracy"));
-  const double peak = peak_loss_of(f);
+  const double peak = f.peak("loss");
   int64_t dense_inputs = 0;
   for (const auto& layer : f.run->model.layers())
     if (layer->kind() == "dense" && dense_inputs == 0)

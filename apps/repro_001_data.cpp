@@ -349,8 +349,7 @@ void repro_shallow_model(ReproContext& ctx) {
                 100 * r.figure("accuracy", 0), 100 * accuracy, r.epochs(), 100 * test_accuracy,
                 at_chance ? "" : " (above the chance band, by luck of the draw)",
                 with_commas(r.run->model.param_count()), images);
-  double peak = r.figure("loss", 0);
-  for (int e = 1; e < r.epochs(); ++e) peak = std::max(peak, r.figure("loss", e));
+  const double peak = r.peak("loss");
   // Each finding diagnose names, explained with its own numbers.
   std::vector<std::string> readings;
   const std::string spike =

@@ -2,6 +2,7 @@
 // and how they are printed (text and Markdown) and replayed (convkit train).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -91,7 +92,7 @@ std::string ReproRun::command() const {
       if (value.get<bool>()) s += " --" + flag;
       return;
     }
-    std::string text = value.is_string() ? value.get<std::string>()
+    std::string text = value.is_string()         ? value.get<std::string>()
                        : value.is_number_float() ? fmt::format("{}", value.get<double>())
                                                  : value.dump();
     if (value.is_number_float()) text = fmt::format("{}", value.get<float>());
@@ -132,6 +133,13 @@ double ReproRun::figure(const std::string& name, int e) const {
   fail("repro: unknown per-epoch figure \"{}\"", name);
 }
 
+double ReproRun::peak(const std::string& name) const {
+  double peak = -INFINITY;
+  for (int e = 0; e < epochs(); ++e)
+    peak = std::isfinite(figure(name, e)) ? std::max(peak, figure(name, e)) : INFINITY;
+  return peak;
+}
+
 const EvalResult* ReproRun::final_eval() const {
   if (outcome.epochs.empty()) return nullptr;
   const EpochResult& r = outcome.epochs.back();
@@ -160,7 +168,8 @@ double ReproRun::macro_f1() const {
   int n = 0;
   for (int k = 0; k < K; ++k) {
     int64_t tp = e->confusion[k * K + k], actual = 0, predicted = 0;
-    for (int j = 0; j < K; ++j) actual += e->confusion[k * K + j], predicted += e->confusion[j * K + k];
+    for (int j = 0; j < K; ++j)
+      actual += e->confusion[k * K + j], predicted += e->confusion[j * K + k];
     if (actual == 0) continue;
     sum += tp == 0 ? 0.0 : 2.0 * tp / (actual + predicted);
     ++n;
@@ -195,10 +204,14 @@ Table epoch_table(const std::string& title, const std::vector<const ReproRun*>& 
     for (const ReproRun* r : runs)
       for (const std::string& f : figures) {
         const double v = r->figure(f, e);
-        if (e >= r->epochs()) row.push_back("");
-        else if (f == "capped") row.push_back(std::isnan(v) ? "nan" : fmt::format("{:.0f}%", 100 * v));
-        else if (f == "grad_norm") row.push_back(short_number(v));
-        else row.push_back(metric_text(v));
+        if (e >= r->epochs())
+          row.push_back("");
+        else if (f == "capped")
+          row.push_back(std::isnan(v) ? "nan" : fmt::format("{:.0f}%", 100 * v));
+        else if (f == "grad_norm")
+          row.push_back(short_number(v));
+        else
+          row.push_back(metric_text(v));
       }
     t.rows.push_back(std::move(row));
   }
