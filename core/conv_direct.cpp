@@ -3,7 +3,7 @@
 // patch is only KH*KW*C long (9..75), so the GEMM spends its time packing.
 // Here each output pixel's F filters live in vector registers and every
 // input value is broadcast against one row of the kernel. The reference is
-// conv2d_forward_reference (core/conv.cpp); tests/test_kernels.cpp checks both.
+// conv2d_forward_reference (core/conv.cpp); tests/test_conv_direct.cpp checks both.
 #include "core/conv_direct.h"
 
 #include <algorithm>
@@ -15,17 +15,17 @@ namespace ck {
 
 namespace {
 
-using namespace simd;
+using simd::kLanes;
 
 // One output row segment: P pixels starting at ow0, all of whose windows lie
 // inside the image horizontally. Rows ih outside the image are skipped.
 // x (H,W,C) one image, w (KH,KW,C,F) -> y row (P pixels, F) = conv, no bias.
-template <int FV, int P>
+template <class V, int FV, int P>
 void direct_block(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
                   int64_t ow0) {
-  vec acc[P][FV];
+  typename V::vec acc[P][FV];
   for (int p = 0; p < P; ++p)
-    for (int v = 0; v < FV; ++v) acc[p][v] = set1(0.0f);
+    for (int v = 0; v < FV; ++v) acc[p][v] = V::set1(0.0f);
   const int64_t C = g.C, F = g.F;
   for (int kh = 0; kh < g.KH; ++kh) {
     const int64_t ih = oh * g.SH - g.pad_top + kh;
@@ -34,26 +34,26 @@ void direct_block(const float* x, const float* w, float* y, const ConvGeometry& 
       const float* xs = x + (ih * g.W + ow0 * g.SW - g.pad_left + kw) * C;
       const float* ws = w + (kh * g.KW + kw) * C * F;
       for (int64_t c = 0; c < C; ++c) {
-        vec wv[FV];
-        for (int v = 0; v < FV; ++v) wv[v] = load(ws + c * F + v * kLanes);
+        typename V::vec wv[FV];
+        for (int v = 0; v < FV; ++v) wv[v] = V::load(ws + c * F + v * V::lanes);
         for (int p = 0; p < P; ++p) {
-          const vec xv = set1(xs[p * g.SW * C + c]);
-          for (int v = 0; v < FV; ++v) acc[p][v] = fma(xv, wv[v], acc[p][v]);
+          const typename V::vec xv = V::set1(xs[p * g.SW * C + c]);
+          for (int v = 0; v < FV; ++v) acc[p][v] = V::fma(xv, wv[v], acc[p][v]);
         }
       }
     }
   }
   for (int p = 0; p < P; ++p)
-    for (int v = 0; v < FV; ++v) store(y + p * F + v * kLanes, acc[p][v]);
+    for (int v = 0; v < FV; ++v) V::store(y + p * F + v * V::lanes, acc[p][v]);
 }
 
 // One output pixel whose window may cross the image's edge (scalar in the
 // taps, vector across filters).
-template <int FV>
+template <class V, int FV>
 void direct_edge(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
                  int64_t ow) {
-  vec acc[FV];
-  for (int v = 0; v < FV; ++v) acc[v] = set1(0.0f);
+  typename V::vec acc[FV];
+  for (int v = 0; v < FV; ++v) acc[v] = V::set1(0.0f);
   for (int kh = 0; kh < g.KH; ++kh) {
     const int64_t ih = oh * g.SH - g.pad_top + kh;
     if (ih < 0 || ih >= g.H) continue;
@@ -61,17 +61,17 @@ void direct_edge(const float* x, const float* w, float* y, const ConvGeometry& g
       const int64_t iw = ow * g.SW - g.pad_left + kw;
       if (iw < 0 || iw >= g.W) continue;
       for (int64_t c = 0; c < g.C; ++c) {
-        const vec xv = set1(x[(ih * g.W + iw) * g.C + c]);
+        const typename V::vec xv = V::set1(x[(ih * g.W + iw) * g.C + c]);
         const float* ws = w + ((kh * g.KW + kw) * g.C + c) * g.F;
-        for (int v = 0; v < FV; ++v) acc[v] = fma(xv, load(ws + v * kLanes), acc[v]);
+        for (int v = 0; v < FV; ++v) acc[v] = V::fma(xv, V::load(ws + v * V::lanes), acc[v]);
       }
     }
   }
-  for (int v = 0; v < FV; ++v) store(y + v * kLanes, acc[v]);
+  for (int v = 0; v < FV; ++v) V::store(y + v * V::lanes, acc[v]);
 }
 
 // x (H,W,C) one image, w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
-template <int FV>
+template <class V, int FV>
 void direct_image(const float* x, const float* w, const float* b, Activation act, float* y,
                   const ConvGeometry& g) {
   constexpr int P = FV <= 2 ? 8 : 4;  // P*FV accumulators: at most 16 registers
@@ -82,10 +82,10 @@ void direct_image(const float* x, const float* w, const float* b, Activation act
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     float* yrow = y + oh * g.OW * g.F;
     int64_t ow = 0;
-    for (; ow < first; ++ow) direct_edge<FV>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow + P <= last; ow += P) direct_block<FV, P>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow < last; ++ow) direct_block<FV, 1>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow < g.OW; ++ow) direct_edge<FV>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow < first; ++ow) direct_edge<V, FV>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow + P <= last; ow += P) direct_block<V, FV, P>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow < last; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow < g.OW; ++ow) direct_edge<V, FV>(x, w, yrow + ow * g.F, g, oh, ow);
     // Bias and activation on the row just written, while it is in L1.
     bias_activation(yrow, b, g.OW, g.F, act);
   }
@@ -105,7 +105,7 @@ void tap_range(int64_t size, int64_t out, int S, int pad, int k, int64_t& lo, in
 // over dz per T taps, not per tap); where only some of them are inside (the
 // edges), each tap is summed alone. The order of the sums is fixed, so the
 // result is deterministic.
-template <int FV, int T>
+template <class V, int FV, int T>
 void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh,
                       int kw0, int64_t c) {
   int64_t oh0, oh1, lo[T], hi[T];
@@ -113,28 +113,28 @@ void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeom
   for (int t = 0; t < T; ++t) tap_range(g.W, g.OW, g.SW, g.pad_left, kw0 + t, lo[t], hi[t]);
   // Columns where all T taps are inside: lo falls and hi falls as the tap moves right.
   const int64_t a = lo[0], b = std::max(a, hi[T - 1]);
-  vec acc[T][FV];
+  typename V::vec acc[T][FV];
   for (int t = 0; t < T; ++t)
-    for (int v = 0; v < FV; ++v) acc[t][v] = set1(0.0f);
+    for (int v = 0; v < FV; ++v) acc[t][v] = V::set1(0.0f);
   const int64_t F = g.F, C = g.C;
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const int64_t ih = oh * g.SH - g.pad_top + kh;
     const float* xrow = x + ih * g.W * C + c;  // x[ih, iw, c] = xrow[iw * C]
     const float* drow = dz + oh * g.OW * F;
     for (int64_t ow = a; ow < b; ++ow) {
-      vec d[FV];
-      for (int v = 0; v < FV; ++v) d[v] = load(drow + ow * F + v * kLanes);
+      typename V::vec d[FV];
+      for (int v = 0; v < FV; ++v) d[v] = V::load(drow + ow * F + v * V::lanes);
       const float* xs = xrow + (ow * g.SW - g.pad_left + kw0) * C;
       for (int t = 0; t < T; ++t) {
-        const vec xv = set1(xs[t * C]);
-        for (int v = 0; v < FV; ++v) acc[t][v] = fma(xv, d[v], acc[t][v]);
+        const typename V::vec xv = V::set1(xs[t * C]);
+        for (int v = 0; v < FV; ++v) acc[t][v] = V::fma(xv, d[v], acc[t][v]);
       }
     }
     for (int t = 0; t < T; ++t) {
       auto one = [&](int64_t ow) {
-        const vec xv = set1(xrow[(ow * g.SW - g.pad_left + kw0 + t) * C]);
+        const typename V::vec xv = V::set1(xrow[(ow * g.SW - g.pad_left + kw0 + t) * C]);
         for (int v = 0; v < FV; ++v)
-          acc[t][v] = fma(xv, load(drow + ow * F + v * kLanes), acc[t][v]);
+          acc[t][v] = V::fma(xv, V::load(drow + ow * F + v * V::lanes), acc[t][v]);
       };
       for (int64_t ow = lo[t]; ow < std::min(a, hi[t]); ++ow) one(ow);
       for (int64_t ow = std::max(b, lo[t]); ow < hi[t]; ++ow) one(ow);
@@ -142,26 +142,64 @@ void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeom
   }
   for (int t = 0; t < T; ++t) {
     float* out = dw + ((kh * g.KW + kw0 + t) * C + c) * F;
-    for (int v = 0; v < FV; ++v) store(out + v * kLanes, add(load(out + v * kLanes), acc[t][v]));
+    for (int v = 0; v < FV; ++v)
+      V::store(out + v * V::lanes, V::add(V::load(out + v * V::lanes), acc[t][v]));
   }
 }
 
-template <int FV>
+template <class V, int FV>
 void direct_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
-  constexpr int T = FV <= 2 ? 4 : 2;  // T*FV accumulators + FV for dz
+  // Taps per pass: T*FV accumulators + FV for dz must fit in the registers.
+  // The choice sets the order of the sums at the image's edges, so it depends
+  // on the padded filter count, not on the vector width: F = 24 sums the same
+  // at 8 lanes as it did at 16.
+  constexpr int T = FV * V::lanes <= 32 && 5 * FV <= simd::kRegisters ? 4 : 2;
   for (int kh = 0; kh < g.KH; ++kh)
     for (int64_t c = 0; c < g.C; ++c) {
+      if (g.KW == 3) {  // the common 3x3 kernel: its row of taps in one pass over dz
+        direct_taps_grad<V, FV, 3>(x, dz, dw, g, kh, 0, c);
+        continue;
+      }
       int kw = 0;
-      for (; kw + T <= g.KW; kw += T) direct_taps_grad<FV, T>(x, dz, dw, g, kh, kw, c);
-      for (; kw < g.KW; ++kw) direct_taps_grad<FV, 1>(x, dz, dw, g, kh, kw, c);
+      for (; kw + T <= g.KW; kw += T) direct_taps_grad<V, FV, T>(x, dz, dw, g, kh, kw, c);
+      for (; kw < g.KW; ++kw) direct_taps_grad<V, FV, 1>(x, dz, dw, g, kh, kw, c);
     }
+}
+
+template <class V>
+void backward_weights_dispatch(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
+  switch (g.F / V::lanes) {
+    case 1:
+      return direct_weights<V, 1>(x, dz, dw, g);
+    case 2:
+      return direct_weights<V, 2>(x, dz, dw, g);
+    case 3:
+      return direct_weights<V, 3>(x, dz, dw, g);
+    default:
+      return direct_weights<V, 4>(x, dz, dw, g);
+  }
+}
+
+template <class V>
+void forward_dispatch(const float* x, const float* w, const float* b, Activation act, float* y,
+                      const ConvGeometry& g) {
+  switch (g.F / V::lanes) {
+    case 1:
+      return direct_image<V, 1>(x, w, b, act, y, g);
+    case 2:
+      return direct_image<V, 2>(x, w, b, act, y, g);
+    case 3:
+      return direct_image<V, 3>(x, w, b, act, y, g);
+    default:
+      return direct_image<V, 4>(x, w, b, act, y, g);
+  }
 }
 
 // F not a multiple of the vector width (LeNet's 6 filters): the kernels run
 // on copies padded with zero filters to Fp, a multiple of it, kept per thread
 // and reused (no allocation once grown). The padded filters' outputs and
 // gradients are computed and dropped.
-int64_t padded_filters(int64_t F) { return (F + kLanes - 1) / kLanes * kLanes; }
+int64_t padded_filters(int64_t F, int lanes) { return (F + lanes - 1) / lanes * lanes; }
 
 float* thread_scratch(int which, int64_t size) {
   thread_local std::vector<float> buffers[3];
@@ -178,61 +216,27 @@ void pad_columns(const float* rows, int64_t n, int64_t F, int64_t Fp, float* pad
   }
 }
 
-void backward_weights_dispatch(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
-  switch (g.F / kLanes) {
-    case 1:
-      return direct_weights<1>(x, dz, dw, g);
-    case 2:
-      return direct_weights<2>(x, dz, dw, g);
-    case 3:
-      return direct_weights<3>(x, dz, dw, g);
-    default:
-      return direct_weights<4>(x, dz, dw, g);
-  }
-}
-
-void forward_dispatch(const float* x, const float* w, const float* b, Activation act, float* y,
-                      const ConvGeometry& g) {
-  switch (g.F / kLanes) {
-    case 1:
-      return direct_image<1>(x, w, b, act, y, g);
-    case 2:
-      return direct_image<2>(x, w, b, act, y, g);
-    case 3:
-      return direct_image<3>(x, w, b, act, y, g);
-    default:
-      return direct_image<4>(x, w, b, act, y, g);
-  }
-}
-
-}  // namespace
-
-// x (H,W,C), dz (OH,OW,F) -> dw (KH,KW,C,F) +=.
-void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
-                                    const ConvGeometry& g) {
-  if (g.F % kLanes == 0) return backward_weights_dispatch(x, dz, dw, g);
+template <class V>
+void backward_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
+  if (g.F % V::lanes == 0) return backward_weights_dispatch<V>(x, dz, dw, g);
   ConvGeometry gp = g;
-  gp.F = padded_filters(g.F);
+  gp.F = padded_filters(g.F, V::lanes);
   const int64_t pixels = g.OH * g.OW, taps = g.patch();
   float* dzp = thread_scratch(0, pixels * gp.F);
   float* dwp = thread_scratch(1, taps * gp.F);
   pad_columns(dz, pixels, g.F, gp.F, dzp);
   std::fill(dwp, dwp + taps * gp.F, 0.0f);
-  backward_weights_dispatch(x, dzp, dwp, gp);
+  backward_weights_dispatch<V>(x, dzp, dwp, gp);
   for (int64_t t = 0; t < taps; ++t)
     for (int64_t f = 0; f < g.F; ++f) dw[t * g.F + f] += dwp[t * gp.F + f];
 }
 
-bool conv_direct_applies(const ConvGeometry& g) {
-  return kLanes > 1 && g.C <= 4 && g.F >= 1 && g.F <= 4 * kLanes;
-}
-
-// x (H,W,C), w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
-void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
-                           const ConvGeometry& g) {
-  if (g.F % kLanes == 0) return forward_dispatch(x, w, b, act, y, g);
+template <class V>
+void forward(const float* x, const float* w, const float* b, Activation act, float* y,
+             const ConvGeometry& g) {
+  if (g.F % V::lanes == 0) return forward_dispatch<V>(x, w, b, act, y, g);
   ConvGeometry gp = g;
-  gp.F = padded_filters(g.F);
+  gp.F = padded_filters(g.F, V::lanes);
   const int64_t pixels = g.OH * g.OW, taps = g.patch();
   float* wp = thread_scratch(0, taps * gp.F + gp.F);
   float* bp = b ? wp + taps * gp.F : nullptr;
@@ -241,9 +245,54 @@ void conv2d_forward_direct(const float* x, const float* w, const float* b, Activ
   if (b) pad_columns(b, 1, g.F, gp.F, bp);
   // Softmax would mix the padded filters in: applied after the copy instead.
   const bool softmax = act == Activation::softmax;
-  forward_dispatch(x, wp, bp, softmax ? Activation::linear : act, yp, gp);
+  forward_dispatch<V>(x, wp, bp, softmax ? Activation::linear : act, yp, gp);
   for (int64_t p = 0; p < pixels; ++p) std::copy(yp + p * gp.F, yp + p * gp.F + g.F, y + p * g.F);
   if (softmax) bias_activation(y, nullptr, pixels, g.F, act);
+}
+
+// The vector width that pads F to the fewest filters (the wider on a tie):
+// F = 6 runs at 8 lanes (8 filters, not 16), F = 24 at 8 (24, not 32). The
+// kernels take at most 4 vectors of filters, so 8 lanes serve F <= 32 only.
+bool use_narrow(int64_t F) {
+#if defined(__AVX512F__)
+  return padded_filters(F, 8) < padded_filters(F, 16) && F <= 32;
+#else
+  (void)F;
+  return true;
+#endif
+}
+
+}  // namespace
+
+bool conv_direct_applies(const ConvGeometry& g) {
+#if defined(__AVX2__) && defined(__FMA__)
+  return g.C <= 4 && g.F >= 1 && g.F <= 4 * kLanes;
+#else
+  (void)g;
+  return false;  // a build without FMA vectors: im2col + GEMM
+#endif
+}
+
+// x (H,W,C), dz (OH,OW,F) -> dw (KH,KW,C,F) +=.
+void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
+                                    const ConvGeometry& g) {
+#if defined(__AVX512F__)
+  if (!use_narrow(g.F)) return backward_weights<simd::Lanes16>(x, dz, dw, g);
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+  backward_weights<simd::Lanes8>(x, dz, dw, g);
+#endif
+}
+
+// x (H,W,C), w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
+void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
+                           const ConvGeometry& g) {
+#if defined(__AVX512F__)
+  if (!use_narrow(g.F)) return forward<simd::Lanes16>(x, w, b, act, y, g);
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+  forward<simd::Lanes8>(x, w, b, act, y, g);
+#endif
 }
 
 }  // namespace ck

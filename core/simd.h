@@ -19,6 +19,7 @@ namespace ck::simd {
 #if defined(__AVX512F__)
 using vec = __m512;
 inline constexpr int kLanes = 16;
+inline constexpr int kRegisters = 32;  // zmm0..31
 inline vec load(const float* p) { return _mm512_loadu_ps(p); }
 inline void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
 inline vec set1(float x) { return _mm512_set1_ps(x); }
@@ -37,6 +38,7 @@ inline vec gate_positive(vec x, vec y) {
 #elif defined(__AVX2__)
 using vec = __m256;
 inline constexpr int kLanes = 8;
+inline constexpr int kRegisters = 16;  // ymm0..15
 inline vec load(const float* p) { return _mm256_loadu_ps(p); }
 inline void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
 inline vec set1(float x) { return _mm256_set1_ps(x); }
@@ -57,6 +59,7 @@ inline vec gate_positive(vec x, vec y) {
 #else
 using vec = float;
 inline constexpr int kLanes = 1;
+inline constexpr int kRegisters = 16;
 inline vec load(const float* p) { return *p; }
 inline void store(float* p, vec v) { *p = v; }
 inline vec set1(float x) { return x; }
@@ -68,6 +71,33 @@ inline vec max(vec a, vec b) { return a > b ? a : b; }
 inline vec sqrt(vec a) { return __builtin_sqrtf(a); }
 inline vec fma(vec a, vec b, vec c) { return a * b + c; }
 inline vec gate_positive(vec x, vec y) { return y > 0.0f ? x : 0.0f; }
+#endif
+
+// The same operations at a fixed width, for kernels that choose their vector
+// width per call (the direct convolution pads F up to a multiple of it, so
+// F = 6 wastes less at 8 lanes than at 16). Each lane's arithmetic is the same
+// at either width.
+#if defined(__AVX512F__)
+struct Lanes16 {
+  using vec = __m512;
+  static constexpr int lanes = 16;
+  static vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec set1(float x) { return _mm512_set1_ps(x); }
+  static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+};
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+struct Lanes8 {
+  using vec = __m256;
+  static constexpr int lanes = 8;
+  static vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+  static vec set1(float x) { return _mm256_set1_ps(x); }
+  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+};
 #endif
 
 }  // namespace ck::simd

@@ -37,10 +37,22 @@ struct Case {
 TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
   Rng rng(21);
   const Case cases[] = {
-      {28, 28, 1, 5, 1, true, 32}, {32, 32, 3, 3, 1, false, 32}, {13, 21, 3, 3, 2, true, 16},
-      {9, 30, 2, 4, 1, true, 48},  {11, 19, 4, 3, 3, false, 64}, {5, 3, 1, 5, 1, true, 16},
-      {20, 37, 3, 7, 2, true, 64}, {8, 8, 3, 1, 1, false, 32},   {28, 28, 1, 5, 1, true, 6},
-      {13, 21, 3, 3, 2, true, 21}, {9, 30, 2, 4, 1, true, 1},
+      {28, 28, 1, 5, 1, true, 32},
+      {32, 32, 3, 3, 1, false, 32},
+      {13, 21, 3, 3, 2, true, 16},
+      {9, 30, 2, 4, 1, true, 48},
+      {11, 19, 4, 3, 3, false, 64},
+      {5, 3, 1, 5, 1, true, 16},
+      {20, 37, 3, 7, 2, true, 64},
+      {8, 8, 3, 1, 1, false, 32},
+      {28, 28, 1, 5, 1, true, 6},
+      {13, 21, 3, 3, 2, true, 21},
+      {9, 30, 2, 4, 1, true, 1},
+      // 8-lane widths (F = 8, 24, 6), a 16-lane padded F = 40, 3x3 taps in one pass with edges
+      {10, 12, 1, 3, 1, true, 8},
+      {14, 15, 3, 3, 1, true, 24},
+      {7, 33, 3, 3, 1, true, 6},
+      {12, 9, 2, 5, 1, false, 40},
   };
   for (const Case& k : cases)
     for (Activation act :
@@ -70,10 +82,22 @@ TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
 TEST_CASE("conv2d_backward's direct weight gradient (no dx, C <= 4) matches the reference") {
   Rng rng(22);
   const Case cases[] = {
-      {28, 28, 1, 5, 1, true, 32}, {32, 32, 3, 3, 1, false, 32}, {13, 21, 3, 3, 2, true, 16},
-      {9, 30, 2, 4, 1, true, 48},  {11, 19, 4, 3, 3, false, 64}, {5, 3, 1, 5, 1, true, 16},
-      {1, 6, 3, 5, 2, true, 16},   {20, 37, 3, 7, 2, true, 64},  {28, 28, 1, 5, 1, true, 6},
-      {13, 21, 3, 3, 2, true, 21}, {9, 30, 2, 4, 1, true, 1},
+      {28, 28, 1, 5, 1, true, 32},
+      {32, 32, 3, 3, 1, false, 32},
+      {13, 21, 3, 3, 2, true, 16},
+      {9, 30, 2, 4, 1, true, 48},
+      {11, 19, 4, 3, 3, false, 64},
+      {5, 3, 1, 5, 1, true, 16},
+      {1, 6, 3, 5, 2, true, 16},
+      {20, 37, 3, 7, 2, true, 64},
+      {28, 28, 1, 5, 1, true, 6},
+      {13, 21, 3, 3, 2, true, 21},
+      {9, 30, 2, 4, 1, true, 1},
+      // 8-lane widths (F = 8, 24, 6), a 16-lane padded F = 40, 3x3 taps in one pass with edges
+      {10, 12, 1, 3, 1, true, 8},
+      {14, 15, 3, 3, 1, true, 24},
+      {7, 33, 3, 3, 1, true, 6},
+      {12, 9, 2, 5, 1, false, 40},
   };
   for (const Case& k : cases)
     for (int threads : {1, 2}) {
