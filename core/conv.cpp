@@ -56,16 +56,23 @@ void im2col(const float* x, const ConvGeometry& g, float* col) {
 }
 
 void col2im_add(const float* dcol, const ConvGeometry& g, float* dx) {
+  const int64_t run = g.KW * g.C;  // one kernel row of the patch
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const float* src = dcol + (oh * g.OW + ow) * g.patch();
-      for (int kh = 0; kh < g.KH; ++kh) {
+      const int64_t iw0 = ow * g.SW - g.pad_left;
+      for (int kh = 0; kh < g.KH; ++kh, src += run) {
         const int64_t ih = oh * g.SH - g.pad_top + kh;
-        for (int kw = 0; kw < g.KW; ++kw, src += g.C) {
-          const int64_t iw = ow * g.SW - g.pad_left + kw;
-          if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-          float* dst = dx + (ih * g.W + iw) * g.C;
-          for (int64_t c = 0; c < g.C; ++c) dst[c] += src[c];
+        if (ih < 0 || ih >= g.H) continue;
+        float* dst = dx + ih * g.W * g.C;
+        if (iw0 >= 0 && iw0 + g.KW <= g.W) {
+          // The whole kernel row is inside the image: one contiguous add.
+          add_row(dst + iw0 * g.C, src, run);
+          continue;
+        }
+        for (int kw = 0; kw < g.KW; ++kw) {
+          const int64_t iw = iw0 + kw;
+          if (iw >= 0 && iw < g.W) add_row(dst + iw * g.C, src + kw * g.C, g.C);
         }
       }
     }

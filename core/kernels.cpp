@@ -3,17 +3,23 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/parallel.h"
 #include "core/simd.h"
 
 namespace ck {
 
 std::string activation_name(Activation act) {
   switch (act) {
-    case Activation::linear: return "linear";
-    case Activation::relu: return "relu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::softmax: return "softmax";
+    case Activation::linear:
+      return "linear";
+    case Activation::relu:
+      return "relu";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::softmax:
+      return "softmax";
   }
   return "?";
 }
@@ -23,6 +29,13 @@ std::optional<Activation> parse_activation(const std::string& name) {
                        Activation::softmax})
     if (activation_name(a) == name) return a;
   return std::nullopt;
+}
+
+void add_row(float* row, const float* other, int64_t n) {
+  int64_t j = 0;
+  for (; j + simd::kLanes <= n; j += simd::kLanes)
+    simd::store(row + j, simd::add(simd::load(row + j), simd::load(other + j)));
+  for (; j < n; ++j) row[j] += other[j];
 }
 
 namespace {
@@ -37,19 +50,15 @@ float sigmoid(float x) {
 // Scalar activation of one value (not softmax).
 float activate(float x, Activation act) {
   switch (act) {
-    case Activation::relu: return x < 0.0f ? 0.0f : x;  // keeps NaN
-    case Activation::sigmoid: return sigmoid(x);
-    case Activation::tanh: return std::tanh(x);
-    default: return x;
+    case Activation::relu:
+      return x < 0.0f ? 0.0f : x;  // keeps NaN
+    case Activation::sigmoid:
+      return sigmoid(x);
+    case Activation::tanh:
+      return std::tanh(x);
+    default:
+      return x;
   }
-}
-
-// row (cols) += bias (cols), vectorized.
-void add_bias_row(float* row, const float* bias, int64_t cols) {
-  int64_t j = 0;
-  for (; j + simd::kLanes <= cols; j += simd::kLanes)
-    simd::store(row + j, simd::add(simd::load(row + j), simd::load(bias + j)));
-  for (; j < cols; ++j) row[j] += bias[j];
 }
 
 void relu_bias_row(float* row, const float* bias, int64_t cols) {
@@ -92,7 +101,7 @@ void bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, Ac
       relu_bias_row(row, bias, cols);
       continue;
     }
-    if (bias) add_bias_row(row, bias, cols);
+    if (bias) add_row(row, bias, cols);
     if (act == Activation::softmax)
       softmax_row(row, row, cols);
     else if (act != Activation::linear)
@@ -116,8 +125,10 @@ void bias_activation_reference(float* y, const float* bias, int64_t rows, int64_
   }
 }
 
-void activation_backward(const float* y, const float* dy, float* dz, int64_t rows, int64_t cols,
-                         Activation act) {
+namespace {
+
+void activation_backward_serial(const float* y, const float* dy, float* dz, int64_t rows,
+                                int64_t cols, Activation act) {
   int64_t n = rows * cols;
   switch (act) {
     case Activation::linear:
@@ -156,6 +167,24 @@ void activation_backward(const float* y, const float* dy, float* dz, int64_t row
   }
 }
 
+// Below this many values a split costs more than it saves.
+constexpr int64_t kParallelValues = int64_t{1} << 15;
+
+}  // namespace
+
+// Each row's gradient depends on that row alone, so splitting the rows across
+// threads gives the same values at any thread count.
+void activation_backward(const float* y, const float* dy, float* dz, int64_t rows, int64_t cols,
+                         Activation act) {
+  if (rows * cols < kParallelValues || threads() == 1)
+    return activation_backward_serial(y, dy, dz, rows, cols, act);
+  const int64_t grain = std::max<int64_t>(1, kParallelValues / std::max<int64_t>(cols, 1));
+  parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+    activation_backward_serial(y + begin * cols, dy + begin * cols, dz + begin * cols, end - begin,
+                               cols, act);
+  });
+}
+
 void activation_backward_reference(const float* y, const float* dy, float* dz, int64_t rows,
                                    int64_t cols, Activation act) {
   for (int64_t i = 0; i < rows; ++i) {
@@ -178,9 +207,17 @@ void activation_backward_reference(const float* y, const float* dy, float* dz, i
   }
 }
 
+// Threads split the columns, never the rows: each db[j] is summed over the
+// rows in order by one thread, so the result is the same at any thread count.
 void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db) {
-  std::fill(db, db + cols, 0.0f);
-  for (int64_t i = 0; i < rows; ++i) add_bias_row(db, dz + i * cols, cols);
+  const int64_t block = simd::kLanes, blocks = (cols + block - 1) / block;
+  auto sum_columns = [&](int64_t b0, int64_t b1) {
+    const int64_t c0 = b0 * block, c1 = std::min(cols, b1 * block);
+    std::fill(db + c0, db + c1, 0.0f);
+    for (int64_t i = 0; i < rows; ++i) add_row(db + c0, dz + i * cols + c0, c1 - c0);
+  };
+  if (rows * cols < kParallelValues || blocks == 1 || threads() == 1) return sum_columns(0, blocks);
+  parallel_for(blocks, 1, sum_columns);
 }
 
 }  // namespace ck

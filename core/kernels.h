@@ -32,6 +32,9 @@ void activation_backward(const float* y, const float* dy, float* dz, int64_t row
 void activation_backward_reference(const float* y, const float* dy, float* dz, int64_t rows,
                                    int64_t cols, Activation act);
 
+// row (n) += other (n), vectorized.
+void add_row(float* row, const float* other, int64_t n);
+
 // db (cols) = sum over rows of dz (rows,cols); overwrites db.
 void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db);
 
