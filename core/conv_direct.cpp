@@ -7,6 +7,7 @@
 #include "core/conv_direct.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "core/simd.h"
@@ -99,71 +100,140 @@ void tap_range(int64_t size, int64_t out, int S, int pad, int k, int64_t& lo, in
   hi = last < 0 ? 0 : std::min<int64_t>(out, last / S + 1);
 }
 
-// dw for T neighbouring taps (kh, kw0..kw0+T-1, c): dw[tap] (F) += the sum
-// over the output pixels whose window has that tap inside the image of
-// x[ih, iw, c] * dz[oh, ow, :]. The T taps share each load of dz (one pass
-// over dz per T taps, not per tap); where only some of them are inside (the
-// edges), each tap is summed alone. The order of the sums is fixed, so the
-// result is deterministic.
-template <class V, int FV, int T>
-void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh,
-                      int kw0, int64_t c) {
-  int64_t oh0, oh1, lo[T], hi[T];
-  tap_range(g.H, g.OH, g.SH, g.pad_top, kh, oh0, oh1);
-  for (int t = 0; t < T; ++t) tap_range(g.W, g.OW, g.SW, g.pad_left, kw0 + t, lo[t], hi[t]);
-  // Columns where all T taps are inside: lo falls and hi falls as the tap moves right.
-  const int64_t a = lo[0], b = std::max(a, hi[T - 1]);
-  typename V::vec acc[T][FV];
-  for (int t = 0; t < T; ++t)
-    for (int v = 0; v < FV; ++v) acc[t][v] = V::set1(0.0f);
-  const int64_t F = g.F, C = g.C;
-  for (int64_t oh = oh0; oh < oh1; ++oh) {
-    const int64_t ih = oh * g.SH - g.pad_top + kh;
-    const float* xrow = x + ih * g.W * C + c;  // x[ih, iw, c] = xrow[iw * C]
-    const float* drow = dz + oh * g.OW * F;
-    for (int64_t ow = a; ow < b; ++ow) {
-      typename V::vec d[FV];
-      for (int v = 0; v < FV; ++v) d[v] = V::load(drow + ow * F + v * V::lanes);
-      const float* xs = xrow + (ow * g.SW - g.pad_left + kw0) * C;
+// The columns of one block of taps: [lo[t], hi[t]) are the output columns
+// whose window has tap kw0 + t inside the image, [a, b) those where all T are.
+template <int T>
+struct TapColumns {
+  int64_t lo[T], hi[T], a, b;
+  int64_t offset;  // x column of tap kw0 at output column ow: ow * SW + offset
+};
+
+// One output row's contribution to tap rows [R0, R1) of an R x T block of
+// taps: the columns where all T taps are inside together (each load of dz
+// shared by every tap), then each tap's edge columns alone. xrow[r] points at
+// x[ih, 0, c] for tap row r; drow at dz[oh, 0, 0].
+template <class V, int FV, int T, int R, int R0, int R1>
+[[gnu::always_inline]] inline void taps_row(typename V::vec (&acc)[R][T][FV],
+                                            const float* const (&xrow)[R], const float* drow,
+                                            const TapColumns<T>& cols, const ConvGeometry& g) {
+  const int64_t F = g.F, C = g.C, SW = g.SW;
+  for (int64_t ow = cols.a; ow < cols.b; ++ow) {
+    typename V::vec d[FV];
+    for (int v = 0; v < FV; ++v) d[v] = V::load(drow + ow * F + v * V::lanes);
+    const int64_t iw = ow * SW + cols.offset;
+    for (int r = R0; r < R1; ++r)
       for (int t = 0; t < T; ++t) {
-        const typename V::vec xv = V::set1(xs[t * C]);
-        for (int v = 0; v < FV; ++v) acc[t][v] = V::fma(xv, d[v], acc[t][v]);
+        const typename V::vec xv = V::set1(xrow[r][(iw + t) * C]);
+        for (int v = 0; v < FV; ++v) acc[r][t][v] = V::fma(xv, d[v], acc[r][t][v]);
       }
-    }
+  }
+  for (int r = R0; r < R1; ++r)
     for (int t = 0; t < T; ++t) {
       auto one = [&](int64_t ow) {
-        const typename V::vec xv = V::set1(xrow[(ow * g.SW - g.pad_left + kw0 + t) * C]);
+        const typename V::vec xv = V::set1(xrow[r][(ow * SW + cols.offset + t) * C]);
         for (int v = 0; v < FV; ++v)
-          acc[t][v] = V::fma(xv, V::load(drow + ow * F + v * V::lanes), acc[t][v]);
+          acc[r][t][v] = V::fma(xv, V::load(drow + ow * F + v * V::lanes), acc[r][t][v]);
       };
-      for (int64_t ow = lo[t]; ow < std::min(a, hi[t]); ++ow) one(ow);
-      for (int64_t ow = std::max(b, lo[t]); ow < hi[t]; ++ow) one(ow);
+      for (int64_t ow = cols.lo[t]; ow < std::min(cols.a, cols.hi[t]); ++ow) one(ow);
+      for (int64_t ow = std::max(cols.b, cols.lo[t]); ow < cols.hi[t]; ++ow) one(ow);
     }
+}
+
+// Calls fn(std::integral_constant<int, r>) for r = R0 .. R1-1.
+template <int R0, int R1, class Fn>
+[[gnu::always_inline]] inline void static_for(Fn&& fn) {
+  if constexpr (R0 < R1) {
+    fn(std::integral_constant<int, R0>{});
+    static_for<R0 + 1, R1>(fn);
   }
-  for (int t = 0; t < T; ++t) {
-    float* out = dw + ((kh * g.KW + kw0 + t) * C + c) * F;
-    for (int v = 0; v < FV; ++v)
-      V::store(out + v * V::lanes, V::add(V::load(out + v * V::lanes), acc[t][v]));
+}
+
+// dw for an R x T block of taps (kh0..kh0+R-1, kw0..kw0+T-1, channel c):
+// dw[tap] (F) += the sum over the output pixels whose window has that tap
+// inside the image of x[ih, iw, c] * dz[oh, ow, :]. The block's taps share
+// each load of dz: one pass over dz per block, not per tap. Each tap sums its
+// pixels row by row, in the same order whatever R is (rows where only some
+// tap rows are inside, at the top and bottom edges, take those rows alone),
+// so R is free to follow the registers; T sets the order at the left and
+// right edges.
+template <class V, int FV, int T, int R>
+void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh0,
+                      int kw0, int64_t c) {
+  int64_t top[R], bottom[R];
+  for (int r = 0; r < R; ++r) tap_range(g.H, g.OH, g.SH, g.pad_top, kh0 + r, top[r], bottom[r]);
+  TapColumns<T> cols;
+  for (int t = 0; t < T; ++t)
+    tap_range(g.W, g.OW, g.SW, g.pad_left, kw0 + t, cols.lo[t], cols.hi[t]);
+  // lo and hi fall as the tap moves right (and top and bottom as it moves down).
+  cols.a = cols.lo[0], cols.b = std::max(cols.a, cols.hi[T - 1]);
+  cols.offset = kw0 - g.pad_left;
+  typename V::vec acc[R][T][FV];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < FV; ++v) acc[r][t][v] = V::set1(0.0f);
+  const int64_t F = g.F, C = g.C;
+  for (int64_t oh = top[R - 1]; oh < bottom[0]; ++oh) {
+    const float* drow = dz + oh * g.OW * F;
+    const float* xrow[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t ih = std::clamp<int64_t>(oh * g.SH - g.pad_top + kh0 + r, 0, g.H - 1);
+      xrow[r] = x + ih * g.W * C + c;  // clamped rows are never read
+    }
+    if (oh >= top[0] && oh < bottom[R - 1]) {
+      taps_row<V, FV, T, R, 0, R>(acc, xrow, drow, cols, g);
+      continue;
+    }
+    static_for<0, R>([&](auto r) {
+      if (oh >= top[r] && oh < bottom[r]) taps_row<V, FV, T, R, r, r + 1>(acc, xrow, drow, cols, g);
+    });
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      float* out = dw + (((kh0 + r) * g.KW + kw0 + t) * C + c) * F;
+      for (int v = 0; v < FV; ++v)
+        V::store(out + v * V::lanes, V::add(V::load(out + v * V::lanes), acc[r][t][v]));
+    }
+}
+
+// Tap rows kh0.. in blocks as tall as the registers allow (R*T*FV
+// accumulators, FV for dz, one for x), one column block of T taps at kw0.
+template <class V, int FV, int T>
+void direct_taps_column(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kw0,
+                        int64_t c) {
+  constexpr int most = std::max(1, (simd::kRegisters - FV - 1) / (T * FV));
+  for (int kh = 0; kh < g.KH;) {
+    const int rows = std::min(most, g.KH - kh);
+    if (rows >= 5 && most >= 5) {
+      direct_taps_grad<V, FV, T, (most >= 5 ? 5 : 1)>(x, dz, dw, g, kh, kw0, c);
+      kh += 5;
+    } else if (rows >= 3 && most >= 3) {
+      direct_taps_grad<V, FV, T, (most >= 3 ? 3 : 1)>(x, dz, dw, g, kh, kw0, c);
+      kh += 3;
+    } else if (rows >= 2 && most >= 2) {
+      direct_taps_grad<V, FV, T, (most >= 2 ? 2 : 1)>(x, dz, dw, g, kh, kw0, c);
+      kh += 2;
+    } else {
+      direct_taps_grad<V, FV, T, 1>(x, dz, dw, g, kh, kw0, c);
+      kh += 1;
+    }
   }
 }
 
 template <class V, int FV>
 void direct_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
-  // Taps per pass: T*FV accumulators + FV for dz must fit in the registers.
-  // The choice sets the order of the sums at the image's edges, so it depends
-  // on the padded filter count, not on the vector width: F = 24 sums the same
-  // at 8 lanes as it did at 16.
+  // Taps per row of a block. The choice sets the order of the sums at the
+  // image's left and right edges, so it depends on the padded filter count,
+  // not on the vector width: F = 24 sums the same at 8 lanes as at 16.
   constexpr int T = FV * V::lanes <= 32 && 5 * FV <= simd::kRegisters ? 4 : 2;
-  for (int kh = 0; kh < g.KH; ++kh)
-    for (int64_t c = 0; c < g.C; ++c) {
-      if (g.KW == 3) {  // the common 3x3 kernel: its row of taps in one pass over dz
-        direct_taps_grad<V, FV, 3>(x, dz, dw, g, kh, 0, c);
-        continue;
-      }
-      int kw = 0;
-      for (; kw + T <= g.KW; kw += T) direct_taps_grad<V, FV, T>(x, dz, dw, g, kh, kw, c);
-      for (; kw < g.KW; ++kw) direct_taps_grad<V, FV, 1>(x, dz, dw, g, kh, kw, c);
+  for (int64_t c = 0; c < g.C; ++c) {
+    if (g.KW == 3) {  // the common 3x3 kernel: a row of taps in one block
+      direct_taps_column<V, FV, 3>(x, dz, dw, g, 0, c);
+      continue;
     }
+    int kw = 0;
+    for (; kw + T <= g.KW; kw += T) direct_taps_column<V, FV, T>(x, dz, dw, g, kw, c);
+    for (; kw < g.KW; ++kw) direct_taps_column<V, FV, 1>(x, dz, dw, g, kw, c);
+  }
 }
 
 template <class V>
