@@ -117,16 +117,27 @@ template <class V, int FV, int T, int R, int R0, int R1>
                                             const float* const (&xrow)[R], const float* drow,
                                             const TapColumns<T>& cols, const ConvGeometry& g) {
   const int64_t F = g.F, C = g.C, SW = g.SW;
+  // The vector types may alias any float, so the loop runs on a private
+  // copy of the accumulators that the compiler can keep in registers.
+  typename V::vec sum[R1 - R0][T][FV];
+  for (int r = R0; r < R1; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < FV; ++v) sum[r - R0][t][v] = acc[r][t][v];
+  const float* xr[R1 - R0];
+  for (int r = R0; r < R1; ++r) xr[r - R0] = xrow[r] + cols.offset * C;
   for (int64_t ow = cols.a; ow < cols.b; ++ow) {
     typename V::vec d[FV];
     for (int v = 0; v < FV; ++v) d[v] = V::load(drow + ow * F + v * V::lanes);
-    const int64_t iw = ow * SW + cols.offset;
-    for (int r = R0; r < R1; ++r)
+    const int64_t iw = ow * SW * C;
+    for (int r = 0; r < R1 - R0; ++r)
       for (int t = 0; t < T; ++t) {
-        const typename V::vec xv = V::set1(xrow[r][(iw + t) * C]);
-        for (int v = 0; v < FV; ++v) acc[r][t][v] = V::fma(xv, d[v], acc[r][t][v]);
+        const typename V::vec xv = V::set1(xr[r][iw + t * C]);
+        for (int v = 0; v < FV; ++v) sum[r][t][v] = V::fma(xv, d[v], sum[r][t][v]);
       }
   }
+  for (int r = R0; r < R1; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < FV; ++v) acc[r][t][v] = sum[r - R0][t][v];
   for (int r = R0; r < R1; ++r)
     for (int t = 0; t < T; ++t) {
       auto one = [&](int64_t ow) {
