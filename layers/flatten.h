@@ -8,6 +8,7 @@ class Flatten : public Layer {
  public:
   std::string kind() const override { return "flatten"; }
   std::string spec() const override { return "flatten"; }
+  bool reshapes_only() const override { return true; }
   Shape infer(const Shape& input) const override;
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

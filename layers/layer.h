@@ -49,6 +49,11 @@ class Layer {
   // parameter's grad, and dx = dL/dx unless dx is null (the first layer needs none).
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
 
+  // True when y is x with another shape, value for value (Flatten): the model
+  // then passes views of x and dy instead of calling forward and backward, so
+  // no copy is made. forward and backward must still do the same by copying.
+  virtual bool reshapes_only() const { return false; }
+
   virtual std::vector<Param*> params() { return {}; }
   // Multiply-adds x 2 for one sample's forward pass (backward costs about twice that).
   virtual int64_t flops() const { return 0; }

@@ -103,9 +103,13 @@ const Tensor& Model::forward(const Tensor& x, const ForwardContext& ctx) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     Shape full = {N};
     full.insert(full.end(), shapes_[i].begin(), shapes_[i].end());
-    acts_[i].resize(full);
     const auto start = std::chrono::steady_clock::now();
-    layers_[i]->forward(*in, acts_[i], ctx);
+    if (layers_[i]->reshapes_only()) {
+      acts_[i] = in->reshaped(full);
+    } else {
+      acts_[i].resize(full);
+      layers_[i]->forward(*in, acts_[i], ctx);
+    }
     if (times_)
       times_->forward[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -119,13 +123,17 @@ void Model::backward(const Tensor& dout) {
   for (size_t i = L; i-- > 0;) {
     const Tensor& x = i == 0 ? input_ : acts_[i - 1];
     const Tensor& dy = i == L - 1 ? dout : grads_[i];
-    Tensor* dx = nullptr;
-    if (i > 0) {
-      grads_[i - 1].resize(acts_[i - 1].shape());
-      dx = &grads_[i - 1];
-    }
     const auto start = std::chrono::steady_clock::now();
-    layers_[i]->backward(x, acts_[i], dy, dx);
+    if (layers_[i]->reshapes_only()) {
+      if (i > 0) grads_[i - 1] = dy.reshaped(acts_[i - 1].shape());
+    } else {
+      Tensor* dx = nullptr;
+      if (i > 0) {
+        grads_[i - 1].resize(acts_[i - 1].shape());
+        dx = &grads_[i - 1];
+      }
+      layers_[i]->backward(x, acts_[i], dy, dx);
+    }
     if (times_)
       times_->backward[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

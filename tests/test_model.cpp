@@ -462,6 +462,29 @@ TEST_CASE("whole-model gradients: conv/pool/dropout/dense with SCCE from logits,
   CHECK(format_gradcheck(checks, 1e-2).find("dropout (dropout(0.3))") != std::string::npos);
 }
 
+TEST_CASE("flatten passes views: no copy of the activations or of their gradients") {
+  Model m = build("conv2d(3,3,relu) flatten dense(2,softmax)", {5, 5, 1});
+  m.compile(LossKind::sparse_categorical_crossentropy);
+  Rng rng(5);
+  m.init(rng);
+  Tensor x = ck::test::random_tensor({4, 5, 5, 1}, rng);
+  for (int step = 0; step < 2; ++step) {  // the second step reuses the views' storage
+    const Tensor& out = m.forward(x, ForwardContext{});
+    CHECK(m.activation(1).data() == m.activation(0).data());
+    CHECK(m.activation(1).shape() == Shape{4, 27});
+    Tensor dout = ck::test::random_tensor(out.shape(), rng);
+    m.backward(dout);
+    CHECK(m.activation_grad(0).data() == m.activation_grad(1).data());
+    CHECK(m.activation_grad(0).shape() == Shape{4, 3, 3, 3});
+  }
+  // First in the model: a view of the caller's batch.
+  Model flat = build("flatten dense(2,softmax)", {5, 5, 1});
+  flat.compile(LossKind::sparse_categorical_crossentropy);
+  flat.init(rng);
+  flat.forward(x, ForwardContext{});
+  CHECK(flat.activation(0).data() == x.data());
+}
+
 TEST_CASE("whole-model gradients: BCE and MSE heads, globalavgpool and an activation layer") {
   {
     Model m = build("conv2d(3,3,relu) globalavgpool dense(1,sigmoid)", {6, 6, 1});
