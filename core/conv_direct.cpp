@@ -85,6 +85,11 @@ void direct_image(const float* x, const float* w, const float* b, Activation act
     int64_t ow = 0;
     for (; ow < first; ++ow) direct_edge<V, FV>(x, w, yrow + ow * g.F, g, oh, ow);
     for (; ow + P <= last; ow += P) direct_block<V, FV, P>(x, w, yrow + ow * g.F, g, oh, ow);
+    // The rest of the row in blocks of 4 and 2: one pixel at a time would
+    // leave FV accumulators waiting on each other's FMA latency.
+    if constexpr (P > 4)
+      for (; ow + 4 <= last; ow += 4) direct_block<V, FV, 4>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow + 2 <= last; ow += 2) direct_block<V, FV, 2>(x, w, yrow + ow * g.F, g, oh, ow);
     for (; ow < last; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * g.F, g, oh, ow);
     for (; ow < g.OW; ++ow) direct_edge<V, FV>(x, w, yrow + ow * g.F, g, oh, ow);
     // Bias and activation on the row just written, while it is in L1.

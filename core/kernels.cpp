@@ -211,10 +211,18 @@ void activation_backward_reference(const float* y, const float* dy, float* dz, i
 // rows in order by one thread, so the result is the same at any thread count.
 void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db) {
   const int64_t block = simd::kLanes, blocks = (cols + block - 1) / block;
+  // Each block's running sums stay in a register: the same additions in the
+  // same order as db[j] += dz[i][j] row by row, without a store per row.
   auto sum_columns = [&](int64_t b0, int64_t b1) {
-    const int64_t c0 = b0 * block, c1 = std::min(cols, b1 * block);
-    std::fill(db + c0, db + c1, 0.0f);
-    for (int64_t i = 0; i < rows; ++i) add_row(db + c0, dz + i * cols + c0, c1 - c0);
+    const int64_t c1 = std::min(cols, b1 * block);
+    int64_t c = b0 * block;
+    for (; c + simd::kLanes <= c1; c += simd::kLanes) {
+      simd::vec sum = simd::set1(0.0f);
+      for (int64_t i = 0; i < rows; ++i) sum = simd::add(sum, simd::load(dz + i * cols + c));
+      simd::store(db + c, sum);
+    }
+    std::fill(db + c, db + c1, 0.0f);
+    for (int64_t i = 0; i < rows; ++i) add_row(db + c, dz + i * cols + c, c1 - c);
   };
   if (rows * cols < kParallelValues || blocks == 1 || threads() == 1) return sum_columns(0, blocks);
   parallel_for(blocks, 1, sum_columns);
