@@ -18,8 +18,17 @@ namespace {
 
 using simd::kLanes;
 
-// One output row segment: P pixels starting at ow0, all of whose windows lie
-// inside the image horizontally. Rows ih outside the image are skipped.
+// Per-thread scratch, grown once and reused (no allocation in the steady
+// state): 0 and 1 hold the zero-padded filter copies, 2 the padded image.
+float* thread_scratch(int which, int64_t size) {
+  thread_local std::vector<float> buffers[3];
+  std::vector<float>& b = buffers[which];
+  if (static_cast<int64_t>(b.size()) < size) b.resize(size);
+  return b.data();
+}
+
+// P output pixels of row oh starting at ow0, all of whose windows lie inside
+// the image (direct_image pads it so that they do).
 // x (H,W,C) one image, w (KH,KW,C,F) -> y row (P pixels, F) = conv, no bias.
 template <class V, int FV, int P>
 void direct_block(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
@@ -27,20 +36,18 @@ void direct_block(const float* x, const float* w, float* y, const ConvGeometry& 
   typename V::vec acc[P][FV];
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < FV; ++v) acc[p][v] = V::set1(0.0f);
-  const int64_t C = g.C, F = g.F;
+  const int64_t C = g.C, F = g.F, run = g.KW * C, step = g.SW * C;
   for (int kh = 0; kh < g.KH; ++kh) {
-    const int64_t ih = oh * g.SH - g.pad_top + kh;
-    if (ih < 0 || ih >= g.H) continue;
-    for (int kw = 0; kw < g.KW; ++kw) {
-      const float* xs = x + (ih * g.W + ow0 * g.SW - g.pad_left + kw) * C;
-      const float* ws = w + (kh * g.KW + kw) * C * F;
-      for (int64_t c = 0; c < C; ++c) {
-        typename V::vec wv[FV];
-        for (int v = 0; v < FV; ++v) wv[v] = V::load(ws + c * F + v * V::lanes);
-        for (int p = 0; p < P; ++p) {
-          const typename V::vec xv = V::set1(xs[p * g.SW * C + c]);
-          for (int v = 0; v < FV; ++v) acc[p][v] = V::fma(xv, wv[v], acc[p][v]);
-        }
+    // Tap (kw, c) of pixel p reads xs[p * step + kw * C + c] and its weights
+    // at ws[(kw * C + c) * F]: one run of KW*C taps, in (kw, c) order.
+    const float* xs = x + ((oh * g.SH + kh) * g.W + ow0 * g.SW) * C;
+    const float* ws = w + kh * run * F;
+    for (int64_t j = 0; j < run; ++j) {
+      typename V::vec wv[FV];
+      for (int v = 0; v < FV; ++v) wv[v] = V::load(ws + j * F + v * V::lanes);
+      for (int p = 0; p < P; ++p) {
+        const typename V::vec xv = V::set1(xs[p * step + j]);
+        for (int v = 0; v < FV; ++v) acc[p][v] = V::fma(xv, wv[v], acc[p][v]);
       }
     }
   }
@@ -48,50 +55,38 @@ void direct_block(const float* x, const float* w, float* y, const ConvGeometry& 
     for (int v = 0; v < FV; ++v) V::store(y + p * F + v * V::lanes, acc[p][v]);
 }
 
-// One output pixel whose window may cross the image's edge (scalar in the
-// taps, vector across filters).
-template <class V, int FV>
-void direct_edge(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
-                 int64_t ow) {
-  typename V::vec acc[FV];
-  for (int v = 0; v < FV; ++v) acc[v] = V::set1(0.0f);
-  for (int kh = 0; kh < g.KH; ++kh) {
-    const int64_t ih = oh * g.SH - g.pad_top + kh;
-    if (ih < 0 || ih >= g.H) continue;
-    for (int kw = 0; kw < g.KW; ++kw) {
-      const int64_t iw = ow * g.SW - g.pad_left + kw;
-      if (iw < 0 || iw >= g.W) continue;
-      for (int64_t c = 0; c < g.C; ++c) {
-        const typename V::vec xv = V::set1(x[(ih * g.W + iw) * g.C + c]);
-        const float* ws = w + ((kh * g.KW + kw) * g.C + c) * g.F;
-        for (int v = 0; v < FV; ++v) acc[v] = V::fma(xv, V::load(ws + v * V::lanes), acc[v]);
-      }
-    }
-  }
-  for (int v = 0; v < FV; ++v) V::store(y + v * V::lanes, acc[v]);
-}
-
 // x (H,W,C) one image, w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
 template <class V, int FV>
 void direct_image(const float* x, const float* w, const float* b, Activation act, float* y,
                   const ConvGeometry& g) {
   constexpr int P = FV <= 2 ? 8 : 4;  // P*FV accumulators: at most 16 registers
-  // Output columns whose windows lie fully inside the image horizontally.
-  const int64_t first = std::min<int64_t>(g.OW, (g.pad_left + g.SW - 1) / g.SW);
-  int64_t last = g.OW;  // one past the last inside column
-  while (last > first && (last - 1) * g.SW - g.pad_left + g.KW > g.W) --last;
+  // Windows that cross the image's edge (padding same) read a zero-padded
+  // copy instead, so every pixel takes the block path. A padded tap adds
+  // 0 * w to a sum that is never -0: the same value as skipping the tap.
+  ConvGeometry gi = g;
+  gi.H = (g.OH - 1) * g.SH + g.KH, gi.W = (g.OW - 1) * g.SW + g.KW;
+  gi.pad_top = gi.pad_left = 0;
+  if (g.pad_top > 0 || g.pad_left > 0 || gi.H > g.H || gi.W > g.W) {
+    float* xp = thread_scratch(2, gi.H * gi.W * g.C);
+    std::fill(xp, xp + gi.H * gi.W * g.C, 0.0f);
+    const int64_t rows = std::min(g.H, gi.H - g.pad_top), cols = std::min(g.W, gi.W - g.pad_left);
+    for (int64_t ih = 0; ih < rows; ++ih)
+      std::copy(x + ih * g.W * g.C, x + (ih * g.W + cols) * g.C,
+                xp + ((ih + g.pad_top) * gi.W + g.pad_left) * g.C);
+    x = xp;
+  } else {
+    gi = g;
+  }
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     float* yrow = y + oh * g.OW * g.F;
     int64_t ow = 0;
-    for (; ow < first; ++ow) direct_edge<V, FV>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow + P <= last; ow += P) direct_block<V, FV, P>(x, w, yrow + ow * g.F, g, oh, ow);
+    for (; ow + P <= g.OW; ow += P) direct_block<V, FV, P>(x, w, yrow + ow * g.F, gi, oh, ow);
     // The rest of the row in blocks of 4 and 2: one pixel at a time would
     // leave FV accumulators waiting on each other's FMA latency.
     if constexpr (P > 4)
-      for (; ow + 4 <= last; ow += 4) direct_block<V, FV, 4>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow + 2 <= last; ow += 2) direct_block<V, FV, 2>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow < last; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * g.F, g, oh, ow);
-    for (; ow < g.OW; ++ow) direct_edge<V, FV>(x, w, yrow + ow * g.F, g, oh, ow);
+      for (; ow + 4 <= g.OW; ow += 4) direct_block<V, FV, 4>(x, w, yrow + ow * g.F, gi, oh, ow);
+    for (; ow + 2 <= g.OW; ow += 2) direct_block<V, FV, 2>(x, w, yrow + ow * g.F, gi, oh, ow);
+    for (; ow < g.OW; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * g.F, gi, oh, ow);
     // Bias and activation on the row just written, while it is in L1.
     bias_activation(yrow, b, g.OW, g.F, act);
   }
@@ -286,13 +281,6 @@ void forward_dispatch(const float* x, const float* w, const float* b, Activation
 // and reused (no allocation once grown). The padded filters' outputs and
 // gradients are computed and dropped.
 int64_t padded_filters(int64_t F, int lanes) { return (F + lanes - 1) / lanes * lanes; }
-
-float* thread_scratch(int which, int64_t size) {
-  thread_local std::vector<float> buffers[3];
-  std::vector<float>& b = buffers[which];
-  if (static_cast<int64_t>(b.size()) < size) b.resize(size);
-  return b.data();
-}
 
 // rows (rows, F) -> padded (rows, Fp), zeros in the extra columns.
 void pad_columns(const float* rows, int64_t n, int64_t F, int64_t Fp, float* padded) {
