@@ -26,30 +26,33 @@ ConvGeometry conv_geometry(int64_t H, int64_t W, int64_t C, int KH, int KW, int 
 }
 
 void im2col(const float* x, const ConvGeometry& g, float* col) {
+  im2col_rows(x, g, 0, g.OH * g.OW, col);
+}
+
+void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col) {
   const int64_t run = g.KW * g.C;  // one kernel row of the patch
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      float* dst = col + (oh * g.OW + ow) * g.patch();
-      const int64_t iw0 = ow * g.SW - g.pad_left;
-      for (int kh = 0; kh < g.KH; ++kh, dst += run) {
-        const int64_t ih = oh * g.SH - g.pad_top + kh;
-        if (ih < 0 || ih >= g.H) {
-          std::memset(dst, 0, run * sizeof(float));
-          continue;
-        }
-        const float* src = x + ih * g.W * g.C;
-        if (iw0 >= 0 && iw0 + g.KW <= g.W) {
-          // The whole kernel row is inside the image: one contiguous copy.
-          std::memcpy(dst, src + iw0 * g.C, run * sizeof(float));
-          continue;
-        }
-        for (int kw = 0; kw < g.KW; ++kw) {
-          const int64_t iw = iw0 + kw;
-          if (iw < 0 || iw >= g.W)
-            std::memset(dst + kw * g.C, 0, g.C * sizeof(float));
-          else
-            std::memcpy(dst + kw * g.C, src + iw * g.C, g.C * sizeof(float));
-        }
+  for (int64_t pixel = first; pixel < first + count; ++pixel) {
+    const int64_t oh = pixel / g.OW, ow = pixel % g.OW;
+    float* dst = col + (pixel - first) * g.patch();
+    const int64_t iw0 = ow * g.SW - g.pad_left;
+    for (int kh = 0; kh < g.KH; ++kh, dst += run) {
+      const int64_t ih = oh * g.SH - g.pad_top + kh;
+      if (ih < 0 || ih >= g.H) {
+        std::memset(dst, 0, run * sizeof(float));
+        continue;
+      }
+      const float* src = x + ih * g.W * g.C;
+      if (iw0 >= 0 && iw0 + g.KW <= g.W) {
+        // The whole kernel row is inside the image: one contiguous copy.
+        std::memcpy(dst, src + iw0 * g.C, run * sizeof(float));
+        continue;
+      }
+      for (int kw = 0; kw < g.KW; ++kw) {
+        const int64_t iw = iw0 + kw;
+        if (iw < 0 || iw >= g.W)
+          std::memset(dst + kw * g.C, 0, g.C * sizeof(float));
+        else
+          std::memcpy(dst + kw * g.C, src + iw * g.C, g.C * sizeof(float));
       }
     }
   }
@@ -98,6 +101,14 @@ float* scratch(std::vector<Tensor>& buffers, int part, int64_t size) {
   return t.data();
 }
 
+// Output pixels per forward im2col + GEMM: a col of about 256 KB, at least
+// 64 pixels (a GEMM that short would spend its time packing the weights).
+int forward_chunk(const ConvGeometry& g) {
+  const int64_t pixels =
+      std::max<int64_t>(64, (int64_t{64} << 10) / std::max<int64_t>(1, g.patch()));
+  return static_cast<int>(std::min(pixels, g.OH * g.OW));
+}
+
 }  // namespace
 
 void conv2d_forward(const float* x, const float* w, const float* b, Activation act, float* y,
@@ -113,14 +124,22 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
     });
     return;
   }
-  // Each part convolves whole images, one at a time: y_n (OH*OW, F) = col_n * w.
+  // Each part convolves whole images, one at a time, in chunks of output
+  // pixels: y_n[chunk] (pixels, F) = col (pixels, K) * w. A chunk's col fits
+  // the core's cache, where a whole 109x109x288 image's (14 MB) went to memory
+  // and back. Each output is the same dot product over K whatever the chunk.
+  const int chunk = is_pointwise(g) ? rows : forward_chunk(g);
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
-    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{rows} * K);
+    float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{chunk} * K);
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * g.in_size();
       float* yn = y + n * g.out_size();
-      if (col) im2col(xn, g, col);
-      gemm(false, false, rows, F, K, 1.0f, col ? col : xn, K, w, F, 0.0f, yn, F);
+      for (int first = 0; first < rows; first += chunk) {
+        const int count = std::min(chunk, rows - first);
+        if (col) im2col_rows(xn, g, first, count, col);
+        gemm(false, false, count, F, K, 1.0f, col ? col : xn, K, w, F, 0.0f,
+             yn + int64_t{first} * F, F);
+      }
       bias_activation(yn, b, rows, F, act);
     }
   });

@@ -34,6 +34,9 @@ ConvGeometry conv_geometry(int64_t H, int64_t W, int64_t C, int KH, int KW, int 
 
 // col (OH*OW, KH*KW*C) <- x (H,W,C); zeros where the window covers padding.
 void im2col(const float* x, const ConvGeometry& g, float* col);
+// The same for output pixels [first, first + count) only (row-major over
+// OH, OW): col (count, KH*KW*C).
+void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col);
 // dx (H,W,C) += dcol (OH*OW, KH*KW*C) scattered back: the adjoint of im2col.
 void col2im_add(const float* dcol, const ConvGeometry& g, float* dx);
 
