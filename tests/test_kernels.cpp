@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/conv.h"
@@ -47,14 +48,24 @@ struct ConvCase {
 };
 
 const ConvCase kConvCases[] = {
-    {7, 5, 3, 3, 3, 1, 1, false, 4},  {7, 5, 3, 3, 3, 1, 1, true, 4},
-    {6, 8, 2, 3, 3, 2, 2, true, 5},   {6, 8, 2, 3, 3, 2, 2, false, 5},
-    {8, 8, 3, 5, 5, 1, 1, true, 6},   {9, 7, 2, 5, 5, 2, 2, true, 3},
-    {6, 6, 4, 1, 1, 1, 1, false, 8},  {6, 6, 4, 1, 1, 2, 2, true, 8},  // 1x1: pointwise / strided
-    {7, 6, 3, 3, 2, 1, 1, true, 4},   {7, 6, 3, 3, 2, 2, 1, false, 4},
-    {6, 6, 2, 2, 2, 1, 1, true, 3},   {5, 7, 1, 4, 2, 3, 2, true, 2},  // even kernels, odd strides
-    {4, 4, 3, 4, 4, 1, 1, false, 2},  {3, 3, 16, 3, 3, 1, 1, true, 17},
+    {7, 5, 3, 3, 3, 1, 1, false, 4},
+    {7, 5, 3, 3, 3, 1, 1, true, 4},
+    {6, 8, 2, 3, 3, 2, 2, true, 5},
+    {6, 8, 2, 3, 3, 2, 2, false, 5},
+    {8, 8, 3, 5, 5, 1, 1, true, 6},
+    {9, 7, 2, 5, 5, 2, 2, true, 3},
+    {6, 6, 4, 1, 1, 1, 1, false, 8},
+    {6, 6, 4, 1, 1, 2, 2, true, 8},  // 1x1: pointwise / strided
+    {7, 6, 3, 3, 2, 1, 1, true, 4},
+    {7, 6, 3, 3, 2, 2, 1, false, 4},
+    {6, 6, 2, 2, 2, 1, 1, true, 3},
+    {5, 7, 1, 4, 2, 3, 2, true, 2},  // even kernels, odd strides
+    {4, 4, 3, 4, 4, 1, 1, false, 2},
+    {3, 3, 16, 3, 3, 1, 1, true, 17},
     {12, 10, 3, 3, 3, 1, 1, true, 16},
+    // 480 output pixels with a 360-long patch: the forward im2col + GEMM runs
+    // in chunks of 182 pixels, the last one partial.
+    {24, 20, 40, 3, 3, 1, 1, true, 5},
 };
 
 }  // namespace
@@ -105,7 +116,7 @@ TEST_CASE("same padding with an even kernel pads after, not before (hand-compute
   conv2d_forward(x2, w2, nullptr, Activation::linear, y2, 1, g2, ws);
   CHECK(y2[0] == 321.0f);  // 1 + 20 + 300
   CHECK(y2[1] == 543.0f);
-  CHECK(y2[2] == 65.0f);   // 5 + 60 + 0 (padding)
+  CHECK(y2[2] == 65.0f);  // 5 + 60 + 0 (padding)
 }
 
 TEST_CASE("im2col and col2im_add are adjoint: <im2col(x), c> == <x, col2im(c)>") {
@@ -145,7 +156,7 @@ TEST_CASE("conv2d_forward/backward match the reference: geometries x threads x b
           Tensor w = ck::test::random_tensor({k.KH, k.KW, k.C, k.F}, rng);
           Tensor b = ck::test::random_tensor({k.F}, rng);
           Tensor y({N, g.OH, g.OW, k.F}), yr({N, g.OH, g.OW, k.F});
-          y.fill(NAN);  // every output must be written
+          y.fill(NAN);       // every output must be written
           ConvWorkspace ws;  // fresh: the first use sizes the per-part scratch
           conv2d_forward(x.data(), w.data(), b.data(), Activation::linear, y.data(), N, g, ws);
           conv2d_forward_reference(x.data(), w.data(), b.data(), yr.data(), N, g);
@@ -171,12 +182,13 @@ TEST_CASE("conv2d_forward/backward match the reference: geometries x threads x b
   }
 }
 
-TEST_CASE("conv2d_forward fuses bias + activation exactly like bias_activation after the reference") {
+TEST_CASE(
+    "conv2d_forward fuses bias + activation exactly like bias_activation after the reference") {
   Rng rng(4);
   ConvGeometry g = conv_geometry(6, 5, 3, 3, 3, 1, 1, true, 7);
   const int64_t N = 3;
-  Tensor x = ck::test::random_tensor({N, 6, 5, 3}, rng), w = ck::test::random_tensor({3, 3, 3, 7}, rng),
-         b = ck::test::random_tensor({7}, rng);
+  Tensor x = ck::test::random_tensor({N, 6, 5, 3}, rng),
+         w = ck::test::random_tensor({3, 3, 3, 7}, rng), b = ck::test::random_tensor({7}, rng);
   for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid,
                          Activation::tanh, Activation::softmax}) {
     CAPTURE(activation_name(act));
@@ -193,7 +205,8 @@ TEST_CASE("conv2d: a workspace survives thread-count changes, results are determ
   Rng rng(5);
   ConvGeometry g = conv_geometry(9, 9, 4, 3, 3, 1, 1, true, 8);
   const int64_t N = 7;
-  Tensor x = ck::test::random_tensor({N, 9, 9, 4}, rng), w = ck::test::random_tensor({3, 3, 4, 8}, rng);
+  Tensor x = ck::test::random_tensor({N, 9, 9, 4}, rng),
+         w = ck::test::random_tensor({3, 3, 4, 8}, rng);
   Tensor dz = ck::test::random_tensor({N, 9, 9, 8}, rng);
   Tensor dwr({3, 3, 4, 8}), dxr(x.shape());
   conv2d_backward_reference(x.data(), w.data(), dz.data(), dxr.data(), dwr.data(), nullptr, N, g);
@@ -217,7 +230,8 @@ TEST_CASE("conv2d: fresh workspaces under many threads, repeated") {
   Rng rng(6);
   ConvGeometry g = conv_geometry(10, 10, 3, 3, 3, 1, 1, true, 8);
   const int64_t N = 8;
-  Tensor x = ck::test::random_tensor({N, 10, 10, 3}, rng), w = ck::test::random_tensor({3, 3, 3, 8}, rng);
+  Tensor x = ck::test::random_tensor({N, 10, 10, 3}, rng),
+         w = ck::test::random_tensor({3, 3, 3, 8}, rng);
   Tensor dz = ck::test::random_tensor({N, 10, 10, 8}, rng);
   Tensor yr({N, 10, 10, 8}), dwr({3, 3, 3, 8}), dxr(x.shape());
   conv2d_forward_reference(x.data(), w.data(), nullptr, yr.data(), N, g);
@@ -231,7 +245,8 @@ TEST_CASE("conv2d: fresh workspaces under many threads, repeated") {
       conv2d_forward(x.data(), w.data(), nullptr, Activation::linear, y.data(), N, g, ws);
       ConvWorkspace ws2;
       conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), nullptr, N, g, ws2);
-      all_ok = scaled_diff(y, yr) < 1e-5 && scaled_diff(dw, dwr) < 1e-5 && scaled_diff(dx, dxr) < 1e-5;
+      all_ok =
+          scaled_diff(y, yr) < 1e-5 && scaled_diff(dw, dwr) < 1e-5 && scaled_diff(dx, dxr) < 1e-5;
     }
     CAPTURE(threads);
     CHECK(all_ok);
@@ -373,7 +388,7 @@ TEST_CASE("activation_backward matches its reference, also in place (dz aliasing
       const int64_t rows = 4;
       Tensor y = ck::test::random_tensor({rows, cols}, rng, -2, 2);
       bias_activation_reference(y.data(), nullptr, rows, cols, act);  // a real activation output
-      if (act == Activation::relu) y[0] = 0.0f;                      // exactly at the kink
+      if (act == Activation::relu) y[0] = 0.0f;                       // exactly at the kink
       Tensor dy = ck::test::random_tensor({rows, cols}, rng);
       Tensor dz({rows, cols}), dzr({rows, cols});
       dz.fill(NAN);
@@ -385,6 +400,44 @@ TEST_CASE("activation_backward matches its reference, also in place (dz aliasing
       CHECK(scaled_diff(inplace, dzr) < 1e-6);
       if (act == Activation::relu) CHECK(dz[0] == 0.0f);
     }
+}
+
+TEST_CASE("activation_backward and bias_grad split across threads: the same bits as one thread") {
+  Rng rng(13);
+  const int64_t rows = 3001, cols = 35;  // 105,035 values: above the split threshold; a tail block
+  Tensor dz_in = ck::test::random_tensor({rows, cols}, rng);
+  std::vector<float> one(cols), many(cols);
+  {
+    ThreadScope t(1);
+    bias_grad(dz_in.data(), rows, cols, one.data());
+  }
+  for (int threads : {2, 3}) {
+    ThreadScope t(threads);
+    bias_grad(dz_in.data(), rows, cols, many.data());
+    CHECK(std::memcmp(one.data(), many.data(), cols * sizeof(float)) == 0);
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    double sum = 0;
+    for (int64_t i = 0; i < rows; ++i) sum += dz_in[i * cols + j];
+    CHECK(one[j] == doctest::Approx(sum).epsilon(1e-4));
+  }
+  for (Activation act :
+       {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax}) {
+    CAPTURE(activation_name(act));
+    Tensor y = ck::test::random_tensor({rows, cols}, rng, -2, 2);
+    bias_activation_reference(y.data(), nullptr, rows, cols, act);
+    Tensor dy = ck::test::random_tensor({rows, cols}, rng);
+    Tensor serial({rows, cols}), split({rows, cols}), reference({rows, cols});
+    {
+      ThreadScope t(1);
+      activation_backward(y.data(), dy.data(), serial.data(), rows, cols, act);
+    }
+    ThreadScope t(3);
+    activation_backward(y.data(), dy.data(), split.data(), rows, cols, act);
+    CHECK(std::memcmp(serial.data(), split.data(), serial.size() * sizeof(float)) == 0);
+    activation_backward_reference(y.data(), dy.data(), reference.data(), rows, cols, act);
+    CHECK(scaled_diff(split, reference) < 1e-6);
+  }
 }
 
 TEST_CASE("softmax backward: the Jacobian-vector product, by hand") {
@@ -425,7 +478,8 @@ TEST_CASE("adam_update (SIMD) matches adam_update_reference, every tail length")
   Rng rng(13);
   for (int64_t n : {1, 7, 15, 16, 17, 31, 33, 100, 1000}) {
     CAPTURE(n);
-    Tensor w = ck::test::random_tensor({n}, rng), m = ck::test::random_tensor({n}, rng, -0.1f, 0.1f);
+    Tensor w = ck::test::random_tensor({n}, rng),
+           m = ck::test::random_tensor({n}, rng, -0.1f, 0.1f);
     Tensor v = ck::test::random_tensor({n}, rng, 0.0f, 0.01f);
     Tensor wr = w.clone(), mr = m.clone(), vr = v.clone();
     for (int step = 0; step < 3; ++step) {
@@ -444,7 +498,8 @@ TEST_CASE("adam_update (SIMD) matches adam_update_reference, every tail length")
 
 // --- GEMM --------------------------------------------------------------------------
 
-TEST_CASE("gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transposes, ld, alpha, beta)") {
+TEST_CASE(
+    "gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transposes, ld, alpha, beta)") {
   Rng rng(14);
   struct Shape3 {
     int M, N, K;
@@ -468,7 +523,8 @@ TEST_CASE("gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transpo
           Tensor C0 = ck::test::random_tensor({int64_t{s.M} * ldc}, rng);
           if (beta == 0.0f) C0.fill(NAN);  // beta 0: C is not read
           Tensor ref = C0.clone();
-          gemm_naive(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, ref.data(), ldc);
+          gemm_naive(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, ref.data(),
+                     ldc);
           auto compare = [&](const Tensor& C) {
             double worst = 0;
             for (int i = 0; i < s.M; ++i)
@@ -505,5 +561,6 @@ TEST_CASE("gemm backend names parse and print, unknown names are errors listing 
   CHECK(std::string(gemm_simd_isa()).size() > 0);
   for (GemmBackend b : {GemmBackend::naive, GemmBackend::simd, GemmBackend::blas})
     CHECK(parse_gemm_backend(gemm_backend_name(b)) == b);
-  CHECK_THROWS_WITH_AS(parse_gemm_backend("foo"), doctest::Contains("naive, simd or blas"), ck::Error);
+  CHECK_THROWS_WITH_AS(parse_gemm_backend("foo"), doctest::Contains("naive, simd or blas"),
+                       ck::Error);
 }
