@@ -59,24 +59,28 @@ void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t c
 }
 
 void col2im_add(const float* dcol, const ConvGeometry& g, float* dx) {
+  col2im_rows_add(dcol, g, 0, g.OH * g.OW, dx);
+}
+
+void col2im_rows_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t count,
+                     float* dx) {
   const int64_t run = g.KW * g.C;  // one kernel row of the patch
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const float* src = dcol + (oh * g.OW + ow) * g.patch();
-      const int64_t iw0 = ow * g.SW - g.pad_left;
-      for (int kh = 0; kh < g.KH; ++kh, src += run) {
-        const int64_t ih = oh * g.SH - g.pad_top + kh;
-        if (ih < 0 || ih >= g.H) continue;
-        float* dst = dx + ih * g.W * g.C;
-        if (iw0 >= 0 && iw0 + g.KW <= g.W) {
-          // The whole kernel row is inside the image: one contiguous add.
-          add_row(dst + iw0 * g.C, src, run);
-          continue;
-        }
-        for (int kw = 0; kw < g.KW; ++kw) {
-          const int64_t iw = iw0 + kw;
-          if (iw >= 0 && iw < g.W) add_row(dst + iw * g.C, src + kw * g.C, g.C);
-        }
+  for (int64_t pixel = first; pixel < first + count; ++pixel) {
+    const int64_t oh = pixel / g.OW, ow = pixel % g.OW;
+    const float* src = dcol + (pixel - first) * g.patch();
+    const int64_t iw0 = ow * g.SW - g.pad_left;
+    for (int kh = 0; kh < g.KH; ++kh, src += run) {
+      const int64_t ih = oh * g.SH - g.pad_top + kh;
+      if (ih < 0 || ih >= g.H) continue;
+      float* dst = dx + ih * g.W * g.C;
+      if (iw0 >= 0 && iw0 + g.KW <= g.W) {
+        // The whole kernel row is inside the image: one contiguous add.
+        add_row(dst + iw0 * g.C, src, run);
+        continue;
+      }
+      for (int kw = 0; kw < g.KW; ++kw) {
+        const int64_t iw = iw0 + kw;
+        if (iw >= 0 && iw < g.W) add_row(dst + iw * g.C, src + kw * g.C, g.C);
       }
     }
   }
@@ -101,9 +105,10 @@ float* scratch(std::vector<Tensor>& buffers, int part, int64_t size) {
   return t.data();
 }
 
-// Output pixels per forward im2col + GEMM: a col of about 256 KB, at least
-// 64 pixels (a GEMM that short would spend its time packing the weights).
-int forward_chunk(const ConvGeometry& g) {
+// Output pixels per im2col + GEMM (forward) and per GEMM + col2im (backward
+// data): a col of about 256 KB, at least 64 pixels (a GEMM that short would
+// spend its time packing the weights).
+int pixel_chunk(const ConvGeometry& g) {
   const int64_t pixels =
       std::max<int64_t>(64, (int64_t{64} << 10) / std::max<int64_t>(1, g.patch()));
   return static_cast<int>(std::min(pixels, g.OH * g.OW));
@@ -128,7 +133,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
   // pixels: y_n[chunk] (pixels, F) = col (pixels, K) * w. A chunk's col fits
   // the core's cache, where a whole 109x109x288 image's (14 MB) went to memory
   // and back. Each output is the same dot product over K whatever the chunk.
-  const int chunk = is_pointwise(g) ? rows : forward_chunk(g);
+  const int chunk = is_pointwise(g) ? rows : pixel_chunk(g);
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
     float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{chunk} * K);
     for (int64_t n = begin; n < end; ++n) {
@@ -153,6 +158,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   const int64_t wsize = int64_t{K} * F;
   make_parts(ws.col, parts);
   make_parts(ws.dw, parts);
+  const int chunk = pixel_chunk(g);
   // The first layer (no dx) with few input channels: direct, without im2col.
   const bool direct = !dx && conv_direct_applies(g);
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
@@ -183,10 +189,14 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
         gemm(false, true, rows, K, F, 1.0f, dzn, F, w, F, 0.0f, dxn, K);
         continue;
       }
-      // dcol (rows,K) = dz_n (rows,F) * w^T (F,K), then scattered into dx_n.
-      gemm(false, true, rows, K, F, 1.0f, dzn, F, w, F, 0.0f, col, K);
+      // dcol (rows,K) = dz_n (rows,F) * w^T (F,K), scattered into dx_n chunk
+      // by chunk (the col buffer is free again): the chunk stays in cache.
       std::memset(dxn, 0, g.in_size() * sizeof(float));
-      col2im_add(col, g, dxn);
+      for (int first = 0; first < rows; first += chunk) {
+        const int count = std::min(chunk, rows - first);
+        gemm(false, true, count, K, F, 1.0f, dzn + int64_t{first} * F, F, w, F, 0.0f, col, K);
+        col2im_rows_add(col, g, first, count, dxn);
+      }
     }
   });
   // Reduce the partial weight gradients in part order: deterministic.

@@ -14,11 +14,11 @@
 namespace ck {
 
 struct ConvGeometry {
-  int64_t H = 0, W = 0, C = 0;   // input image
-  int KH = 1, KW = 1;            // kernel
-  int SH = 1, SW = 1;            // strides
-  int pad_top = 0, pad_left = 0; // zero padding before; padding after is implied by OH, OW
-  int64_t OH = 0, OW = 0, F = 0; // output image (F filters)
+  int64_t H = 0, W = 0, C = 0;    // input image
+  int KH = 1, KW = 1;             // kernel
+  int SH = 1, SW = 1;             // strides
+  int pad_top = 0, pad_left = 0;  // zero padding before; padding after is implied by OH, OW
+  int64_t OH = 0, OW = 0, F = 0;  // output image (F filters)
 
   int64_t patch() const { return KH * KW * C; }  // length of an im2col row
   int64_t in_size() const { return H * W * C; }
@@ -39,6 +39,9 @@ void im2col(const float* x, const ConvGeometry& g, float* col);
 void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col);
 // dx (H,W,C) += dcol (OH*OW, KH*KW*C) scattered back: the adjoint of im2col.
 void col2im_add(const float* dcol, const ConvGeometry& g, float* dx);
+// The same for output pixels [first, first + count) only: dcol (count, KH*KW*C).
+void col2im_rows_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t count,
+                     float* dx);
 
 // Per-thread scratch for the fast kernels, grown on first use and reused.
 struct ConvWorkspace {
