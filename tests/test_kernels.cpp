@@ -63,9 +63,10 @@ const ConvCase kConvCases[] = {
     {4, 4, 3, 4, 4, 1, 1, false, 2},
     {3, 3, 16, 3, 3, 1, 1, true, 17},
     {12, 10, 3, 3, 3, 1, 1, true, 16},
-    // 480 output pixels with a 360-long patch: the forward im2col + GEMM runs
-    // in chunks of 182 pixels, the last one partial.
-    {24, 20, 40, 3, 3, 1, 1, true, 5},
+    // 1024 output pixels with a 288-long patch (a 1.2 MB col): the forward
+    // im2col + GEMM and the backward GEMM + col2im run in 5 chunks of 205
+    // pixels, the last one partial.
+    {32, 32, 32, 3, 3, 1, 1, true, 5},
 };
 
 }  // namespace
