@@ -31,6 +31,7 @@ class Conv2D : public Layer {
   Activation activation() const override { return o_.activation; }
   void set_activation(Activation act) override { o_.activation = act; }
   const Conv2DOptions& options() const { return o_; }
+  void release_scratch() override { dz_ = Tensor(), ws_ = ConvWorkspace(); }
 
  private:
   ConvGeometry geometry(const Shape& input) const;

@@ -21,6 +21,7 @@ class Dense : public Layer {
   Activation activation() const override { return act_; }
   void set_activation(Activation act) override { act_ = act; }
   int units() const { return units_; }
+  void release_scratch() override { dz_ = Tensor(); }
 
  private:
   int units_;

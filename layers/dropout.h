@@ -17,10 +17,11 @@ class Dropout : public Layer {
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   float rate() const { return rate_; }
+  void release_scratch() override { mask_ = {}, trained_ = false; }
 
  private:
   float rate_;
-  bool trained_ = false;   // was the last forward a training pass?
+  bool trained_ = false;     // was the last forward a training pass?
   std::vector<float> mask_;  // 0 or 1/(1-rate) per value, from the last training forward
 };
 

@@ -54,6 +54,11 @@ class Layer {
   // no copy is made. forward and backward must still do the same by copying.
   virtual bool reshapes_only() const { return false; }
 
+  // Frees what forward and backward keep between calls (gradient scratch,
+  // pooling winners, dropout masks). Ensures: the next forward works as the
+  // first one did, re-growing what it needs; backward needs a forward first.
+  virtual void release_scratch() {}
+
   virtual std::vector<Param*> params() { return {}; }
   // Multiply-adds x 2 for one sample's forward pass (backward costs about twice that).
   virtual int64_t flops() const { return 0; }

@@ -23,6 +23,7 @@ class MaxPool2D : public Layer {
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   int64_t flops() const override;
+  void release_scratch() override { argmax_ = {}; }
 
  private:
   ConvGeometry geometry(const Shape& input) const;

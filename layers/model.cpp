@@ -118,6 +118,13 @@ const Tensor& Model::forward(const Tensor& x, const ForwardContext& ctx) {
   return acts_.back();
 }
 
+void Model::release_scratch() {
+  for (Tensor& t : acts_) t = Tensor();
+  for (Tensor& t : grads_) t = Tensor();
+  input_ = Tensor();
+  for (auto& layer : layers_) layer->release_scratch();
+}
+
 void Model::backward(const Tensor& dout) {
   const size_t L = layers_.size();
   for (size_t i = L; i-- > 0;) {

@@ -485,6 +485,33 @@ TEST_CASE("flatten passes views: no copy of the activations or of their gradient
   CHECK(flat.activation(0).data() == x.data());
 }
 
+TEST_CASE("release_scratch frees the activations and layer scratch; the next step is the same") {
+  Model m = build("conv2d(3,3,relu) maxpool(2) flatten dropout(0.5) dense(2,softmax)", {6, 6, 1});
+  m.compile(LossKind::sparse_categorical_crossentropy);
+  Rng rng(6);
+  m.init(rng);
+  Tensor x = ck::test::random_tensor({4, 6, 6, 1}, rng);
+  Tensor dout = ck::test::random_tensor({4, 2}, rng);
+  auto step = [&](Tensor& out, std::vector<float>& grads) {
+    Rng dropout(9);
+    ForwardContext ctx;
+    ctx.training = true, ctx.rng = &dropout;
+    out = m.forward(x, ctx).clone();
+    m.backward(dout);
+    grads.clear();
+    for (Param* p : m.params())
+      grads.insert(grads.end(), p->grad.data(), p->grad.data() + p->grad.size());
+  };
+  Tensor before, after;
+  std::vector<float> grads_before, grads_after;
+  step(before, grads_before);
+  m.release_scratch();
+  for (size_t i = 0; i < m.layers().size(); ++i) CHECK(m.activation(i).empty());
+  step(after, grads_after);
+  CHECK(std::equal(before.data(), before.data() + before.size(), after.data()));
+  CHECK(grads_before == grads_after);
+}
+
 TEST_CASE("whole-model gradients: BCE and MSE heads, globalavgpool and an activation layer") {
   {
     Model m = build("conv2d(3,3,relu) globalavgpool dense(1,sigmoid)", {6, 6, 1});
