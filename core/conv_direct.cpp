@@ -2,8 +2,13 @@
 // layer: C = 1 grey, C = 3 RGB). There im2col + GEMM is a poor fit: the
 // patch is only KH*KW*C long (9..75), so the GEMM spends its time packing.
 // Here each output pixel's F filters live in vector registers and every
-// input value is broadcast against one row of the kernel. The reference is
-// conv2d_forward_reference (core/conv.cpp); tests/test_conv_direct.cpp checks both.
+// input value is broadcast against one row of the kernel; windows that cross
+// the image's edge read a zero-padded copy. F not a multiple of the vector
+// width runs at 8 or 16 lanes, whichever pads it less. The first layer's
+// weight gradient sums a block of taps (as many kernel rows as the registers
+// hold) per pass over dz. The references are conv2d_forward_reference and
+// conv2d_backward_reference (core/conv.cpp); tests/test_conv_direct.cpp
+// checks both.
 #include "core/conv_direct.h"
 
 #include <algorithm>
