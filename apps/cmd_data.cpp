@@ -115,7 +115,7 @@ void setup_export(CLI::App& cmd) {
   cmd.add_option("--channels", c->channels, "Write 1 (gray) or 3 (RGB) channels (0 = as stored; JPEG files always hold 3)")
       ->capture_default_str();
   cmd.add_option("--seed", c->seed, "Seed for the choice of images and their sizes")->capture_default_str();
-  add_compute_options(cmd);
+  add_compute_options(cmd, /*gemm=*/false);
   cmd.callback([c] { run_export(*c); });
 }
 

@@ -135,7 +135,7 @@ void add_look_common(CLI::App& cmd, LookCli& c, bool training_options) {
   if (training_options) add_data_options(cmd, c.data);
   else add_source_options(cmd, c.data);
   cmd.add_option("--seed", c.seed, "Seed for the shuffle, augmentation and resampling")->capture_default_str();
-  add_compute_options(cmd);
+  add_compute_options(cmd, /*gemm=*/false);
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ CLI::Validator at_least(long long min, const std::string& name) {
       name);
 }
 
-void add_compute_options(CLI::App& cmd) {
+void add_compute_options(CLI::App& cmd, bool gemm) {
   struct Options {
     int threads = 0;
     std::string gemm = "blas";
@@ -76,9 +76,10 @@ void add_compute_options(CLI::App& cmd) {
   cmd.add_option("--threads", options->threads, "Worker threads; 0 = all cores")
       ->capture_default_str()
       ->check(at_least(0, "NONNEGATIVE"));
-  cmd.add_option("--gemm", options->gemm, "Matrix-multiply backend: naive, simd or blas")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"naive", "simd", "blas"}));
+  if (gemm)
+    cmd.add_option("--gemm", options->gemm, "Matrix-multiply backend: naive, simd or blas")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"naive", "simd", "blas"}));
   // Runs before the command's own callback.
   cmd.parse_complete_callback([options] {
     set_threads(options->threads);

@@ -16,9 +16,9 @@ struct Command {
 
 std::span<const Command> commands();
 
-// Declares --threads, --gemm on any command that computes, and applies them
-// before its callback runs.
-void add_compute_options(CLI::App& cmd);
+// Declares --threads (and --gemm for commands that run a model) and applies
+// them before the command's callback runs.
+void add_compute_options(CLI::App& cmd, bool gemm = true);
 
 // Checks that a whole-number option is at least `min`, e.g.
 // "--batch: must be a whole number >= 1, got 0". (CLI11's PositiveNumber says
