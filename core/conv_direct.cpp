@@ -24,7 +24,8 @@ namespace {
 using simd::kLanes;
 
 // Per-thread scratch, grown once and reused (no allocation in the steady
-// state): 0 and 1 hold the zero-padded filter copies, 2 the padded image.
+// state): 0 holds zero-padded weights, 1 a padded weight gradient, 2 the
+// zero-padded image.
 float* thread_scratch(int which, int64_t size) {
   thread_local std::vector<float> buffers[3];
   std::vector<float>& b = buffers[which];
@@ -32,12 +33,29 @@ float* thread_scratch(int which, int64_t size) {
   return b.data();
 }
 
+// Where y and dz hold F filters per pixel that is not a multiple of the
+// vector width, the kernels run on weights zero-padded to g.F (a multiple of
+// it) and read and write y and dz in place: pixels `stride` floats apart, the
+// last vector of each holding `tail` real filters (masked loads and stores).
+struct Filters {
+  int64_t stride;
+  int tail;
+};
+
+template <class V, int FV>
+[[gnu::always_inline]] inline void load_filters(typename V::vec (&d)[FV], const float* p,
+                                                const Filters& fo) {
+  for (int v = 0; v < FV - 1; ++v) d[v] = V::load(p + v * V::lanes);
+  const float* last = p + (FV - 1) * V::lanes;
+  d[FV - 1] = fo.tail == V::lanes ? V::load(last) : V::load_first(last, fo.tail);
+}
+
 // P output pixels of row oh starting at ow0, all of whose windows lie inside
 // the image (direct_image pads it so that they do).
 // x (H,W,C) one image, w (KH,KW,C,F) -> y row (P pixels, F) = conv, no bias.
 template <class V, int FV, int P>
 void direct_block(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
-                  int64_t ow0) {
+                  int64_t ow0, const Filters& fo) {
   typename V::vec acc[P][FV];
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < FV; ++v) acc[p][v] = V::set1(0.0f);
@@ -56,14 +74,21 @@ void direct_block(const float* x, const float* w, float* y, const ConvGeometry& 
       }
     }
   }
-  for (int p = 0; p < P; ++p)
-    for (int v = 0; v < FV; ++v) V::store(y + p * F + v * V::lanes, acc[p][v]);
+  for (int p = 0; p < P; ++p) {
+    float* out = y + p * fo.stride;
+    for (int v = 0; v < FV - 1; ++v) V::store(out + v * V::lanes, acc[p][v]);
+    float* last = out + (FV - 1) * V::lanes;
+    if (fo.tail == V::lanes)
+      V::store(last, acc[p][FV - 1]);
+    else
+      V::store_first(last, acc[p][FV - 1], fo.tail);
+  }
 }
 
 // x (H,W,C) one image, w (KH,KW,C,F), b (F) or null -> y (OH,OW,F).
 template <class V, int FV>
 void direct_image(const float* x, const float* w, const float* b, Activation act, float* y,
-                  const ConvGeometry& g) {
+                  const ConvGeometry& g, const Filters& fo) {
   constexpr int P = FV <= 2 ? 8 : 4;  // P*FV accumulators: at most 16 registers
   // Windows that cross the image's edge (padding same) read a zero-padded
   // copy instead, so every pixel takes the block path. A padded tap adds
@@ -83,17 +108,20 @@ void direct_image(const float* x, const float* w, const float* b, Activation act
     gi = g;
   }
   for (int64_t oh = 0; oh < g.OH; ++oh) {
-    float* yrow = y + oh * g.OW * g.F;
+    float* yrow = y + oh * g.OW * fo.stride;
     int64_t ow = 0;
-    for (; ow + P <= g.OW; ow += P) direct_block<V, FV, P>(x, w, yrow + ow * g.F, gi, oh, ow);
+    for (; ow + P <= g.OW; ow += P)
+      direct_block<V, FV, P>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
     // The rest of the row in blocks of 4 and 2: one pixel at a time would
     // leave FV accumulators waiting on each other's FMA latency.
     if constexpr (P > 4)
-      for (; ow + 4 <= g.OW; ow += 4) direct_block<V, FV, 4>(x, w, yrow + ow * g.F, gi, oh, ow);
-    for (; ow + 2 <= g.OW; ow += 2) direct_block<V, FV, 2>(x, w, yrow + ow * g.F, gi, oh, ow);
-    for (; ow < g.OW; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * g.F, gi, oh, ow);
+      for (; ow + 4 <= g.OW; ow += 4)
+        direct_block<V, FV, 4>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
+    for (; ow + 2 <= g.OW; ow += 2)
+      direct_block<V, FV, 2>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
+    for (; ow < g.OW; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
     // Bias and activation on the row just written, while it is in L1.
-    bias_activation(yrow, b, g.OW, g.F, act);
+    bias_activation(yrow, b, g.OW, fo.stride, act);
   }
 }
 
@@ -120,8 +148,9 @@ struct TapColumns {
 template <class V, int FV, int T, int R, int R0, int R1>
 [[gnu::always_inline]] inline void taps_row(typename V::vec (&acc)[R][T][FV],
                                             const float* const (&xrow)[R], const float* drow,
-                                            const TapColumns<T>& cols, const ConvGeometry& g) {
-  const int64_t F = g.F, C = g.C, SW = g.SW;
+                                            const TapColumns<T>& cols, const ConvGeometry& g,
+                                            const Filters& fo) {
+  const int64_t F = fo.stride, C = g.C, SW = g.SW;
   // The vector types may alias any float, so the loop runs on a private
   // copy of the accumulators that the compiler can keep in registers.
   typename V::vec sum[R1 - R0][T][FV];
@@ -132,7 +161,7 @@ template <class V, int FV, int T, int R, int R0, int R1>
   for (int r = R0; r < R1; ++r) xr[r - R0] = xrow[r] + cols.offset * C;
   for (int64_t ow = cols.a; ow < cols.b; ++ow) {
     typename V::vec d[FV];
-    for (int v = 0; v < FV; ++v) d[v] = V::load(drow + ow * F + v * V::lanes);
+    load_filters<V, FV>(d, drow + ow * F, fo);
     const int64_t iw = ow * SW * C;
     for (int r = 0; r < R1 - R0; ++r)
       for (int t = 0; t < T; ++t) {
@@ -147,8 +176,9 @@ template <class V, int FV, int T, int R, int R0, int R1>
     for (int t = 0; t < T; ++t) {
       auto one = [&](int64_t ow) {
         const typename V::vec xv = V::set1(xrow[r][(ow * SW + cols.offset + t) * C]);
-        for (int v = 0; v < FV; ++v)
-          acc[r][t][v] = V::fma(xv, V::load(drow + ow * F + v * V::lanes), acc[r][t][v]);
+        typename V::vec d[FV];
+        load_filters<V, FV>(d, drow + ow * F, fo);
+        for (int v = 0; v < FV; ++v) acc[r][t][v] = V::fma(xv, d[v], acc[r][t][v]);
       };
       for (int64_t ow = cols.lo[t]; ow < std::min(cols.a, cols.hi[t]); ++ow) one(ow);
       for (int64_t ow = std::max(cols.b, cols.lo[t]); ow < cols.hi[t]; ++ow) one(ow);
@@ -174,7 +204,7 @@ template <int R0, int R1, class Fn>
 // right edges.
 template <class V, int FV, int T, int R>
 void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh0,
-                      int kw0, int64_t c) {
+                      int kw0, int64_t c, const Filters& fo) {
   int64_t top[R], bottom[R];
   for (int r = 0; r < R; ++r) tap_range(g.H, g.OH, g.SH, g.pad_top, kh0 + r, top[r], bottom[r]);
   TapColumns<T> cols;
@@ -189,18 +219,19 @@ void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeom
       for (int v = 0; v < FV; ++v) acc[r][t][v] = V::set1(0.0f);
   const int64_t F = g.F, C = g.C;
   for (int64_t oh = top[R - 1]; oh < bottom[0]; ++oh) {
-    const float* drow = dz + oh * g.OW * F;
+    const float* drow = dz + oh * g.OW * fo.stride;
     const float* xrow[R];
     for (int r = 0; r < R; ++r) {
       const int64_t ih = std::clamp<int64_t>(oh * g.SH - g.pad_top + kh0 + r, 0, g.H - 1);
       xrow[r] = x + ih * g.W * C + c;  // clamped rows are never read
     }
     if (oh >= top[0] && oh < bottom[R - 1]) {
-      taps_row<V, FV, T, R, 0, R>(acc, xrow, drow, cols, g);
+      taps_row<V, FV, T, R, 0, R>(acc, xrow, drow, cols, g, fo);
       continue;
     }
     static_for<0, R>([&](auto r) {
-      if (oh >= top[r] && oh < bottom[r]) taps_row<V, FV, T, R, r, r + 1>(acc, xrow, drow, cols, g);
+      if (oh >= top[r] && oh < bottom[r])
+        taps_row<V, FV, T, R, r, r + 1>(acc, xrow, drow, cols, g, fo);
     });
   }
   for (int r = 0; r < R; ++r)
@@ -215,76 +246,78 @@ void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeom
 // accumulators, FV for dz, one for x), one column block of T taps at kw0.
 template <class V, int FV, int T>
 void direct_taps_column(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kw0,
-                        int64_t c) {
+                        int64_t c, const Filters& fo) {
   constexpr int most = std::max(1, (simd::kRegisters - FV - 1) / (T * FV));
   for (int kh = 0; kh < g.KH;) {
     const int rows = std::min(most, g.KH - kh);
     if (rows >= 5 && most >= 5) {
-      direct_taps_grad<V, FV, T, (most >= 5 ? 5 : 1)>(x, dz, dw, g, kh, kw0, c);
+      direct_taps_grad<V, FV, T, (most >= 5 ? 5 : 1)>(x, dz, dw, g, kh, kw0, c, fo);
       kh += 5;
     } else if (rows >= 3 && most >= 3) {
-      direct_taps_grad<V, FV, T, (most >= 3 ? 3 : 1)>(x, dz, dw, g, kh, kw0, c);
+      direct_taps_grad<V, FV, T, (most >= 3 ? 3 : 1)>(x, dz, dw, g, kh, kw0, c, fo);
       kh += 3;
     } else if (rows >= 2 && most >= 2) {
-      direct_taps_grad<V, FV, T, (most >= 2 ? 2 : 1)>(x, dz, dw, g, kh, kw0, c);
+      direct_taps_grad<V, FV, T, (most >= 2 ? 2 : 1)>(x, dz, dw, g, kh, kw0, c, fo);
       kh += 2;
     } else {
-      direct_taps_grad<V, FV, T, 1>(x, dz, dw, g, kh, kw0, c);
+      direct_taps_grad<V, FV, T, 1>(x, dz, dw, g, kh, kw0, c, fo);
       kh += 1;
     }
   }
 }
 
 template <class V, int FV>
-void direct_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
+void direct_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g,
+                    const Filters& fo) {
   // Taps per row of a block. The choice sets the order of the sums at the
   // image's left and right edges, so it depends on the padded filter count,
   // not on the vector width: F = 24 sums the same at 8 lanes as at 16.
   constexpr int T = FV * V::lanes <= 32 && 5 * FV <= simd::kRegisters ? 4 : 2;
   for (int64_t c = 0; c < g.C; ++c) {
     if (g.KW == 3) {  // the common 3x3 kernel: a row of taps in one block
-      direct_taps_column<V, FV, 3>(x, dz, dw, g, 0, c);
+      direct_taps_column<V, FV, 3>(x, dz, dw, g, 0, c, fo);
       continue;
     }
     int kw = 0;
-    for (; kw + T <= g.KW; kw += T) direct_taps_column<V, FV, T>(x, dz, dw, g, kw, c);
-    for (; kw < g.KW; ++kw) direct_taps_column<V, FV, 1>(x, dz, dw, g, kw, c);
+    for (; kw + T <= g.KW; kw += T) direct_taps_column<V, FV, T>(x, dz, dw, g, kw, c, fo);
+    for (; kw < g.KW; ++kw) direct_taps_column<V, FV, 1>(x, dz, dw, g, kw, c, fo);
   }
 }
 
 template <class V>
-void backward_weights_dispatch(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
+void backward_weights_dispatch(const float* x, const float* dz, float* dw, const ConvGeometry& g,
+                               const Filters& fo) {
   switch (g.F / V::lanes) {
     case 1:
-      return direct_weights<V, 1>(x, dz, dw, g);
+      return direct_weights<V, 1>(x, dz, dw, g, fo);
     case 2:
-      return direct_weights<V, 2>(x, dz, dw, g);
+      return direct_weights<V, 2>(x, dz, dw, g, fo);
     case 3:
-      return direct_weights<V, 3>(x, dz, dw, g);
+      return direct_weights<V, 3>(x, dz, dw, g, fo);
     default:
-      return direct_weights<V, 4>(x, dz, dw, g);
+      return direct_weights<V, 4>(x, dz, dw, g, fo);
   }
 }
 
 template <class V>
 void forward_dispatch(const float* x, const float* w, const float* b, Activation act, float* y,
-                      const ConvGeometry& g) {
+                      const ConvGeometry& g, const Filters& fo) {
   switch (g.F / V::lanes) {
     case 1:
-      return direct_image<V, 1>(x, w, b, act, y, g);
+      return direct_image<V, 1>(x, w, b, act, y, g, fo);
     case 2:
-      return direct_image<V, 2>(x, w, b, act, y, g);
+      return direct_image<V, 2>(x, w, b, act, y, g, fo);
     case 3:
-      return direct_image<V, 3>(x, w, b, act, y, g);
+      return direct_image<V, 3>(x, w, b, act, y, g, fo);
     default:
-      return direct_image<V, 4>(x, w, b, act, y, g);
+      return direct_image<V, 4>(x, w, b, act, y, g, fo);
   }
 }
 
 // F not a multiple of the vector width (LeNet's 6 filters): the kernels run
-// on copies padded with zero filters to Fp, a multiple of it, kept per thread
-// and reused (no allocation once grown). The padded filters' outputs and
-// gradients are computed and dropped.
+// on weights padded with zero filters to Fp, a multiple of it, and read and
+// write y and dz in place (Filters). The padded filters' outputs are never
+// stored; their weight gradients are summed and dropped.
 int64_t padded_filters(int64_t F, int lanes) { return (F + lanes - 1) / lanes * lanes; }
 
 // rows (rows, F) -> padded (rows, Fp), zeros in the extra columns.
@@ -295,17 +328,24 @@ void pad_columns(const float* rows, int64_t n, int64_t F, int64_t Fp, float* pad
   }
 }
 
+// The real filters of y and dz: F per pixel, F % lanes of them in the last vector.
+template <class V>
+Filters real_filters(int64_t F) {
+  const int tail = static_cast<int>(F % V::lanes);
+  return {F, tail == 0 ? V::lanes : tail};
+}
+
 template <class V>
 void backward_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
-  if (g.F % V::lanes == 0) return backward_weights_dispatch<V>(x, dz, dw, g);
+  const Filters fo = real_filters<V>(g.F);
+  if (g.F % V::lanes == 0) return backward_weights_dispatch<V>(x, dz, dw, g, fo);
+  // dz is read in place; dw is summed in a padded copy, then added.
   ConvGeometry gp = g;
   gp.F = padded_filters(g.F, V::lanes);
-  const int64_t pixels = g.OH * g.OW, taps = g.patch();
-  float* dzp = thread_scratch(0, pixels * gp.F);
+  const int64_t taps = g.patch();
   float* dwp = thread_scratch(1, taps * gp.F);
-  pad_columns(dz, pixels, g.F, gp.F, dzp);
   std::fill(dwp, dwp + taps * gp.F, 0.0f);
-  backward_weights_dispatch<V>(x, dzp, dwp, gp);
+  backward_weights_dispatch<V>(x, dz, dwp, gp, fo);
   for (int64_t t = 0; t < taps; ++t)
     for (int64_t f = 0; f < g.F; ++f) dw[t * g.F + f] += dwp[t * gp.F + f];
 }
@@ -313,20 +353,15 @@ void backward_weights(const float* x, const float* dz, float* dw, const ConvGeom
 template <class V>
 void forward(const float* x, const float* w, const float* b, Activation act, float* y,
              const ConvGeometry& g) {
-  if (g.F % V::lanes == 0) return forward_dispatch<V>(x, w, b, act, y, g);
+  const Filters fo = real_filters<V>(g.F);
+  if (g.F % V::lanes == 0) return forward_dispatch<V>(x, w, b, act, y, g, fo);
+  // The weights are padded with zero filters; y is written in place.
   ConvGeometry gp = g;
   gp.F = padded_filters(g.F, V::lanes);
-  const int64_t pixels = g.OH * g.OW, taps = g.patch();
-  float* wp = thread_scratch(0, taps * gp.F + gp.F);
-  float* bp = b ? wp + taps * gp.F : nullptr;
-  float* yp = thread_scratch(1, pixels * gp.F);
+  const int64_t taps = g.patch();
+  float* wp = thread_scratch(0, taps * gp.F);
   pad_columns(w, taps, g.F, gp.F, wp);
-  if (b) pad_columns(b, 1, g.F, gp.F, bp);
-  // Softmax would mix the padded filters in: applied after the copy instead.
-  const bool softmax = act == Activation::softmax;
-  forward_dispatch<V>(x, wp, bp, softmax ? Activation::linear : act, yp, gp);
-  for (int64_t p = 0; p < pixels; ++p) std::copy(yp + p * gp.F, yp + p * gp.F + g.F, y + p * g.F);
-  if (softmax) bias_activation(y, nullptr, pixels, g.F, act);
+  forward_dispatch<V>(x, wp, b, act, y, gp, fo);
 }
 
 // The vector width that pads F to the fewest filters (the wider on a tie):
