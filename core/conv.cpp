@@ -44,7 +44,7 @@ void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t c
       const float* src = x + ih * g.W * g.C;
       if (iw0 >= 0 && iw0 + g.KW <= g.W) {
         // The whole kernel row is inside the image: one contiguous copy.
-        std::memcpy(dst, src + iw0 * g.C, run * sizeof(float));
+        copy_row(dst, src + iw0 * g.C, run);
         continue;
       }
       for (int kw = 0; kw < g.KW; ++kw) {
@@ -52,7 +52,7 @@ void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t c
         if (iw < 0 || iw >= g.W)
           std::memset(dst + kw * g.C, 0, g.C * sizeof(float));
         else
-          std::memcpy(dst + kw * g.C, src + iw * g.C, g.C * sizeof(float));
+          copy_row(dst + kw * g.C, src + iw * g.C, g.C);
       }
     }
   }

@@ -31,6 +31,12 @@ std::optional<Activation> parse_activation(const std::string& name) {
   return std::nullopt;
 }
 
+void copy_row(float* dst, const float* src, int64_t n) {
+  int64_t j = 0;
+  for (; j + simd::kLanes <= n; j += simd::kLanes) simd::store(dst + j, simd::load(src + j));
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
 void add_row(float* row, const float* other, int64_t n) {
   int64_t j = 0;
   for (; j + simd::kLanes <= n; j += simd::kLanes)

@@ -34,6 +34,9 @@ void activation_backward_reference(const float* y, const float* dy, float* dz, i
 
 // row (n) += other (n), vectorized.
 void add_row(float* row, const float* other, int64_t n);
+// dst (n) = src (n), vectorized inline: for the short runs of im2col, where a
+// call to memcpy per run costs more than the copy.
+void copy_row(float* dst, const float* src, int64_t n);
 
 // db (cols) = sum over rows of dz (rows,cols); overwrites db.
 void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db);
