@@ -485,7 +485,8 @@ TEST_CASE("flatten passes views: no copy of the activations or of their gradient
   CHECK(flat.activation(0).data() == x.data());
 }
 
-TEST_CASE("release_scratch frees the activations and layer scratch; the next step is the same") {
+TEST_CASE(
+    "release_scratch frees the activations and layer scratch, and the next step is the same") {
   Model m = build("conv2d(3,3,relu) maxpool(2) flatten dropout(0.5) dense(2,softmax)", {6, 6, 1});
   m.compile(LossKind::sparse_categorical_crossentropy);
   Rng rng(6);
