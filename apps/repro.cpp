@@ -21,10 +21,8 @@ namespace {
 std::string slug(const std::string& label) {
   std::string s;
   for (char c : label) {
-    if (std::isalnum(static_cast<unsigned char>(c)))
-      s += static_cast<char>(std::tolower(c));
-    else if (!s.empty() && s.back() != '-')
-      s += '-';
+    if (std::isalnum(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(c));
+    else if (!s.empty() && s.back() != '-') s += '-';
   }
   while (!s.empty() && s.back() == '-') s.pop_back();
   return s.empty() ? "run" : s;
@@ -53,9 +51,8 @@ const std::string& ReproContext::work_dir() {
     work_dir_ = (fs::path(options_.out_dir) / result_.id / "work").string();
     fs::remove_all(work_dir_, ec);
   } else {
-    work_dir_ =
-        (fs::temp_directory_path() / fmt::format("convkit-repro-{}-{}", result_.id, ::getpid()))
-            .string();
+    work_dir_ = (fs::temp_directory_path() /
+                 fmt::format("convkit-repro-{}-{}", result_.id, ::getpid())).string();
     fs::remove_all(work_dir_, ec);
     own_work_dir_ = true;
   }
@@ -126,11 +123,9 @@ ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {
   std::string line = fmt::format("  {}: {} epochs in {}", label, r->epochs(),
                                  format_duration(r->outcome.seconds()));
   if (r->epochs() > 0) {
-    line += fmt::format(", loss {} -> {}", metric_text(r->figure("loss", 0)),
-                        metric_text(r->last("loss")));
+    line += fmt::format(", loss {} -> {}", metric_text(r->figure("loss", 0)), metric_text(r->last("loss")));
     if (r->run->has_accuracy())
-      line +=
-          fmt::format(", accuracy {:.3f} -> {:.3f}", r->figure("accuracy", 0), r->last("accuracy"));
+      line += fmt::format(", accuracy {:.3f} -> {:.3f}", r->figure("accuracy", 0), r->last("accuracy"));
     if (!std::isnan(r->last("test_accuracy")))
       line += fmt::format(", test accuracy {:.3f}", r->last("test_accuracy"));
   }
@@ -141,9 +136,9 @@ ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {
 
   if (!options_.out_dir.empty() && r->epochs() > 0) {
     // The run's per-epoch figures as CSV.
-    const std::vector<std::string> figures = {"loss",         "accuracy",  "val_loss",
-                                              "val_accuracy", "test_loss", "test_accuracy",
-                                              "grad_norm",    "capped",    "seconds"};
+    const std::vector<std::string> figures = {"loss", "accuracy", "val_loss", "val_accuracy",
+                                              "test_loss", "test_accuracy", "grad_norm", "capped",
+                                              "seconds"};
     std::string csv = "epoch";
     for (const std::string& f : figures) csv += "," + f;
     csv += "\n";
@@ -169,8 +164,7 @@ void ReproContext::number(const std::string& name, double value) { result_.numbe
 
 bool ReproContext::check(const std::string& claim, bool holds, const std::string& evidence) {
   result_.checks.push_back({claim, holds, evidence});
-  emit(fmt::format("  {} {}\n    {}\n", holds ? "supported:    " : "NOT supported:", claim,
-                   evidence),
+  emit(fmt::format("  {} {}\n    {}\n", holds ? "supported:    " : "NOT supported:", claim, evidence),
        fmt::format("- {} **{}** — {}\n", holds ? "✔ supported:" : "✘ **not supported**:", claim,
                    evidence));
   return holds;
@@ -194,17 +188,15 @@ ExperimentResult run_experiment(const Experiment& experiment, const ReproOptions
                                 std::FILE* out) {
   const auto start = std::chrono::steady_clock::now();
   ReproContext ctx(options, experiment.id, out);
-  const std::string title =
-      fmt::format("{} (article {}): {}", experiment.id, experiment.article, experiment.lesson);
-  if (out)
-    fmt::print(out, "\n{}\n{}\n", title, std::string(std::min<size_t>(title.size(), 78), '='));
-  ctx.result().markdown = fmt::format("## {}\n\nArticle {}. {}\n\n", experiment.id,
-                                      experiment.article, experiment.lesson);
+  const std::string title = fmt::format("{} (article {}): {}", experiment.id, experiment.article,
+                                        experiment.lesson);
+  if (out) fmt::print(out, "\n{}\n{}\n", title, std::string(std::min<size_t>(title.size(), 78), '='));
+  ctx.result().markdown = fmt::format("## {}\n\nArticle {}. {}\n\n", experiment.id, experiment.article,
+                                      experiment.lesson);
   experiment.run(ctx);
   ExperimentResult result = ctx.result();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.markdown +=
-      fmt::format("\n_{} in {}._\n\n", experiment.id, format_duration(result.seconds));
+  result.markdown += fmt::format("\n_{} in {}._\n\n", experiment.id, format_duration(result.seconds));
   return result;
 }
 

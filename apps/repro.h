@@ -33,8 +33,8 @@
 namespace ck {
 
 struct ReproOptions {
-  bool quick = false;  // seconds per experiment: for tests and demos
-  bool full = false;   // also the heavy as-written runs (VGG16 at 224x224)
+  bool quick = false;   // seconds per experiment: for tests and demos
+  bool full = false;    // also the heavy as-written runs (VGG16 at 224x224)
   uint64_t seed = 42;
   std::string out_dir;  // per-epoch CSVs and a Markdown report, when given
   // Real pretrained weights for an as-written run that starts from a
@@ -53,11 +53,11 @@ struct Table {
 
 // One training run of an experiment.
 struct ReproRun {
-  std::string label;  // "broken: raw 0..255"
+  std::string label;                  // "broken: raw 0..255"
   TrainOptions options;
-  std::unique_ptr<TrainingRun> run;  // the trained model and data, for follow-ups (no optimizer)
+  std::unique_ptr<TrainingRun> run;   // the trained model and data, for follow-ups (no optimizer)
   TrainingOutcome outcome;
-  std::vector<Finding> findings;  // diagnose() of the run
+  std::vector<Finding> findings;      // diagnose() of the run
 
   // The `convkit train` command that reproduces this run.
   std::string command() const;
@@ -102,8 +102,8 @@ struct ExperimentResult {
   std::vector<ReproCheck> checks;
   // Each run's findings (diagnose()), by run label, in the order run.
   std::vector<std::pair<std::string, std::vector<Finding>>> diagnoses;
-  std::vector<std::string> verdict;  // paragraphs
-  std::string markdown;              // the experiment's section of the report
+  std::vector<std::string> verdict;       // paragraphs
+  std::string markdown;                   // the experiment's section of the report
   double seconds = 0;
   double number(const std::string& name) const;  // NaN when absent
   const ReproCheck* check(const std::string& claim_prefix) const;

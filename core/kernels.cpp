@@ -10,16 +10,11 @@ namespace ck {
 
 std::string activation_name(Activation act) {
   switch (act) {
-    case Activation::linear:
-      return "linear";
-    case Activation::relu:
-      return "relu";
-    case Activation::sigmoid:
-      return "sigmoid";
-    case Activation::tanh:
-      return "tanh";
-    case Activation::softmax:
-      return "softmax";
+    case Activation::linear: return "linear";
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+    case Activation::softmax: return "softmax";
   }
   return "?";
 }
@@ -56,14 +51,10 @@ float sigmoid(float x) {
 // Scalar activation of one value (not softmax).
 float activate(float x, Activation act) {
   switch (act) {
-    case Activation::relu:
-      return x < 0.0f ? 0.0f : x;  // keeps NaN
-    case Activation::sigmoid:
-      return sigmoid(x);
-    case Activation::tanh:
-      return std::tanh(x);
-    default:
-      return x;
+    case Activation::relu: return x < 0.0f ? 0.0f : x;  // keeps NaN
+    case Activation::sigmoid: return sigmoid(x);
+    case Activation::tanh: return std::tanh(x);
+    default: return x;
   }
 }
 

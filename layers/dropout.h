@@ -21,7 +21,7 @@ class Dropout : public Layer {
 
  private:
   float rate_;
-  bool trained_ = false;     // was the last forward a training pass?
+  bool trained_ = false;   // was the last forward a training pass?
   std::vector<float> mask_;  // 0 or 1/(1-rate) per value, from the last training forward
 };
 

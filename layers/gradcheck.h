@@ -107,13 +107,13 @@ struct GradCheckOptions {
 
 // The result for one tensor (the layer input or one parameter).
 struct TensorCheck {
-  std::string name;          // "input", or the param's name ("dense/kernel")
-  int64_t size = 0;          // values in the tensor
-  int64_t checked = 0;       // entries compared
-  int64_t skipped = 0;       // entries on a kink (see above), not compared
-  double max_rel_error = 0;  // max e_i over the compared entries
-  double max_abs_error = 0;  // max |a_i - n_i|
-  int64_t worst_index = -1;  // entry of max_rel_error, with its two values
+  std::string name;               // "input", or the param's name ("dense/kernel")
+  int64_t size = 0;               // values in the tensor
+  int64_t checked = 0;            // entries compared
+  int64_t skipped = 0;            // entries on a kink (see above), not compared
+  double max_rel_error = 0;       // max e_i over the compared entries
+  double max_abs_error = 0;       // max |a_i - n_i|
+  int64_t worst_index = -1;       // entry of max_rel_error, with its two values
   double worst_analytic = 0, worst_numeric = 0;
 };
 

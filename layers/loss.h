@@ -44,8 +44,8 @@ struct LossStats {
 // Ensures: returns the batch's statistics; when dout is non-null, writes
 // d(batch loss)/d(out) (N,K) into it. Throws ck::Error on a label outside
 // [0, K) (SCCE) or not 0/1 (BCE).
-LossStats compute_loss(LossKind loss, const Tensor& out, const float* targets, const float* weights,
-                       Tensor* dout);
+LossStats compute_loss(LossKind loss, const Tensor& out, const float* targets,
+                       const float* weights, Tensor* dout);
 
 // Reference: the same losses by their textbook formulas in double precision
 // (probabilities via softmax, then -log), without gradients. For tests.
