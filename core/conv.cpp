@@ -25,11 +25,7 @@ ConvGeometry conv_geometry(int64_t H, int64_t W, int64_t C, int KH, int KW, int 
   return g;
 }
 
-void im2col(const float* x, const ConvGeometry& g, float* col) {
-  im2col_rows(x, g, 0, g.OH * g.OW, col);
-}
-
-void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col) {
+void im2col(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col) {
   const int64_t run = g.KW * g.C;  // one kernel row of the patch
   for (int64_t pixel = first; pixel < first + count; ++pixel) {
     const int64_t oh = pixel / g.OW, ow = pixel % g.OW;
@@ -58,12 +54,7 @@ void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t c
   }
 }
 
-void col2im_add(const float* dcol, const ConvGeometry& g, float* dx) {
-  col2im_rows_add(dcol, g, 0, g.OH * g.OW, dx);
-}
-
-void col2im_rows_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t count,
-                     float* dx) {
+void col2im_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t count, float* dx) {
   const int64_t run = g.KW * g.C;  // one kernel row of the patch
   for (int64_t pixel = first; pixel < first + count; ++pixel) {
     const int64_t oh = pixel / g.OW, ow = pixel % g.OW;
@@ -144,7 +135,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
       float* yn = y + n * g.out_size();
       for (int first = 0; first < rows; first += chunk) {
         const int count = std::min(chunk, rows - first);
-        if (col) im2col_rows(xn, g, first, count, col);
+        if (col) im2col(xn, g, first, count, col);
         gemm(false, false, count, F, K, 1.0f, col ? col : xn, K, w, F, 0.0f,
              yn + int64_t{first} * F, F);
       }
@@ -180,7 +171,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
       const float* dzn = dz + n * g.out_size();
       const float* cn = xn;
       if (col) {
-        im2col(xn, g, col);
+        im2col(xn, g, 0, rows, col);
         cn = col;
       }
       // dw (K,F) += col_n^T (K,rows) * dz_n (rows,F)
@@ -198,7 +189,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
       for (int first = 0; first < rows; first += chunk) {
         const int count = std::min(chunk, rows - first);
         gemm(false, true, count, K, F, 1.0f, dzn + int64_t{first} * F, F, w, F, 0.0f, col, K);
-        col2im_rows_add(col, g, first, count, dxn);
+        col2im_add(col, g, first, count, dxn);
       }
     }
   });

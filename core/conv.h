@@ -32,16 +32,12 @@ struct ConvGeometry {
 ConvGeometry conv_geometry(int64_t H, int64_t W, int64_t C, int KH, int KW, int SH, int SW,
                            bool same, int64_t F);
 
-// col (OH*OW, KH*KW*C) <- x (H,W,C); zeros where the window covers padding.
-void im2col(const float* x, const ConvGeometry& g, float* col);
-// The same for output pixels [first, first + count) only (row-major over
-// OH, OW): col (count, KH*KW*C).
-void im2col_rows(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col);
-// dx (H,W,C) += dcol (OH*OW, KH*KW*C) scattered back: the adjoint of im2col.
-void col2im_add(const float* dcol, const ConvGeometry& g, float* dx);
-// The same for output pixels [first, first + count) only: dcol (count, KH*KW*C).
-void col2im_rows_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t count,
-                     float* dx);
+// For output pixels [first, first + count) (row-major over OH, OW; 0 and
+// OH*OW for the whole image): col (count, KH*KW*C) <- x (H,W,C), zeros where
+// the window covers padding.
+void im2col(const float* x, const ConvGeometry& g, int64_t first, int64_t count, float* col);
+// dx (H,W,C) += dcol (count, KH*KW*C) scattered back: the adjoint of im2col.
+void col2im_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t count, float* dx);
 
 // Per-thread scratch for the fast kernels, grown on first use and reused.
 struct ConvWorkspace {

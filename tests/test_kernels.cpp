@@ -120,19 +120,30 @@ TEST_CASE("same padding with an even kernel pads after, not before (hand-compute
   CHECK(y2[2] == 65.0f);  // 5 + 60 + 0 (padding)
 }
 
-TEST_CASE("im2col and col2im_add are adjoint: <im2col(x), c> == <x, col2im(c)>") {
+TEST_CASE("im2col and col2im_add are adjoint: <im2col(x), c> == <x, col2im(c)>, also in chunks") {
   Rng rng(17);
   for (const ConvCase& k : kConvCases) {
     ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.KH, k.KW, k.SH, k.SW, k.same, k.F);
+    const int64_t pixels = g.OH * g.OW;
     Tensor x = ck::test::random_tensor({g.in_size()}, rng);
-    Tensor c = ck::test::random_tensor({g.OH * g.OW * g.patch()}, rng);
+    Tensor c = ck::test::random_tensor({pixels * g.patch()}, rng);
     Tensor col({c.size()}), back({x.size()});
-    im2col(x.data(), g, col.data());
-    col2im_add(c.data(), g, back.data());
+    im2col(x.data(), g, 0, pixels, col.data());
+    col2im_add(c.data(), g, 0, pixels, back.data());
     double lhs = 0, rhs = 0;
     for (int64_t i = 0; i < c.size(); ++i) lhs += double{col[i]} * c[i];
     for (int64_t i = 0; i < x.size(); ++i) rhs += double{x[i]} * back[i];
     CHECK(lhs == doctest::Approx(rhs).epsilon(1e-5));  // col2im sums in float
+
+    // Chunks of pixels give exactly the whole image's rows and sums.
+    const int64_t split = pixels / 3;
+    Tensor chunked({c.size()}), chunked_back({x.size()});
+    im2col(x.data(), g, 0, split, chunked.data());
+    im2col(x.data(), g, split, pixels - split, chunked.data() + split * g.patch());
+    col2im_add(c.data(), g, 0, split, chunked_back.data());
+    col2im_add(c.data() + split * g.patch(), g, split, pixels - split, chunked_back.data());
+    CHECK(std::memcmp(chunked.data(), col.data(), col.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(chunked_back.data(), back.data(), back.size() * sizeof(float)) == 0);
   }
 }
 
