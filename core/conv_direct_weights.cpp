@@ -1,0 +1,220 @@
+// The direct weight gradient of a layer with few input channels (the first
+// layer, which needs no dx): dw (KH,KW,C,F) from x and dz without im2col, a
+// block of taps per pass over dz (as many kernel rows as the registers hold).
+// The reference is conv2d_backward_reference (core/conv.cpp);
+// tests/test_conv_direct.cpp checks it.
+#include <algorithm>
+#include <type_traits>
+
+#include "core/conv_direct.h"
+#include "core/conv_direct_common.h"
+
+namespace ck {
+
+namespace {
+
+using namespace direct;
+
+// Output positions [lo, hi) along one axis whose tap k lands inside the
+// image: 0 <= o * S - pad + k < size.
+void tap_range(int64_t size, int64_t out, int S, int pad, int k, int64_t& lo, int64_t& hi) {
+  lo = pad > k ? (pad - k + S - 1) / S : 0;
+  const int64_t last = size - 1 + pad - k;  // o * S <= last
+  hi = last < 0 ? 0 : std::min<int64_t>(out, last / S + 1);
+}
+
+// The columns of one block of taps: [lo[t], hi[t]) are the output columns
+// whose window has tap kw0 + t inside the image, [a, b) those where all T are.
+template <int T>
+struct TapColumns {
+  int64_t lo[T], hi[T], a, b;
+  int64_t offset;  // x column of tap kw0 at output column ow: ow * SW + offset
+};
+
+// One output row's contribution to tap rows [R0, R1) of an R x T block of
+// taps: the columns where all T taps are inside together (each load of dz
+// shared by every tap), then each tap's edge columns alone. xrow[r] points at
+// x[ih, 0, c] for tap row r; drow at dz[oh, 0, 0].
+template <class V, int FV, int T, int R, int R0, int R1>
+[[gnu::always_inline]] inline void taps_row(typename V::vec (&acc)[R][T][FV],
+                                            const float* const (&xrow)[R], const float* drow,
+                                            const TapColumns<T>& cols, const ConvGeometry& g,
+                                            const Filters& fo) {
+  const int64_t F = fo.stride, C = g.C, SW = g.SW;
+  // The vector types may alias any float, so the loop runs on a private
+  // copy of the accumulators that the compiler can keep in registers.
+  typename V::vec sum[R1 - R0][T][FV];
+  for (int r = R0; r < R1; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < FV; ++v) sum[r - R0][t][v] = acc[r][t][v];
+  const float* xr[R1 - R0];
+  for (int r = R0; r < R1; ++r) xr[r - R0] = xrow[r] + cols.offset * C;
+  for (int64_t ow = cols.a; ow < cols.b; ++ow) {
+    typename V::vec d[FV];
+    load_filters<V, FV>(d, drow + ow * F, fo);
+    const int64_t iw = ow * SW * C;
+    for (int r = 0; r < R1 - R0; ++r)
+      for (int t = 0; t < T; ++t) {
+        const typename V::vec xv = V::set1(xr[r][iw + t * C]);
+        for (int v = 0; v < FV; ++v) sum[r][t][v] = V::fma(xv, d[v], sum[r][t][v]);
+      }
+  }
+  for (int r = R0; r < R1; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < FV; ++v) acc[r][t][v] = sum[r - R0][t][v];
+  for (int r = R0; r < R1; ++r)
+    for (int t = 0; t < T; ++t) {
+      auto one = [&](int64_t ow) {
+        const typename V::vec xv = V::set1(xrow[r][(ow * SW + cols.offset + t) * C]);
+        typename V::vec d[FV];
+        load_filters<V, FV>(d, drow + ow * F, fo);
+        for (int v = 0; v < FV; ++v) acc[r][t][v] = V::fma(xv, d[v], acc[r][t][v]);
+      };
+      for (int64_t ow = cols.lo[t]; ow < std::min(cols.a, cols.hi[t]); ++ow) one(ow);
+      for (int64_t ow = std::max(cols.b, cols.lo[t]); ow < cols.hi[t]; ++ow) one(ow);
+    }
+}
+
+// Calls fn(std::integral_constant<int, r>) for r = R0 .. R1-1.
+template <int R0, int R1, class Fn>
+[[gnu::always_inline]] inline void static_for(Fn&& fn) {
+  if constexpr (R0 < R1) {
+    fn(std::integral_constant<int, R0>{});
+    static_for<R0 + 1, R1>(fn);
+  }
+}
+
+// dw for an R x T block of taps (kh0..kh0+R-1, kw0..kw0+T-1, channel c):
+// dw[tap] (F) += the sum over the output pixels whose window has that tap
+// inside the image of x[ih, iw, c] * dz[oh, ow, :]. The block's taps share
+// each load of dz: one pass over dz per block, not per tap. Each tap sums its
+// pixels row by row, in the same order whatever R is (rows where only some
+// tap rows are inside, at the top and bottom edges, take those rows alone),
+// so R is free to follow the registers; T sets the order at the left and
+// right edges.
+template <class V, int FV, int T, int R>
+void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh0,
+                      int kw0, int64_t c, const Filters& fo) {
+  int64_t top[R], bottom[R];
+  for (int r = 0; r < R; ++r) tap_range(g.H, g.OH, g.SH, g.pad_top, kh0 + r, top[r], bottom[r]);
+  TapColumns<T> cols;
+  for (int t = 0; t < T; ++t)
+    tap_range(g.W, g.OW, g.SW, g.pad_left, kw0 + t, cols.lo[t], cols.hi[t]);
+  // lo and hi fall as the tap moves right (and top and bottom as it moves down).
+  cols.a = cols.lo[0], cols.b = std::max(cols.a, cols.hi[T - 1]);
+  cols.offset = kw0 - g.pad_left;
+  typename V::vec acc[R][T][FV];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < FV; ++v) acc[r][t][v] = V::set1(0.0f);
+  const int64_t F = g.F, C = g.C;
+  for (int64_t oh = top[R - 1]; oh < bottom[0]; ++oh) {
+    const float* drow = dz + oh * g.OW * fo.stride;
+    const float* xrow[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t ih = std::clamp<int64_t>(oh * g.SH - g.pad_top + kh0 + r, 0, g.H - 1);
+      xrow[r] = x + ih * g.W * C + c;  // clamped rows are never read
+    }
+    if (oh >= top[0] && oh < bottom[R - 1]) {
+      taps_row<V, FV, T, R, 0, R>(acc, xrow, drow, cols, g, fo);
+      continue;
+    }
+    static_for<0, R>([&](auto r) {
+      if (oh >= top[r] && oh < bottom[r])
+        taps_row<V, FV, T, R, r, r + 1>(acc, xrow, drow, cols, g, fo);
+    });
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      float* out = dw + (((kh0 + r) * g.KW + kw0 + t) * C + c) * F;
+      for (int v = 0; v < FV; ++v)
+        V::store(out + v * V::lanes, V::add(V::load(out + v * V::lanes), acc[r][t][v]));
+    }
+}
+
+// Tap rows kh0.. in blocks as tall as the registers allow (R*T*FV
+// accumulators, FV for dz, one for x), one column block of T taps at kw0.
+template <class V, int FV, int T>
+void direct_taps_column(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kw0,
+                        int64_t c, const Filters& fo) {
+  constexpr int most = std::max(1, (simd::kRegisters - FV - 1) / (T * FV));
+  for (int kh = 0; kh < g.KH;) {
+    const int rows = std::min(most, g.KH - kh);
+    if (rows >= 5 && most >= 5) {
+      direct_taps_grad<V, FV, T, (most >= 5 ? 5 : 1)>(x, dz, dw, g, kh, kw0, c, fo);
+      kh += 5;
+    } else if (rows >= 3 && most >= 3) {
+      direct_taps_grad<V, FV, T, (most >= 3 ? 3 : 1)>(x, dz, dw, g, kh, kw0, c, fo);
+      kh += 3;
+    } else if (rows >= 2 && most >= 2) {
+      direct_taps_grad<V, FV, T, (most >= 2 ? 2 : 1)>(x, dz, dw, g, kh, kw0, c, fo);
+      kh += 2;
+    } else {
+      direct_taps_grad<V, FV, T, 1>(x, dz, dw, g, kh, kw0, c, fo);
+      kh += 1;
+    }
+  }
+}
+
+template <class V, int FV>
+void direct_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g,
+                    const Filters& fo) {
+  // Taps per row of a block. The choice sets the order of the sums at the
+  // image's left and right edges, so it depends on the padded filter count,
+  // not on the vector width: F = 24 sums the same at 8 lanes as at 16.
+  constexpr int T = FV * V::lanes <= 32 && 5 * FV <= simd::kRegisters ? 4 : 2;
+  for (int64_t c = 0; c < g.C; ++c) {
+    if (g.KW == 3) {  // the common 3x3 kernel: a row of taps in one block
+      direct_taps_column<V, FV, 3>(x, dz, dw, g, 0, c, fo);
+      continue;
+    }
+    int kw = 0;
+    for (; kw + T <= g.KW; kw += T) direct_taps_column<V, FV, T>(x, dz, dw, g, kw, c, fo);
+    for (; kw < g.KW; ++kw) direct_taps_column<V, FV, 1>(x, dz, dw, g, kw, c, fo);
+  }
+}
+
+template <class V>
+void backward_weights_dispatch(const float* x, const float* dz, float* dw, const ConvGeometry& g,
+                               const Filters& fo) {
+  switch (g.F / V::lanes) {
+    case 1:
+      return direct_weights<V, 1>(x, dz, dw, g, fo);
+    case 2:
+      return direct_weights<V, 2>(x, dz, dw, g, fo);
+    case 3:
+      return direct_weights<V, 3>(x, dz, dw, g, fo);
+    default:
+      return direct_weights<V, 4>(x, dz, dw, g, fo);
+  }
+}
+
+template <class V>
+void backward_weights(const float* x, const float* dz, float* dw, const ConvGeometry& g) {
+  const Filters fo = real_filters<V>(g.F);
+  if (g.F % V::lanes == 0) return backward_weights_dispatch<V>(x, dz, dw, g, fo);
+  // dz is read in place; dw is summed in a padded copy, then added.
+  ConvGeometry gp = g;
+  gp.F = padded_filters(g.F, V::lanes);
+  const int64_t taps = g.patch();
+  float* dwp = thread_scratch(1, taps * gp.F);
+  std::fill(dwp, dwp + taps * gp.F, 0.0f);
+  backward_weights_dispatch<V>(x, dz, dwp, gp, fo);
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t f = 0; f < g.F; ++f) dw[t * g.F + f] += dwp[t * gp.F + f];
+}
+
+}  // namespace
+
+// x (H,W,C), dz (OH,OW,F) -> dw (KH,KW,C,F) +=.
+void conv2d_backward_weights_direct(const float* x, const float* dz, float* dw,
+                                    const ConvGeometry& g) {
+#if defined(__AVX512F__)
+  if (!use_narrow(g.F)) return backward_weights<simd::Lanes16>(x, dz, dw, g);
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+  backward_weights<simd::Lanes8>(x, dz, dw, g);
+#endif
+}
+
+}  // namespace ck
