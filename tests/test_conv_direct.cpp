@@ -32,29 +32,23 @@ struct Case {
   int64_t F;
 };
 
+// Strides, padding, edges, kernels larger than the image, and every filter
+// layout: multiples of 16, 8-lane widths (F = 8, 24, 6), padded at 16 lanes
+// with a masked tail (F = 10, 21, 40), a single filter.
+const Case kCases[] = {
+    {28, 28, 1, 5, 1, true, 32}, {32, 32, 3, 3, 1, false, 32}, {13, 21, 3, 3, 2, true, 16},
+    {9, 30, 2, 4, 1, true, 48},  {11, 19, 4, 3, 3, false, 64}, {5, 3, 1, 5, 1, true, 16},
+    {1, 6, 3, 5, 2, true, 16},   {20, 37, 3, 7, 2, true, 64},  {8, 8, 3, 1, 1, false, 32},
+    {28, 28, 1, 5, 1, true, 6},  {13, 21, 3, 3, 2, true, 21},  {9, 30, 2, 4, 1, true, 1},
+    {10, 12, 1, 3, 1, true, 8},  {14, 15, 3, 3, 1, true, 24},  {7, 33, 3, 3, 1, true, 6},
+    {12, 9, 2, 5, 1, false, 40}, {11, 10, 2, 3, 1, true, 10},
+};
+
 }  // namespace
 
 TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
   Rng rng(21);
-  const Case cases[] = {
-      {28, 28, 1, 5, 1, true, 32},
-      {32, 32, 3, 3, 1, false, 32},
-      {13, 21, 3, 3, 2, true, 16},
-      {9, 30, 2, 4, 1, true, 48},
-      {11, 19, 4, 3, 3, false, 64},
-      {5, 3, 1, 5, 1, true, 16},
-      {20, 37, 3, 7, 2, true, 64},
-      {8, 8, 3, 1, 1, false, 32},
-      {28, 28, 1, 5, 1, true, 6},
-      {13, 21, 3, 3, 2, true, 21},
-      {9, 30, 2, 4, 1, true, 1},
-      // 8-lane widths (F = 8, 24, 6), a 16-lane padded F = 40, 3x3 taps in one pass with edges
-      {10, 12, 1, 3, 1, true, 8},
-      {14, 15, 3, 3, 1, true, 24},
-      {7, 33, 3, 3, 1, true, 6},
-      {12, 9, 2, 5, 1, false, 40},
-  };
-  for (const Case& k : cases)
+  for (const Case& k : kCases)
     for (Activation act :
          {Activation::linear, Activation::relu, Activation::tanh, Activation::softmax}) {
       const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.K, k.K, k.S, k.S, k.same, k.F);
@@ -81,25 +75,7 @@ TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
 
 TEST_CASE("conv2d_backward's direct weight gradient (no dx, C <= 4) matches the reference") {
   Rng rng(22);
-  const Case cases[] = {
-      {28, 28, 1, 5, 1, true, 32},
-      {32, 32, 3, 3, 1, false, 32},
-      {13, 21, 3, 3, 2, true, 16},
-      {9, 30, 2, 4, 1, true, 48},
-      {11, 19, 4, 3, 3, false, 64},
-      {5, 3, 1, 5, 1, true, 16},
-      {1, 6, 3, 5, 2, true, 16},
-      {20, 37, 3, 7, 2, true, 64},
-      {28, 28, 1, 5, 1, true, 6},
-      {13, 21, 3, 3, 2, true, 21},
-      {9, 30, 2, 4, 1, true, 1},
-      // 8-lane widths (F = 8, 24, 6), a 16-lane padded F = 40, 3x3 taps in one pass with edges
-      {10, 12, 1, 3, 1, true, 8},
-      {14, 15, 3, 3, 1, true, 24},
-      {7, 33, 3, 3, 1, true, 6},
-      {12, 9, 2, 5, 1, false, 40},
-  };
-  for (const Case& k : cases)
+  for (const Case& k : kCases)
     for (int threads : {1, 2}) {
       ck::test::ThreadScope t(threads);
       const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.K, k.K, k.S, k.S, k.same, k.F);
