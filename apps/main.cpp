@@ -44,7 +44,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ExtrasError& e) {
     // "The following arguments were not expected: 2 --epoch" names no fix:
     // point each unknown --flag at the command's nearest option.
-    const CLI::App* command = app.get_subcommands().empty() ? &app : app.get_subcommands()[0];
+    // The innermost command given ("bench model"), whose options the hint names.
+    const CLI::App* command = &app;
+    std::string name;
+    while (!command->get_subcommands().empty()) {
+      command = command->get_subcommands()[0];
+      name += (name.empty() ? "" : " ") + command->get_name();
+    }
     std::vector<std::string> flags;
     for (const CLI::Option* option : command->get_options())
       for (const std::string& name : option->get_lnames()) flags.push_back("--" + name);
@@ -53,11 +59,11 @@ int main(int argc, char** argv) {
       if (arg.starts_with("--")) {
         const std::string flag = arg.substr(0, arg.find('='));
         const std::string best = ck::closest_word(flag, flags);
-        hints += fmt::format("convkit {}: unknown option {}{}\n", command->get_name(), flag,
+        hints += fmt::format("convkit {}: unknown option {}{}\n", name, flag,
                              best.empty() ? "" : fmt::format(" (did you mean {}?)", best));
       }
     if (hints.empty()) return app.exit(e);
-    fmt::print(stderr, "{}see convkit {} --help\n", hints, command->get_name());
+    fmt::print(stderr, "{}see convkit {} --help\n", hints, name);
     return 1;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
