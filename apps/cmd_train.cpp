@@ -8,6 +8,7 @@
 #include "apps/eval_report.h"
 #include "apps/progress.h"
 #include "apps/training_run.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/format.h"
 #include "core/parallel.h"
@@ -51,6 +52,9 @@ void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
 
 void run_train(TrainOptions o, const CLI::App& cmd) {
   std::optional<Checkpoint> resumed = resume_options(o, cmd);
+  // Before the training, not after it: a typo in --save's folder would
+  // otherwise cost the whole run.
+  if (!o.save.empty()) check_writable_path(o.save);
   std::unique_ptr<TrainingRun> run = prepare_training(o);
   ExecuteOptions how;
   how.checkpoint_dir = resumed ? o.resume : o.checkpoint_dir;

@@ -62,6 +62,18 @@ void write_file_atomically(const std::string& path,
   }
 }
 
+void check_writable_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::exists(dir, ec))
+    fail("cannot write {}: the directory {} does not exist (create it first: mkdir -p {})", path,
+         dir.string(), dir.string());
+  if (!fs::is_directory(dir, ec)) fail("cannot write {}: {} is not a directory", path, dir.string());
+  if (fs::is_directory(target, ec)) fail("cannot write {}: it is a directory; name a file", path);
+}
+
 void write_file_atomically(const std::string& path, std::string_view content) {
   write_file_atomically(path, [&](const WriteBytes& write) { write(content.data(), content.size()); });
 }

@@ -17,4 +17,9 @@ using WriteBytes = std::function<void(const char* data, size_t size)>;
 void write_file_atomically(const std::string& path, const std::function<void(const WriteBytes&)>& produce);
 void write_file_atomically(const std::string& path, std::string_view content);
 
+// For a check before long work (training, then --save): throws ck::Error
+// when `path` cannot be written because its directory is missing or is not
+// a directory, saying so and how to fix it.
+void check_writable_path(const std::string& path);
+
 }  // namespace ck

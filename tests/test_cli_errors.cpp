@@ -266,6 +266,28 @@ TEST_CASE("CLI: a mistyped option names the nearest one, before any work") {
   Run extra = convkit("train extra");
   CHECK(extra.code != 0);
   CHECK(has(extra.err, "not expected: extra"));
+  // Inside a command group the hint names the whole command.
+  Run nested = convkit("bench model --model lenet5 --bacth 8");
+  CHECK(nested.code == 1);
+  CHECK(has(nested.err, "convkit bench model: unknown option --bacth (did you mean --batch?)"));
+  CHECK(has(nested.err, "see convkit bench model --help"));
+  // Data commands run no model: --gemm is not theirs.
+  Run gemm = convkit("data stats --gemm blas");
+  CHECK(gemm.code == 1);
+  CHECK(has(gemm.err, "convkit data stats: unknown option --gemm"));
+}
+
+TEST_CASE("CLI: --save into a missing folder is refused before training, nothing written") {
+  Run r = convkit("train --epochs 1 --limit 64 --save /nonexistent-convkit-dir/m.safetensors");
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "convkit: cannot write /nonexistent-convkit-dir/m.safetensors: the directory "
+                   "/nonexistent-convkit-dir does not exist (create it first: mkdir -p "
+                   "/nonexistent-convkit-dir)"));
+  CHECK(!has(r.out, "Epoch 1/"));
+  Run dir = convkit("train --epochs 1 --limit 64 --save /tmp");
+  CHECK(dir.code == 1);
+  CHECK(has(dir.err, "convkit: cannot write /tmp: it is a directory; name a file"));
+  CHECK(!has(dir.out, "Epoch 1/"));
 }
 
 // --- Help, version, a run that works
