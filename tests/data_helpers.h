@@ -1,7 +1,6 @@
 #pragma once
-// Helpers for the data tests: temporary folders and small files.
+// Helpers for the data tests: small files and images.
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -10,23 +9,9 @@
 
 #include "core/error.h"
 #include "data/image.h"
+#include "tests/helpers.h"
 
 namespace ck::test {
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char name[] = "/tmp/convkit-test-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 inline void write_text(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -2,8 +2,11 @@
 // Shared test helpers.
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "core/rng.h"
@@ -17,6 +20,25 @@ inline Tensor random_tensor(const Shape& shape, Rng& rng, float lo = -1.0f, floa
   for (int64_t i = 0; i < t.size(); ++i) t[i] = rng.uniform(lo, hi);
   return t;
 }
+
+// A fresh directory under $TMPDIR or /tmp (unique to this process and call), removed with
+// everything in it at scope exit, also when a check fails: tests leave nothing
+// behind and parallel CTest processes never share one.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string name = (std::filesystem::temp_directory_path() / "convkit-test-XXXXXX").string();
+    REQUIRE(mkdtemp(name.data()) != nullptr);
+    path = name;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
 
 inline float max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.size() == b.size());

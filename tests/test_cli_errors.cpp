@@ -2,8 +2,6 @@
 // convkit binary: exit code non-zero, the message on stderr and what it says.
 // Plus --help of each command and a tiny end-to-end training run.
 #include <doctest/doctest.h>
-#include <fmt/format.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,11 +20,9 @@ struct Run {
 
 // Runs `convkit <args>` (a shell fragment) with stdout and stderr apart.
 Run convkit(const std::string& args) {
-  static int counter = 0;
-  const fs::path err_file =
-      fs::temp_directory_path() / fmt::format("convkit-cli-{}-{}.err", getpid(), counter++);
-  const std::string command =
-      std::string(CONVKIT_BINARY) + " " + args + " 2>" + err_file.string() + " </dev/null";
+  const ck::test::TempDir temp;
+  const std::string err_file = temp / "stderr";
+  const std::string command = std::string(CONVKIT_BINARY) + " " + args + " 2>" + err_file + " </dev/null";
   Run r;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -39,7 +35,6 @@ Run convkit(const std::string& args) {
   std::stringstream s;
   s << f.rdbuf();
   r.err = s.str();
-  fs::remove(err_file);
   return r;
 }
 
@@ -49,10 +44,9 @@ bool has(const std::string& text, const std::string& part) {
 
 // A tiny MNIST-style directory: 40 28x28 images, labels 0..9, and a t10k pair.
 struct TinyData {
-  fs::path dir;
+  ck::test::TempDir temp;
+  fs::path dir = temp.path;
   TinyData() {
-    dir = fs::temp_directory_path() / fmt::format("convkit-cli-data-{}", getpid());
-    fs::create_directories(dir);
     for (const char* prefix : {"train", "t10k"}) {
       const uint32_t n = 40;
       std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, 28, 0, 0, 0, 28};
@@ -64,10 +58,6 @@ struct TinyData {
       write(dir / (std::string(prefix) + "-images-idx3-ubyte"), images);
       write(dir / (std::string(prefix) + "-labels-idx1-ubyte"), labels);
     }
-  }
-  ~TinyData() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
   static void write(const fs::path& path, const std::vector<uint8_t>& bytes) {
     std::ofstream f(path, std::ios::binary);

@@ -3,7 +3,6 @@
 // per-epoch shuffling and batching, and Keras's validation_split.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -24,21 +23,6 @@ using namespace ck;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / fmt::format("convkit-test-{}-{}", getpid(), counter++);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims,
                                const std::vector<uint8_t>& data) {
@@ -80,7 +64,7 @@ std::string error_of(const std::function<void()>& fn) {
 
 // An MNIST-style pair: `n` images of h x w with pixel (i, p) = i * 10 + p,
 // labels i % classes.
-void write_pair(const TempDir& dir, const std::string& prefix, uint32_t n, uint32_t h, uint32_t w,
+void write_pair(const test::TempDir& dir, const std::string& prefix, uint32_t n, uint32_t h, uint32_t w,
                 int classes, bool gzip, int label_count = -1) {
   std::vector<uint8_t> pixels, labels;
   for (uint32_t i = 0; i < n; ++i)
@@ -89,8 +73,8 @@ void write_pair(const TempDir& dir, const std::string& prefix, uint32_t n, uint3
   for (uint32_t i = 0; i < nl; ++i) labels.push_back(static_cast<uint8_t>(i % classes));
   auto write = gzip ? write_gzip : write_raw;
   const std::string ext = gzip ? ".gz" : "";
-  write(dir.file(prefix + "-images-idx3-ubyte" + ext), idx_bytes(0x08, {n, h, w}, pixels));
-  write(dir.file(prefix + "-labels-idx1-ubyte" + ext), idx_bytes(0x08, {nl}, labels));
+  write(dir / (prefix + "-images-idx3-ubyte" + ext), idx_bytes(0x08, {n, h, w}, pixels));
+  write(dir / (prefix + "-labels-idx1-ubyte" + ext), idx_bytes(0x08, {nl}, labels));
 }
 
 }  // namespace
@@ -98,28 +82,28 @@ void write_pair(const TempDir& dir, const std::string& prefix, uint32_t n, uint3
 // --- read_idx ----------------------------------------------------------------------
 
 TEST_CASE("read_idx reads raw and gzip files alike") {
-  TempDir dir;
+  test::TempDir dir;
   const auto bytes = idx_bytes(0x08, {2, 3, 4}, iota_bytes(24, 100));
-  write_raw(dir.file("a.idx"), bytes);
-  write_gzip(dir.file("a.idx.gz"), bytes);
+  write_raw(dir / "a.idx", bytes);
+  write_gzip(dir / "a.idx.gz", bytes);
   for (const char* name : {"a.idx", "a.idx.gz"}) {
     const std::string file = name;
     CAPTURE(file);
-    IdxArray a = read_idx(dir.file(name));
+    IdxArray a = read_idx(dir / name);
     CHECK(a.dims == std::vector<int64_t>{2, 3, 4});
     REQUIRE(a.data.size() == 24);
     CHECK(a.data[0] == 100);
     CHECK(a.data[23] == 123);
   }
   // A one-dimensional file, as labels are.
-  write_raw(dir.file("l.idx"), idx_bytes(0x08, {5}, {9, 8, 7, 6, 5}));
-  IdxArray l = read_idx(dir.file("l.idx"));
+  write_raw(dir / "l.idx", idx_bytes(0x08, {5}, {9, 8, 7, 6, 5}));
+  IdxArray l = read_idx(dir / "l.idx");
   CHECK(l.dims == std::vector<int64_t>{5});
   CHECK(l.data == std::vector<uint8_t>{9, 8, 7, 6, 5});
 }
 
 TEST_CASE("read_idx errors name the file and say what is wrong") {
-  TempDir dir;
+  test::TempDir dir;
   struct Case {
     const char* name;
     std::vector<uint8_t> bytes;
@@ -145,7 +129,7 @@ TEST_CASE("read_idx errors name the file and say what is wrong") {
     CAPTURE(name);
     for (bool gz : {false, true}) {
       CAPTURE(gz);
-      const std::string path = dir.file(name + (gz ? ".gz" : ""));
+      const std::string path = dir / (name + (gz ? ".gz" : ""));
       (gz ? write_gzip : write_raw)(path, c.bytes);
       const std::string msg = error_of([&] { read_idx(path); });
       CAPTURE(msg);
@@ -155,15 +139,15 @@ TEST_CASE("read_idx errors name the file and say what is wrong") {
   }
   // A gzip stream cut short (its end and part of the data missing).
   {
-    write_gzip(dir.file("cut.gz"), idx_bytes(0x08, {64, 64}, std::vector<uint8_t>(4096, 7)));
-    const auto size = fs::file_size(dir.file("cut.gz"));
-    fs::resize_file(dir.file("cut.gz"), size - 12);
-    const std::string msg = error_of([&] { read_idx(dir.file("cut.gz")); });
+    write_gzip(dir / "cut.gz", idx_bytes(0x08, {64, 64}, std::vector<uint8_t>(4096, 7)));
+    const auto size = fs::file_size(dir / "cut.gz");
+    fs::resize_file(dir / "cut.gz", size - 12);
+    const std::string msg = error_of([&] { read_idx(dir / "cut.gz"); });
     CAPTURE(msg);
-    CHECK(msg.find(dir.file("cut.gz")) != std::string::npos);
+    CHECK(msg.find(dir / "cut.gz") != std::string::npos);
     CHECK((msg.find("is corrupt") != std::string::npos || msg.find("is truncated") != std::string::npos));
   }
-  CHECK(error_of([&] { read_idx(dir.file("nope")); }).find(dir.file("nope") + " not found") !=
+  CHECK(error_of([&] { read_idx(dir / "nope"); }).find((dir / "nope") + " not found") !=
         std::string::npos);
   CHECK(error_of([&] { read_idx(dir.path.string()); }).find("is a directory, not an IDX file") !=
         std::string::npos);
@@ -177,10 +161,10 @@ TEST_CASE("read_idx errors name the file and say what is wrong") {
 // whose address space is capped at 1.5 GB: a reader that allocates up front
 // dies with "out of memory" instead of reporting the truncation.
 TEST_CASE("a lying IDX header (3.9 GB declared, 16 bytes present) does not allocate it") {
-  TempDir dir;
-  write_raw(dir.file("train-images-idx3-ubyte"), idx_bytes(0x08, {60000, 65000, 1}, iota_bytes(16)));
-  write_raw(dir.file("train-labels-idx1-ubyte"), idx_bytes(0x08, {60000}, iota_bytes(16)));
-  const std::string msg = error_of([&] { read_idx(dir.file("train-images-idx3-ubyte")); });
+  test::TempDir dir;
+  write_raw(dir / "train-images-idx3-ubyte", idx_bytes(0x08, {60000, 65000, 1}, iota_bytes(16)));
+  write_raw(dir / "train-labels-idx1-ubyte", idx_bytes(0x08, {60000}, iota_bytes(16)));
+  const std::string msg = error_of([&] { read_idx(dir / "train-images-idx3-ubyte"); });
   CHECK(msg.find("its header declares 3900000000 bytes of data, it holds 16") != std::string::npos);
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -207,9 +191,9 @@ TEST_CASE("a lying IDX header (3.9 GB declared, 16 bytes present) does not alloc
 // --- IDX pairs and directories ---------------------------------------------------------
 
 TEST_CASE("load_idx_pair: (N,H,W) images become (H,W,1) samples with their labels") {
-  TempDir dir;
+  test::TempDir dir;
   write_pair(dir, "train", 4, 2, 3, 3, false);
-  Dataset d = load_idx_pair(dir.file("train-images-idx3-ubyte"), dir.file("train-labels-idx1-ubyte"));
+  Dataset d = load_idx_pair(dir / "train-images-idx3-ubyte", dir / "train-labels-idx1-ubyte");
   CHECK(d.sample_shape == Shape{2, 3, 1});
   CHECK(d.size() == 4);
   CHECK(d.num_classes() == 3);
@@ -222,36 +206,36 @@ TEST_CASE("load_idx_pair: (N,H,W) images become (H,W,1) samples with their label
   CHECK(d.class_counts() == std::vector<int64_t>{2, 1, 1});
 
   // (N,H,W,C) keeps its channels.
-  write_raw(dir.file("rgb"), idx_bytes(0x08, {2, 2, 2, 3}, iota_bytes(24)));
-  write_raw(dir.file("rgb-labels"), idx_bytes(0x08, {2}, {1, 0}));
-  Dataset rgb = load_idx_pair(dir.file("rgb"), dir.file("rgb-labels"), {"cat", "dog"});
+  write_raw(dir / "rgb", idx_bytes(0x08, {2, 2, 2, 3}, iota_bytes(24)));
+  write_raw(dir / "rgb-labels", idx_bytes(0x08, {2}, {1, 0}));
+  Dataset rgb = load_idx_pair(dir / "rgb", dir / "rgb-labels", {"cat", "dog"});
   CHECK(rgb.sample_shape == Shape{2, 2, 3});
   CHECK(rgb.class_names == std::vector<std::string>{"cat", "dog"});
 }
 
 TEST_CASE("load_idx_pair errors: count mismatch, ranks, labels beyond the class names") {
-  TempDir dir;
+  test::TempDir dir;
   write_pair(dir, "train", 3, 2, 2, 2, false, 4);
   const std::string msg = error_of([&] {
-    load_idx_pair(dir.file("train-images-idx3-ubyte"), dir.file("train-labels-idx1-ubyte"));
+    load_idx_pair(dir / "train-images-idx3-ubyte", dir / "train-labels-idx1-ubyte");
   });
   CHECK(msg.find("has 3 images but") != std::string::npos);
   CHECK(msg.find("train-labels-idx1-ubyte has 4 labels") != std::string::npos);
 
-  write_raw(dir.file("flat"), idx_bytes(0x08, {3, 4}, iota_bytes(12)));
-  write_raw(dir.file("labels3"), idx_bytes(0x08, {3}, {0, 1, 9}));
-  write_raw(dir.file("labels2d"), idx_bytes(0x08, {3, 1}, {0, 1, 2}));
-  write_raw(dir.file("images"), idx_bytes(0x08, {3, 2, 2}, iota_bytes(12)));
-  CHECK(error_of([&] { load_idx_pair(dir.file("flat"), dir.file("labels3")); })
+  write_raw(dir / "flat", idx_bytes(0x08, {3, 4}, iota_bytes(12)));
+  write_raw(dir / "labels3", idx_bytes(0x08, {3}, {0, 1, 9}));
+  write_raw(dir / "labels2d", idx_bytes(0x08, {3, 1}, {0, 1, 2}));
+  write_raw(dir / "images", idx_bytes(0x08, {3, 2, 2}, iota_bytes(12)));
+  CHECK(error_of([&] { load_idx_pair(dir / "flat", dir / "labels3"); })
             .find("holds a rank-2 array; images must be (N, H, W) or (N, H, W, C)") != std::string::npos);
-  CHECK(error_of([&] { load_idx_pair(dir.file("images"), dir.file("labels2d")); })
+  CHECK(error_of([&] { load_idx_pair(dir / "images", dir / "labels2d"); })
             .find("labels must be (N)") != std::string::npos);
-  CHECK(error_of([&] { load_idx_pair(dir.file("images"), dir.file("labels3"), {"a", "b", "c"}); })
+  CHECK(error_of([&] { load_idx_pair(dir / "images", dir / "labels3", {"a", "b", "c"}); })
             .find("has label 9, but the dataset has only 3 classes") != std::string::npos);
 }
 
 TEST_CASE("load_idx_dir and load_data: .gz preferred, test split optional, clear errors") {
-  TempDir dir;
+  test::TempDir dir;
   write_pair(dir, "train", 5, 2, 2, 2, true);
   write_pair(dir, "train", 3, 2, 2, 2, false);  // the .gz copy wins
   Dataset d = load_idx_dir(dir.path.string(), true);
@@ -264,17 +248,17 @@ TEST_CASE("load_idx_dir and load_data: .gz preferred, test split optional, clear
   REQUIRE(splits.test.has_value());
   CHECK(splits.test->size() == 2);
 
-  TempDir empty;
+  test::TempDir empty;
   const std::string msg = error_of([&] { load_idx_dir(empty.path.string(), true); });
   CAPTURE(msg);
-  CHECK(msg.find(empty.file("train-images-idx3-ubyte") + " not found (nor train-images-idx3-ubyte.gz)") !=
+  CHECK(msg.find((empty / "train-images-idx3-ubyte") + " not found (nor train-images-idx3-ubyte.gz)") !=
         std::string::npos);
-  CHECK(error_of([&] { load_data(empty.file("missing")); })
-            .find("--data " + empty.file("missing") + ": no such file or directory") != std::string::npos);
-  write_raw(empty.file("notes.txt"), {'h', 'i'});
+  CHECK(error_of([&] { load_data(empty / "missing"); })
+            .find("--data " + (empty / "missing") + ": no such file or directory") != std::string::npos);
+  write_raw(empty / "notes.txt", {'h', 'i'});
   // Any other file is read as a list file of "path,label" lines.
-  CHECK(error_of([&] { load_data(empty.file("notes.txt")); })
-            .find(empty.file("notes.txt") + " line 1: expected \"path,label\"") != std::string::npos);
+  CHECK(error_of([&] { load_data(empty / "notes.txt"); })
+            .find((empty / "notes.txt") + " line 1: expected \"path,label\"") != std::string::npos);
 }
 
 // --- Dataset helpers and validation_split ----------------------------------------------------
@@ -303,7 +287,7 @@ TEST_CASE("split_tail takes the last fraction like Keras: split at int(n * (1 - 
 }
 
 TEST_CASE("Dataset::subset and limit_samples keep the chosen samples in order") {
-  TempDir dir;
+  test::TempDir dir;
   write_pair(dir, "train", 6, 1, 2, 3, false);
   Dataset d = load_idx_dir(dir.path.string(), true);
   Dataset s = d.subset({4, 1});

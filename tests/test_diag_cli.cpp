@@ -7,7 +7,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 #include "apps/model_file.h"
 #include "apps/run_record.h"
@@ -22,23 +21,6 @@ namespace {
 const std::string kModel = "\"conv2d(8,3,relu) maxpool(2) flatten dense(10,softmax)\"";
 const std::string kData = " --limit 640 --test-limit 200 --validation-split 0.2 ";
 
-// Directories named per process (other checkouts may run their tests on this
-// machine at the same time) and removed when the process ends.
-struct Cleanup {
-  std::vector<fs::path> dirs;
-  ~Cleanup() {
-    std::error_code ec;
-    for (const fs::path& d : dirs) fs::remove_all(d, ec);
-  }
-} cleanup;
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("convkit_diag_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  cleanup.dirs.push_back(dir);
-  return dir;
-}
-
 std::string read(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -51,7 +33,8 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 }  // namespace
 
 TEST_CASE("train --run-dir records a run that reads back whole") {
-  const fs::path dir = fresh_dir("record");
+  const test::TempDir temp;  // the run directory inside does not exist yet
+  const fs::path dir = temp.path / "record";
   std::string out;
   REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 2 --run-dir " + dir.string(), out) == 0);
   for (const char* file : {"run.json", "steps.csv", "epochs.csv", "layers.csv", "model.safetensors", "samples.png",
@@ -86,7 +69,8 @@ TEST_CASE("train --run-dir records a run that reads back whole") {
 }
 
 TEST_CASE("train --save records the input statistics in the model file without a run directory") {
-  const fs::path dir = fresh_dir("save");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "save";
   fs::create_directories(dir);
   std::string out;
   REQUIRE(run_convkit("train --model " + kModel + " --limit 256 --test-limit 64 --epochs 1 --save " +
@@ -98,7 +82,8 @@ TEST_CASE("train --save records the input statistics in the model file without a
 }
 
 TEST_CASE("the NaN guard stops a diverging run naming the layer, the pass and the step") {
-  const fs::path dir = fresh_dir("nan");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "nan";
   std::string out;
   const int code = run_convkit("train --model \"flatten dense(64,relu) dense(64,relu) dense(10,softmax)\" --limit 2000 "
                                "--test-limit 100 --epochs 2 --optimizer sgd --lr 100 --run-dir " + dir.string(), out);
@@ -120,7 +105,8 @@ TEST_CASE("the NaN guard stops a diverging run naming the layer, the pass and th
 }
 
 TEST_CASE("--on-nan rollback restores the last good state and divides the learning rate by 10") {
-  const fs::path dir = fresh_dir("rollback");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "rollback";
   std::string out;
   const int code = run_convkit("train --model \"flatten dense(64,relu) dense(64,relu) dense(10,softmax)\" --limit 2000 "
                                "--test-limit 100 --epochs 2 --optimizer sgd --lr 100 --on-nan rollback --run-dir " +
@@ -151,7 +137,8 @@ TEST_CASE("the first step warns about raw pixels and a far-off initial loss") {
 }
 
 TEST_CASE("diagnose names a learning rate of 10, in text and JSON") {
-  const fs::path dir = fresh_dir("lr10");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "lr10";
   std::string out;
   REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 2 --lr 10 --run-dir " + dir.string(), out) == 0);
   REQUIRE(run_convkit("diagnose " + dir.string(), out) == 0);
@@ -168,7 +155,8 @@ TEST_CASE("diagnose names a learning rate of 10, in text and JSON") {
 }
 
 TEST_CASE("diagnose refuses what is not a run directory, saying what one is") {
-  const fs::path dir = fresh_dir("empty");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "empty";
   fs::create_directories(dir);
   std::string out;
   CHECK(run_convkit("diagnose " + dir.string(), out) == 1);
@@ -180,7 +168,8 @@ TEST_CASE("diagnose refuses what is not a run directory, saying what one is") {
 }
 
 TEST_CASE("a resumed run continues its run directory") {
-  const fs::path dir = fresh_dir("resume"), ckpt = fresh_dir("resume_ckpt");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "resume", ckpt = temp.path / "resume_ckpt";
   std::string out;
   REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 1 --checkpoint-dir " + ckpt.string() +
                           " --run-dir " + dir.string(), out) == 0);
@@ -193,7 +182,8 @@ TEST_CASE("a resumed run continues its run directory") {
 }
 
 TEST_CASE("lr-find sweeps the rate, stops on divergence and suggests one") {
-  const fs::path dir = fresh_dir("lrfind");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "lrfind";
   fs::create_directories(dir);
   std::string out;
   REQUIRE(run_convkit("lr-find --model " + kModel + " --limit 3200 --steps 60 --csv " + (dir / "lr.csv").string() +
@@ -227,7 +217,8 @@ TEST_CASE("explain describes a layer kind, and a layer of a model with its shape
 }
 
 TEST_CASE("plot and report draw a recorded run") {
-  const fs::path dir = fresh_dir("plots");
+  const test::TempDir temp;
+  const fs::path dir = temp.path / "plots";
   std::string out;
   REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 2 --run-dir " + dir.string(), out) == 0);
   REQUIRE(run_convkit("plot " + dir.string(), out) == 0);

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <unistd.h>
 
 #include "apps/input_stats.h"
 #include "apps/lr_find.h"
@@ -187,14 +186,12 @@ TEST_CASE("base64 and atomic files") {
   CHECK(base64("f") == "Zg==");
   CHECK(base64("fo") == "Zm8=");
   CHECK(base64("foobar") == "Zm9vYmFy");
-  const fs::path dir = fs::temp_directory_path() / ("convkit_atomic_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const fs::path& dir = temp.path;
   write_file_atomically((dir / "a.txt").string(), "one");
   write_file_atomically((dir / "a.txt").string(), "two");
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);  // no temporary left
   CHECK_THROWS_AS(write_file_atomically((dir / "missing" / "b.txt").string(), "x"), Error);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("run records keep NaN and Inf through the CSV files") {
@@ -212,9 +209,8 @@ TEST_CASE("run records keep NaN and Inf through the CSV files") {
   r.initial_loss = INFINITY;
   r.initial_grad_norms = {NAN};
   r.initial_param_norms = {NAN};
-  const fs::path dir = fs::temp_directory_path() / ("convkit_nan_record_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const fs::path& dir = temp.path;
   write_run_files(dir.string(), r);
   RunRecord back = read_run_dir(dir.string());
   REQUIRE(back.steps.size() == 1);
@@ -234,5 +230,4 @@ TEST_CASE("run records keep NaN and Inf through the CSV files") {
   write_run_files(dir.string(), r);
   write_file_atomically((dir / "epochs.csv").string(), "");
   CHECK_THROWS_WITH_AS(read_run_dir(dir.string()), doctest::Contains("epochs.csv is empty"), Error);
-  fs::remove_all(dir);
 }

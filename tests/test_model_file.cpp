@@ -20,14 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  // Per process: CTest (and other checkouts) may run these at the same time.
-  fs::path dir = fs::temp_directory_path() / (name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 Model small_model(uint64_t seed) {
   Model m = make_model("conv2d(4,3,same,relu) maxpool(2) flatten dense(3,softmax)", Shape{6, 6, 2});
   m.compile(LossKind::sparse_categorical_crossentropy);
@@ -75,7 +67,8 @@ TEST_CASE("model file: save then load predicts exactly what the in-memory model 
   info.preprocessing.stored_shape = {6, 6, 2};
   info.class_names = {"a", "b", "c"};
   info.training = {{"epochs", 0}};
-  const std::string path = (fresh_dir("ck_mf_roundtrip") / "m.safetensors").string();
+  const test::TempDir dir;
+  const std::string path = dir / "m.safetensors";
   save_model(path, m, info);
 
   LoadedModel loaded = load_model(path);
@@ -101,7 +94,8 @@ TEST_CASE("model file: save then load predicts exactly what the in-memory model 
 
 TEST_CASE("model file: a tensor that does not fit the architecture is named") {
   Model m = small_model(1);
-  const fs::path dir = fresh_dir("ck_mf_mismatch");
+  const test::TempDir temp_dir;
+  const fs::path& dir = temp_dir.path;
   // Same tensors, but the metadata claims a wider dense layer.
   Model other = make_model("conv2d(4,3,same,relu) maxpool(2) flatten dense(5,softmax)", Shape{6, 6, 2});
   other.compile(LossKind::sparse_categorical_crossentropy);
@@ -163,7 +157,8 @@ TEST_CASE("model file: a tensor that does not fit the architecture is named") {
 
 TEST_CASE("--init-from imports matching tensors by name and shape, and --freeze stops them") {
   Model source = small_model(5);
-  const std::string path = (fresh_dir("ck_mf_import") / "base.safetensors").string();
+  const test::TempDir dir;
+  const std::string path = dir / "base.safetensors";
   ModelInfo info;
   info.preprocessing.stored_shape = {6, 6, 2};
   save_model(path, source, info);
@@ -197,7 +192,8 @@ TEST_CASE("--init-from imports matching tensors by name and shape, and --freeze 
 }
 
 TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical") {
-  const fs::path dir = fresh_dir("ck_mf_resume");
+  const test::TempDir temp_dir;
+  const fs::path& dir = temp_dir.path;
   const std::vector<std::string> common = {"train", "--model", "lenet5", "--limit", "1200",
                                            "--test-limit", "100", "--epochs", "2", "--threads", "2"};
   auto with = [&](std::vector<std::string> extra) {
@@ -245,7 +241,8 @@ TEST_CASE("checkpoints: --resume refuses changed options and says what it allows
   std::string out;
   CHECK(test::run_convkit("train --resume /nonexistent-ckpt-dir", out) != 0);
   CHECK(out.find("not a directory of checkpoints") != std::string::npos);
-  const fs::path empty = fresh_dir("ck_mf_empty");
+  const test::TempDir temp_empty;
+  const fs::path& empty = temp_empty.path;
   CHECK(test::run_convkit("train --resume " + empty.string(), out) != 0);
   CHECK(out.find("no checkpoint there") != std::string::npos);
   CHECK(test::run_convkit("train --resume " + empty.string() + " --lr 0.1", out) != 0);
@@ -253,7 +250,8 @@ TEST_CASE("checkpoints: --resume refuses changed options and says what it allows
 }
 
 TEST_CASE("saving: a process killed at any moment never leaves a partial model file") {
-  const fs::path dir = fresh_dir("ck_mf_atomic");
+  const test::TempDir temp_dir;
+  const fs::path& dir = temp_dir.path;
   const fs::path ckpt = dir / "ckpt";
   // Checkpoint every step, so kills land inside saves often.
   for (int attempt = 0; attempt < 6; ++attempt) {

@@ -1,7 +1,6 @@
 // convkit evaluate and predict: a saved model applied to new files through
 // its own preprocessing, and every way the inputs can fail to fit.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -18,13 +17,10 @@ namespace {
 // Trained once per test process (CTest runs cases as parallel processes):
 // lenet5 on 600 Fashion-MNIST images, and 20 test images exported as PNG.
 struct Trained {
-  fs::path dir = fs::temp_directory_path() / ("ck_predict_" + std::to_string(getpid()));
-  std::string model = (dir / "m.safetensors").string();
-  std::string images = (dir / "images").string();
-  ~Trained() { fs::remove_all(dir); }
+  ck::test::TempDir dir;  // a member: removed even when a REQUIRE below throws
+  std::string model = dir / "m.safetensors";
+  std::string images = dir / "images";
   Trained() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     std::string out;
     REQUIRE(
         run_convkit("train --model lenet5 --limit 600 --test-limit 100 --epochs 1 --save " + model,
@@ -120,7 +116,7 @@ TEST_CASE(
 }
 
 TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual and the fix") {
-  const fs::path dir = trained().dir;
+  const fs::path dir = trained().dir.path;
   // A 40x30 image: the model was trained on 28x28 images without --resize.
   ck::Image big{40, 30, 3, std::vector<uint8_t>(40 * 30 * 3, 128)};
   ck::write_png((dir / "big.png").string(), big);
@@ -149,7 +145,7 @@ TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual a
 }
 
 TEST_CASE("predict and evaluate: a CSV model applies its saved imputer, and refuses without one") {
-  const fs::path dir = trained().dir / "table";
+  const fs::path dir = trained().dir.path / "table";
   fs::create_directories(dir);
   {
     std::ofstream train((dir / "train.csv").string());

@@ -2,7 +2,6 @@
 // damaged file can lie, each refused with a clear message and no large
 // allocation.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -48,7 +47,8 @@ TEST_CASE("safetensors: write then read returns the same tensors and metadata") 
   Rng rng(1);
   Tensor a = test::random_tensor({3, 3, 2, 4}, rng), b = test::random_tensor({4}, rng);
   Tensor empty({0});
-  const std::string path = (fs::temp_directory_path() / ("ck_test_roundtrip_" + std::to_string(getpid()) + ".safetensors")).string();
+  const test::TempDir dir;
+  const std::string path = dir / "roundtrip.safetensors";
   write_safetensors(path, {{"conv2d/kernel", &a}, {"conv2d/bias", &b}, {"nothing", &empty}},
                     {{"format", "convkit"}, {"note", "a \"quoted\" value"}});
   SafeTensors f = read_safetensors(path);
@@ -66,14 +66,14 @@ TEST_CASE("safetensors: write then read returns the same tensors and metadata") 
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
   CHECK((8 + n) % 8 == 0);
-  fs::remove(path);
 }
 
 TEST_CASE("safetensors: the layout matches the published format byte for byte") {
   // One F32 tensor [1.0, -2.0]: header JSON, then little-endian floats.
   Tensor t({2});
   t[0] = 1.0f, t[1] = -2.0f;
-  const std::string path = (fs::temp_directory_path() / ("ck_test_layout_" + std::to_string(getpid()) + ".safetensors")).string();
+  const test::TempDir dir;
+  const std::string path = dir / "layout.safetensors";
   write_safetensors(path, {{"w", &t}}, {});
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
@@ -83,7 +83,6 @@ TEST_CASE("safetensors: the layout matches the published format byte for byte") 
   CHECK(bytes.substr(8, padded.size()) == padded);
   const std::string data = bytes.substr(8 + padded.size());
   CHECK(data == std::string("\x00\x00\x80\x3f\x00\x00\x00\xc0", 8));
-  fs::remove(path);
 }
 
 TEST_CASE("safetensors: hostile and damaged files are refused with a reason") {
