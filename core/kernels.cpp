@@ -218,8 +218,11 @@ void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db) {
       for (int64_t i = 0; i < rows; ++i) sum = simd::add(sum, simd::load(dz + i * cols + c));
       simd::store(db + c, sum);
     }
-    std::fill(db + c, db + c1, 0.0f);
-    for (int64_t i = 0; i < rows; ++i) add_row(db + c, dz + i * cols + c, c1 - c);
+    if (c == c1) return;
+    const int tail = static_cast<int>(c1 - c);  // the last columns, fewer than kLanes
+    simd::vec sum = simd::set1(0.0f);
+    for (int64_t i = 0; i < rows; ++i) sum = simd::add(sum, simd::load_first(dz + i * cols + c, tail));
+    simd::store_first(db + c, sum, tail);
   };
   if (rows * cols < kParallelValues || blocks == 1 || threads() == 1) return sum_columns(0, blocks);
   parallel_for(blocks, 1, sum_columns);

@@ -110,4 +110,19 @@ struct Lanes8 {
 };
 #endif
 
+// The first n lanes (0 < n <= kLanes) at the build's width; load_first zeroes
+// the others.
+#if defined(__AVX512F__)
+inline vec load_first(const float* p, int n) { return Lanes16::load_first(p, n); }
+inline void store_first(float* p, vec v, int n) { Lanes16::store_first(p, v, n); }
+#elif defined(__AVX2__) && defined(__FMA__)
+inline vec load_first(const float* p, int n) { return Lanes8::load_first(p, n); }
+inline void store_first(float* p, vec v, int n) { Lanes8::store_first(p, v, n); }
+#else
+inline vec load_first(const float* p, int n) { return n > 0 ? *p : 0.0f; }
+inline void store_first(float* p, vec v, int n) {
+  if (n > 0) *p = v;
+}
+#endif
+
 }  // namespace ck::simd

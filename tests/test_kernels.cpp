@@ -466,14 +466,16 @@ TEST_CASE("softmax backward: the Jacobian-vector product, by hand") {
 
 TEST_CASE("bias_grad sums the rows, softmax_rows is stable for huge logits") {
   Rng rng(12);
-  for (int64_t cols : {1, 5, 16, 35}) {
+  for (int64_t cols : {1, 5, 6, 16, 35}) {
     Tensor dz = ck::test::random_tensor({9, cols}, rng);
     std::vector<float> db(cols, NAN);
     bias_grad(dz.data(), 9, cols, db.data());
     for (int64_t j = 0; j < cols; ++j) {
       double sum = 0;
-      for (int64_t i = 0; i < 9; ++i) sum += dz[i * cols + j];
+      float in_order = 0;  // the kernel's promise: these float additions, in this order
+      for (int64_t i = 0; i < 9; ++i) sum += dz[i * cols + j], in_order += dz[i * cols + j];
       CHECK(db[j] == doctest::Approx(sum).epsilon(1e-5));
+      CHECK(db[j] == in_order);
     }
   }
   const float z[3] = {1000.0f, 1001.0f, 999.0f};
