@@ -19,6 +19,7 @@
 #include "apps/trainer.h"
 #include "core/conv.h"
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/peak.h"
 #include "core/rng.h"
@@ -77,7 +78,6 @@ std::vector<double> time_steps(const std::function<void()>& step, int warmup, in
 }  // namespace
 
 void bench_model(const BenchModelOptions& o) {
-  set_threads(o.threads);
   std::optional<Shape> input;
   if (!o.input.empty()) input = parse_shape(o.input, "--input");
   Model model = make_model(o.model, input);
@@ -127,6 +127,7 @@ void bench_model(const BenchModelOptions& o) {
                         {"mode", o.mode},
                         {"batch", o.batch},
                         {"threads", threads()},
+                        {"gemm", gemm_backend_name(gemm_backend())},
                         {"img_s", images_per_second},
                         {"mflop_img", flop_per_image * 1e-6},
                         {"gflops", gflops},
@@ -135,9 +136,9 @@ void bench_model(const BenchModelOptions& o) {
                         {"repeats", per_step.size()}};
     fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("{} ({}), {} batch {}, {} thread{}, random data\n", o.model, shape_compact(in),
-               train ? "training (forward + backward + adam)" : "inference", o.batch, threads(),
-               threads() == 1 ? "" : "s");
+    fmt::print("{} ({}), {} batch {}, {} thread{}, {} GEMM, random data\n", o.model,
+               shape_compact(in), train ? "training (forward + backward + adam)" : "inference",
+               o.batch, threads(), threads() == 1 ? "" : "s", gemm_backend_name(gemm_backend()));
     fmt::print("{:.1f} img/s  (median of {} repeats; {:.2f} ms per batch)\n", images_per_second,
                per_step.size(), seconds * 1e3);
     fmt::print("{:.2f} MFLOP/img, {:.1f} GFLOP/s", flop_per_image * 1e-6, gflops);
@@ -170,7 +171,6 @@ void bench_model(const BenchModelOptions& o) {
 }
 
 void bench_conv(const BenchConvOptions& o) {
-  set_threads(o.threads);
   const Shape in = parse_shape(o.input, "--input");
   if (in.size() != 3) fail("--input must be HxWxC");
   const ConvGeometry g =
@@ -203,14 +203,15 @@ void bench_conv(const BenchConvOptions& o) {
     nlohmann::json j = {
         {"tool", "convkit"},      {"input", o.input},       {"filters", o.filters},
         {"kernel", o.kernel},     {"batch", o.batch},       {"threads", threads()},
+        {"gemm", gemm_backend_name(gemm_backend())},
         {"forward", fwd},         {"backward_data", bwd_d}, {"backward_weights", bwd_w},
         {"fma_peak_gflops", peak}};
     fmt::print("{}\n", j.dump());
     return;
   }
-  fmt::print("conv2d {} -> {} filters, {}x{} same, batch {}, {} thread{}; {:.2f} GFLOP per pass\n",
+  fmt::print("conv2d {} -> {} filters, {}x{} same, batch {}, {} thread{}, {} GEMM; {:.2f} GFLOP per pass\n",
              o.input, o.filters, o.kernel, o.kernel, N, threads(), threads() == 1 ? "" : "s",
-             flops * 1e-9);
+             gemm_backend_name(gemm_backend()), flops * 1e-9);
   fmt::print("FMA peak, measured: {:.1f} GFLOP/s\n", peak);
   for (auto [what, r] : {std::pair{"forward (+bias, relu)", fwd},
                          {"backward data", bwd_d},

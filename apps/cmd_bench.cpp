@@ -105,9 +105,7 @@ void setup_bench(CLI::App& cmd) {
   model_cmd->add_option("--batch", m->batch, "Batch size")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  model_cmd->add_option("--threads", m->threads, "Threads; 0 = all cores")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_compute_options(*model_cmd);
   model_cmd->add_option("--mode", m->mode, "train (forward + backward + adam) or infer")
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "infer"}));
@@ -138,9 +136,7 @@ void setup_bench(CLI::App& cmd) {
   conv_cmd->add_option("--batch", c->batch, "Batch size")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  conv_cmd->add_option("--threads", c->threads, "Threads; 0 = all cores")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_compute_options(*conv_cmd);
   conv_cmd->add_option("--seconds", c->seconds, "Minimum time per pass")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));

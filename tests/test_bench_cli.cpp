@@ -1,0 +1,81 @@
+// convkit bench model / conv / gemm: the figures they print are the ones
+// asked for (FLOPs per image from the model, the threads and GEMM backend
+// used, a row per layer), whatever the speed of the machine.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/helpers.h"
+
+using ck::test::run_convkit;
+
+namespace {
+
+// One quick timed step: the figures are checked, not the speed.
+const std::string kQuick = " --batch 4 --seconds 0 --steps 1 --warmup 0 ";
+
+nlohmann::json bench_json(const std::string& args) {
+  std::string out;
+  REQUIRE(run_convkit(args + " --json", out) == 0);
+  return nlohmann::json::parse(out);
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("bench model: training counts three times the forward FLOPs, inference once") {
+  // lenet5's forward pass is 839,344 FLOP per image (convkit summary).
+  nlohmann::json train =
+      bench_json("bench model --model lenet5 --no-peak --threads 1 --gemm simd" + kQuick);
+  CHECK(train["mflop_img"].get<double>() == doctest::Approx(3 * 0.839344));
+  CHECK(train["threads"] == 1);
+  CHECK(train["gemm"] == "simd");
+  CHECK(train["mode"] == "train");
+  CHECK(train["img_s"].get<double>() > 0);
+  CHECK(train["gflops"].get<double>() ==
+        doctest::Approx(train["img_s"].get<double>() * 3 * 0.839344e-3));
+  CHECK(train["fma_peak_gflops"] == 0.0);  // --no-peak
+  nlohmann::json infer =
+      bench_json("bench model --model lenet5 --no-peak --mode infer --threads 2" + kQuick);
+  CHECK(infer["mflop_img"].get<double>() == doctest::Approx(0.839344));
+  CHECK(infer["threads"] == 2);
+  CHECK(infer["gemm"] == "blas");  // the default
+}
+
+TEST_CASE("bench model: the text report names the figure and every layer") {
+  std::string out;
+  REQUIRE(run_convkit("bench model --model lenet5 --no-peak --threads 1 --layers" + kQuick, out) ==
+          0);
+  CHECK(has(out, "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, blas GEMM"));
+  CHECK(has(out, " img/s  (median of "));
+  CHECK(has(out, "2.52 MFLOP/img"));
+  for (const char* row : {"conv2d (conv2d(6,5,same,relu))", "max_pooling2d (maxpool(2))",
+                          "conv2d_1 (conv2d(16,5,relu))", "dense_2 (dense(10,softmax))",
+                          "loss, optimizer, other"})
+    CHECK_MESSAGE(has(out, row), row);
+}
+
+TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are held against") {
+  nlohmann::json j =
+      bench_json("bench conv --input 8x8x4 --filters 8 --batch 2 --seconds 0 --threads 1");
+  CHECK(j["input"] == "8x8x4");
+  CHECK(j["threads"] == 1);
+  for (const char* pass : {"forward", "backward_data", "backward_weights", "fma_peak_gflops"})
+    CHECK_MESSAGE(j[pass].get<double>() > 0, pass);
+  std::string out;
+  CHECK(run_convkit("bench conv --input 8x8", out) != 0);
+  CHECK(has(out, "--input must be HxWxC"));
+}
+
+TEST_CASE("bench gemm: each backend on each shape, as a share of the measured peak") {
+  std::string out;
+  REQUIRE(run_convkit("bench gemm --seconds 0", out) == 0);
+  CHECK(has(out, "FMA peak, measured: "));
+  CHECK(has(out, "naive           simd           blas"));
+  for (const char* shape : {"784 x 64 x 288", "576 x 128 x 3136", "3136 x 576 x 128"})
+    CHECK_MESSAGE(has(out, shape), shape);
+}
