@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/interrupt.h"
 #include "core/error.h"
 #include "core/spec_tokens.h"
 #include "version.h"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  ck::install_interrupt_handler();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError& e) {
@@ -67,6 +69,10 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ck::Interrupted& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "convkit: interrupted: {}\n", e.what());
+    return 130;  // 128 + SIGINT, what a shell reports for Ctrl-C
   } catch (const ck::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "convkit: {}\n", e.what());

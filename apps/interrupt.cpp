@@ -1,0 +1,42 @@
+#include "apps/interrupt.h"
+
+#include <unistd.h>
+
+#include <csignal>
+
+namespace ck {
+
+namespace {
+
+volatile std::sig_atomic_t scopes = 0;     // live StopPoints
+volatile std::sig_atomic_t requested = 0;  // a signal arrived inside one
+
+void on_signal(int signal) {
+  if (scopes > 0 && !requested) {
+    requested = 1;
+    // write() is async-signal-safe; fmt and stdio are not.
+    const char note[] = "\nconvkit: stopping at the next safe point (press Ctrl-C again to quit at once)\n";
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, note, sizeof note - 1);
+    return;
+  }
+  std::signal(signal, SIG_DFL);
+  std::raise(signal);
+}
+
+}  // namespace
+
+void install_interrupt_handler() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+StopPoint::StopPoint() { scopes = scopes + 1; }
+StopPoint::~StopPoint() { scopes = scopes - 1; }
+
+bool interrupt_requested() { return requested != 0; }
+
+void throw_if_interrupted(const std::string& what_happened) {
+  if (requested) throw Interrupted(what_happened);
+}
+
+}  // namespace ck
