@@ -85,7 +85,7 @@ void bench_model(const BenchModelOptions& o) {
     model = make_model(with_classes(model.spec(), o.classes), model.input_shape());
   Rng rng(o.seed);
   model.init(rng);
-  model.compile(default_loss(model));
+  model.compile(default_loss(model, /*regression=*/false));
   const bool train = o.mode == "train";
   const Shape& in = model.input_shape();
   if (!shape_known(in)) fail("--input is needed: the model does not fix its input size");

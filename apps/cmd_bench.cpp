@@ -87,7 +87,7 @@ void setup_bench(CLI::App& cmd) {
   auto o = std::make_shared<Options>();
   gemm_cmd->add_option("--threads", o->threads, "Threads per GEMM; 0 = all cores")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "NONNEGATIVE"));
   gemm_cmd->add_option("--seconds", o->seconds, "Minimum time per measurement")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 60.0));
@@ -101,26 +101,26 @@ void setup_bench(CLI::App& cmd) {
   model_cmd->add_option("--input", m->input, "Input shape HxWxC (default: the preset's)");
   model_cmd
       ->add_option("--classes", m->classes, "Classes (last dense layer's units); 0 = as specified")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "NONNEGATIVE"));
   model_cmd->add_option("--batch", m->batch, "Batch size")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
   add_compute_options(*model_cmd);
   model_cmd->add_option("--mode", m->mode, "train (forward + backward + adam) or infer")
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "infer"}));
   model_cmd->add_option("--steps", m->steps, "Steps per timed repeat; 0 = about 0.2 s worth")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "NONNEGATIVE"));
   model_cmd->add_option("--seconds", m->seconds, "Minimum timed seconds (at least 3 repeats)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
   model_cmd->add_option("--warmup", m->warmup, "Untimed steps first")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "NONNEGATIVE"));
   model_cmd->add_flag("--layers", m->layers, "Also print per-layer forward/backward times");
   model_cmd->add_flag("--json", m->json, "Print one JSON line (for bench/compare)");
-  model_cmd->add_flag("!--no-peak", m->peak, "Skip measuring the FMA peak");
+  model_cmd->add_flag_callback("--no-peak", [m] { m->peak = false; }, "Skip measuring the FMA peak");
   model_cmd->callback([m] { bench_model(*m); });
 
   CLI::App* conv_cmd = cmd.add_subcommand(
@@ -129,13 +129,13 @@ void setup_bench(CLI::App& cmd) {
   conv_cmd->add_option("--input", c->input, "Input HxWxC")->capture_default_str();
   conv_cmd->add_option("--filters", c->filters, "Output channels")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
   conv_cmd->add_option("--kernel", c->kernel, "Kernel size (square, stride 1, same)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
   conv_cmd->add_option("--batch", c->batch, "Batch size")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1, "POSITIVE"));
   add_compute_options(*conv_cmd);
   conv_cmd->add_option("--seconds", c->seconds, "Minimum time per pass")
       ->capture_default_str()

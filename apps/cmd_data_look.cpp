@@ -109,7 +109,7 @@ void run_bench(const LookCli& c) {
   set_threads(0);
   if (c.skip_training) return;
   Model model = make_model(c.model, p->input_shape());
-  model.compile(default_loss(model));
+  model.compile(default_loss(model, train.num_classes() == 0));
   Rng init(c.seed);
   model.init(init);
   auto optimizer = make_optimizer("adam", 0.0f);

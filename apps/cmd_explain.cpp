@@ -102,7 +102,7 @@ void explain(const std::string& what, const std::string& spec) {
     return;
   }
   Model model = make_model(spec, std::nullopt);
-  model.compile(default_loss(model));
+  model.compile(default_loss(model, /*regression=*/false));
   bool found = false;
   for (size_t i = 0; i < model.layers().size(); ++i) {
     const Layer& layer = *model.layers()[i];

@@ -28,12 +28,13 @@ void setup_lr_find(CLI::App& cmd) {
   add_data_options(cmd, o->data);
   cmd.add_option("--model", o->model, "A preset or a layer spec (as for convkit train)")->capture_default_str();
   cmd.add_option("--optimizer", o->optimizer, "adam or sgd")->capture_default_str();
-  cmd.add_option("--momentum", o->momentum, "SGD momentum");
+  cmd.add_option("--momentum", o->momentum, "SGD momentum, in [0, 1)")
+      ->check(number_above(0, true, "NONNEGATIVE"));
   cmd.add_flag("--nesterov", o->nesterov, "SGD with Nesterov momentum");
-  cmd.add_option("--batch", o->batch, "Samples per step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--batch", o->batch, "Samples per step")->capture_default_str()->check(at_least(1, "POSITIVE"));
   cmd.add_option("--seed", o->seed, "Seed for initialization and shuffling")->capture_default_str();
-  cmd.add_option("--start-lr", o->sweep.start, "First learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd.add_option("--end-lr", o->sweep.end, "Last learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--start-lr", o->sweep.start, "First learning rate")->capture_default_str()->check(number_above(0, false, "POSITIVE"));
+  cmd.add_option("--end-lr", o->sweep.end, "Last learning rate")->capture_default_str()->check(number_above(0, false, "POSITIVE"));
   cmd.add_option("--steps", o->sweep.steps, "Steps of the sweep")->capture_default_str()->check(CLI::Range(5, 100000));
   cmd.add_option("--csv", o->csv, "Write the curve (lr, loss, smoothed loss) here");
   cmd.add_option("--svg", o->svg, "Draw the curve here (SVG)");
@@ -43,7 +44,7 @@ void setup_lr_find(CLI::App& cmd) {
     if (!(o->sweep.end > o->sweep.start)) fail("--end-lr must be above --start-lr");
     std::unique_ptr<PreparedData> data = prepare_data(o->data, o->batch, o->seed);
     Model model = make_model(o->model, data->train_set().sample_shape, data->train_set().num_classes());
-    model.compile(default_loss(model));
+    model.compile(default_loss(model, data->train_set().num_classes() == 0));
     Rng rng(o->seed);
     model.init(rng);
     auto optimizer = make_optimizer(o->optimizer, 0, o->momentum, o->nesterov);

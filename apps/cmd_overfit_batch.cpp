@@ -48,7 +48,7 @@ void run(const Options& o) {
   loader.next(batch);
 
   Model model = make_model(o.model, train.sample_shape, train.num_classes());
-  model.compile(default_loss(model));
+  model.compile(default_loss(model, train.num_classes() == 0));
   Rng rng(o.seed);
   model.init(rng);
   auto optimizer = make_optimizer(o.optimizer, o.lr);
@@ -107,9 +107,10 @@ void setup_overfit_batch(CLI::App& cmd) {
   add_data_options(cmd, o->data);
   cmd.add_option("--model", o->model, "A preset or a layer spec (as for convkit train)")->capture_default_str();
   cmd.add_option("--optimizer", o->optimizer, "adam or sgd")->capture_default_str();
-  cmd.add_option("--lr", o->lr, "Learning rate (default: the optimizer's)");
+  cmd.add_option("--lr", o->lr, "Learning rate (default: the optimizer's)")
+      ->check(number_above(0, false, "POSITIVE"));
   cmd.add_option("--samples", o->samples, "Samples in the one batch")->capture_default_str()->check(CLI::Range(1, 4096));
-  cmd.add_option("--steps", o->steps, "Give up after this many steps")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--steps", o->steps, "Give up after this many steps")->capture_default_str()->check(at_least(1, "POSITIVE"));
   cmd.add_option("--target-loss", o->target, "Success: a loss below this (and every sample right)")->capture_default_str();
   cmd.add_option("--seed", o->seed, "Seed for initialization")->capture_default_str();
   add_compute_options(cmd);

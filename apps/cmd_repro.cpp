@@ -73,9 +73,11 @@ void setup_repro(CLI::App& cmd) {
   auto c = std::make_shared<ReproCommand>();
   cmd.add_option("experiment", c->what, "list, all, or an experiment id (see convkit repro list)")
       ->required();
-  cmd.add_flag("--quick", c->options.quick, "A reduced budget: seconds per experiment");
+  CLI::Option* quick =
+      cmd.add_flag("--quick", c->options.quick, "A reduced budget: seconds per experiment");
   cmd.add_flag("--full", c->options.full,
-               "Also the heavy as-written runs (VGG16 at 224x224: minutes of CPU per epoch)");
+               "Also the heavy as-written runs (VGG16 at 224x224: minutes of CPU per epoch)")
+      ->excludes(quick);
   cmd.add_option("--seed", c->options.seed, "Seed shared by every run")->capture_default_str();
   cmd.add_option("--out", c->options.out_dir,
                  "Write report.md and each run's per-epoch CSV here");

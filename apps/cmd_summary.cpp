@@ -4,6 +4,8 @@
 #include "apps/commands.h"
 #include "apps/model_builder.h"
 #include "apps/model_file.h"
+#include "core/error.h"
+#include "core/tensor.h"
 #include "layers/spec.h"
 
 namespace ck {
@@ -28,6 +30,10 @@ void setup_summary(CLI::App& cmd) {
     }
     if (o->model.ends_with(".safetensors")) {
       LoadedModel saved = load_model(o->model);
+      if (!o->input.empty())
+        fail("--input applies to a preset or a layer spec, not to a saved model: {} was built for "
+             "{} inputs",
+             o->model, shape_str(saved.model.input_shape()));
       fmt::print("{}\n{}", o->model, saved.model.summary());
       fmt::print("Loss: {}\n", loss_name(saved.model.loss()));
       fmt::print("Preprocessing (applied by predict and evaluate):\n{}",

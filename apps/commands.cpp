@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -62,6 +64,24 @@ CLI::Validator at_least(long long min, const std::string& name) {
         const long long value = std::strtoll(text.c_str(), &end, 10);
         if (text.empty() || *end != '\0' || errno == ERANGE || value < min)
           return fmt::format("must be a whole number >= {}, got {}", min, text);
+        // The options are ints: say so rather than CLI11's "Could not convert".
+        if (value > std::numeric_limits<int>::max())
+          return fmt::format("must be a whole number from {} to {}, got {}", min,
+                             std::numeric_limits<int>::max(), text);
+        return "";
+      },
+      name);
+}
+
+CLI::Validator number_above(double min, bool or_equal, const std::string& name) {
+  return CLI::Validator(
+      [min, or_equal](std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double value = std::strtod(text.c_str(), &end);
+        const bool in_range = or_equal ? value >= min : value > min;
+        if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(value) || !in_range)
+          return fmt::format("must be a number {} {:g}, got {}", or_equal ? ">=" : ">", min, text);
         return "";
       },
       name);

@@ -25,6 +25,12 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(command.name, command.help);
     command.setup(*sub);
   }
+  // Without a command, show what there is (CLI11 would only say "A
+  // subcommand is required").
+  if (argc == 1) {
+    fmt::print(stderr, "{}", app.help());
+    return 1;
+  }
   // CLI11 answers an unknown command with "A subcommand is required", which
   // reads as if none was given: name it instead.
   if (argc > 1 && argv[1][0] != '-') {

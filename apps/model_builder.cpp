@@ -25,7 +25,8 @@ Model make_model(const std::string& spec, std::optional<Shape> input, int classe
   return model;
 }
 
-LossKind default_loss(const Model& model) {
+LossKind default_loss(const Model& model, bool regression) {
+  if (regression) return LossKind::mean_squared_error;
   const Layer& last = *model.layers().back();
   if (model.output_shape() == Shape{1} && last.activation() == Activation::sigmoid)
     return LossKind::binary_crossentropy;

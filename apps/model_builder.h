@@ -16,8 +16,9 @@ namespace ck {
 // count. Layers the user typed are never changed (model.spec() shows them).
 Model make_model(const std::string& spec, std::optional<Shape> input, int classes = 0);
 
-// The loss a model implies when the user names none: binary cross-entropy for
+// The loss implied when the user names none (--loss auto): mean squared error
+// for regression targets (a dataset without classes), binary cross-entropy for
 // a single sigmoid output, sparse categorical cross-entropy otherwise.
-LossKind default_loss(const Model& model);
+LossKind default_loss(const Model& model, bool regression);
 
 }  // namespace ck

@@ -18,12 +18,15 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->capture_default_str()
       ->check(at_least(1, "POSITIVE"));
   cmd.add_option("--optimizer", o.optimizer, "adam or sgd")->capture_default_str();
-  cmd.add_option("--lr", o.lr, "Learning rate (default: 0.001 for adam, 0.01 for sgd)");
-  cmd.add_option("--momentum", o.momentum, "SGD momentum");
+  cmd.add_option("--lr", o.lr, "Learning rate (default: 0.001 for adam, 0.01 for sgd)")
+      ->check(number_above(0, false, "POSITIVE"));
+  cmd.add_option("--momentum", o.momentum, "SGD momentum, in [0, 1)")
+      ->check(number_above(0, true, "NONNEGATIVE"));
   cmd.add_flag("--nesterov", o.nesterov, "SGD with Nesterov momentum");
   cmd.add_option("--loss", o.loss,
                  "auto, sparse_categorical_crossentropy (scce), binary_crossentropy (bce), or "
-                 "mean_squared_error (mse)")
+                 "mean_squared_error (mse); auto: mse for --regression, bce for one sigmoid "
+                 "output, else scce")
       ->capture_default_str();
   cmd.add_option("--seed", o.seed, "Seed for initialization, shuffling and dropout")
       ->capture_default_str();
@@ -40,7 +43,8 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->check(at_least(1, "POSITIVE"));
   cmd.add_option("--checkpoint-every", o.checkpoint_every,
                  "Also checkpoint every N steps within an epoch (0 = only at epoch ends)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--resume", o.resume,
                  "Continue the run whose checkpoints are in this directory, exactly as it was "
                  "started (only --epochs and --threads may be given with it)");

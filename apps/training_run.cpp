@@ -19,9 +19,20 @@ std::unique_ptr<TrainingRun> prepare_training(const TrainOptions& o) {
   const PreparedData& data = *run->data;
   const Dataset& train_set = data.train_set();
 
+  if (train_set.num_classes() == 1) {
+    const std::string& only = train_set.class_names[0];
+    // An image folder holding only DIR/train reads "train" as the one class.
+    const bool split_folder = only == "train" || only == "test";
+    fail("{} has one class (\"{}\"): a classifier needs at least 2 classes to tell apart{}",
+         data.splits.name, only,
+         split_folder ? fmt::format("; {0} holds only a {1} folder: to train on it, give --data {0}/{1} "
+                                    "(DIR/train and DIR/test are read as splits only together)",
+                                    data.splits.name, only)
+                      : "");
+  }
   Model& model = run->model;
   model = make_model(o.model, data.input_shape(), train_set.num_classes());
-  model.compile(o.loss == "auto" ? default_loss(model) : parse_loss(o.loss));
+  model.compile(o.loss == "auto" ? default_loss(model, train_set.num_classes() == 0) : parse_loss(o.loss));
   const Model as_preset = make_model(o.model, data.input_shape());
   const size_t last = model.layers().size() - 1;
   if (as_preset.spec() != model.spec())

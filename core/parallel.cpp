@@ -21,6 +21,11 @@ int hardware_threads() { return tbb::info::default_concurrency(); }
 
 void set_threads(int n) {
   if (n < 0) fail("--threads must be 0 (all cores) or a positive count, not {}", n);
+  // Each thread gets its own workspaces: far more threads than cores only
+  // costs memory and time.
+  if (n > kMaxThreads)
+    fail("--threads {}: at most {} (this machine has {} cores; 0 = all of them)", n, kMaxThreads,
+         hardware_threads());
   g_threads = n == 0 ? hardware_threads() : n;
   g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     g_threads);

@@ -9,7 +9,9 @@
 
 namespace ck {
 
-// Requires: n >= 0; 0 means every core of the machine.
+inline constexpr int kMaxThreads = 256;
+
+// Requires: 0 <= n <= kMaxThreads; 0 means every core of the machine.
 // Ensures: threads() == n (or the core count), OpenBLAS uses one thread.
 void set_threads(int n);
 int threads();

@@ -87,7 +87,7 @@ struct RunConfig {
 // Trains `c.model` on `train` (validation optional) and returns its record.
 inline RunRecord record_run(const RunConfig& c, const Dataset& train, const Dataset* validation = nullptr) {
   Model model = make_model(c.model, train.sample_shape);
-  model.compile(c.loss.empty() ? default_loss(model) : parse_loss(c.loss));
+  model.compile(c.loss.empty() ? default_loss(model, train.num_classes() == 0) : parse_loss(c.loss));
   Rng rng(c.seed);
   model.init(rng);
   if (c.init) c.init(model);

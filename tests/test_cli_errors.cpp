@@ -169,7 +169,22 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
       {"train --batch abc", {"--batch: must be a whole number >= 1, got abc"}},
       {"train " + tiny.data() + " --optimizer foo",
        {"unknown optimizer \"foo\": choose adam or sgd"}},
-      {"train " + tiny.data() + " --lr -1", {"--lr must be a positive number, got -1"}},
+      {"train " + tiny.data() + " --lr -1", {"--lr: must be a number > 0, got -1"}},
+      // 0 used to mean "the optimizer's default" and trained at lr 0.001.
+      {"train " + tiny.data() + " --lr 0", {"--lr: must be a number > 0, got 0"}},
+      {"train " + tiny.data() + " --lr abc", {"--lr: must be a number > 0, got abc"}},
+      {"train " + tiny.data() + " --optimizer sgd --momentum -0.5",
+       {"--momentum: must be a number >= 0, got -0.5"}},
+      {"train --epochs 99999999999",
+       {"--epochs: must be a whole number from 1 to 2147483647, got 99999999999"}},
+      {"train " + tiny.data() + " --checkpoint-every -3",
+       {"--checkpoint-every: must be a whole number >= 0, got -3"}},
+      {"train " + tiny.data() + " --threads 100000",
+       {"--threads 100000: at most 256 (this machine has "}},
+      {"lr-find --start-lr 0", {"--start-lr: must be a number > 0, got 0"}},
+      {"overfit-batch --lr 0", {"--lr: must be a number > 0, got 0"}},
+      {"bench model --batch 0", {"--batch: must be a whole number >= 1, got 0"}},
+      {"repro learning-rate-10 --quick --full", {"--quick excludes --full"}},
       {"train " + tiny.data() + " --optimizer adam --momentum 0.9",
        {"--momentum and --nesterov apply to sgd"}},
       {"train " + tiny.data() + " --optimizer sgd --nesterov",
@@ -230,15 +245,36 @@ TEST_CASE("CLI: a model that does not match the data or the loss is refused befo
       convkit("train " + tiny.data() + " --model 'flatten dense(1)' --loss mse --epochs 1");
   CHECK(regression.code == 0);
   CHECK(!has(regression.out, "nan"));
+  // One class cannot be told apart from anything: refused, not trained to accuracy 1.
+  const ck::test::TempDir dir;
+  std::ofstream(dir / "one.csv") << "a,label\n1,x\n2,x\n";
+  Run one = convkit("train --data " + (dir / "one.csv") + " --model 'dense(2,softmax)'");
+  CHECK(one.code == 1);
+  CHECK(has(one.err, "one.csv has one class (\"x\"): a classifier needs at least 2 classes"));
+  // An image folder with only DIR/train reads "train" as its one class: say what to give.
+  REQUIRE(convkit("data export --to " + (dir / "imgs/train") + " --format png --limit 20 --classes 0,1")
+              .code == 0);
+  Run split = convkit("train --data " + (dir / "imgs") + " --model lenet5");
+  CHECK(split.code == 1);
+  CHECK(has(split.err, "imgs has one class (\"train\"): a classifier needs at least 2 classes to "
+                       "tell apart; " + (dir / "imgs") + " holds only a train folder: to train on "
+                       "it, give --data " + (dir / "imgs") + "/train"));
+  // --regression picks mean squared error by itself (--loss auto).
+  std::ofstream(dir / "r.csv") << "x,target\n1,2\n2,4\n3,6\n4,8\n";
+  Run auto_mse = convkit("train --data " + (dir / "r.csv") +
+                         " --label-column target --regression --model 'dense(4,relu) dense(1)' --epochs 1");
+  CHECK(auto_mse.code == 0);
+  CHECK(has(auto_mse.out, "mean_squared_error"));
   Run labels = convkit("train " + tiny.data() + " --model 'flatten dense(1,sigmoid)'");
   CHECK(labels.code == 1);
   CHECK(has(labels.err, "is not 0 or 1, as binary cross-entropy needs"));
 }
 
 TEST_CASE("CLI: no subcommand, unknown subcommand") {
-  Run none = convkit("");
-  CHECK(none.code != 0);
-  CHECK(has(none.err, "A subcommand is required"));
+  Run none = convkit("");  // shows the commands rather than CLI11's "A subcommand is required"
+  CHECK(none.code == 1);
+  CHECK(has(none.err, "Usage: convkit [OPTIONS] SUBCOMMAND"));
+  CHECK(has(none.err, "train                       Train a model"));
   Run unknown = convkit("trian --epochs 1");
   CHECK(unknown.code == 1);
   CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, evaluate, predict"));

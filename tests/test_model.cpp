@@ -362,12 +362,16 @@ TEST_CASE("compile errors: output not flat, too few outputs, wrong final activat
   CHECK(error_of([] {
           build("flatten dense(1,tanh)", {2, 2, 1}).compile(LossKind::binary_crossentropy);
         }).find("end in sigmoid") != std::string::npos);
-  CHECK(default_loss(build("flatten dense(1,sigmoid)", {2, 2, 1})) ==
+  CHECK(default_loss(build("flatten dense(1,sigmoid)", {2, 2, 1}), false) ==
         LossKind::binary_crossentropy);
-  CHECK(default_loss(build("flatten dense(1)", {2, 2, 1})) ==
+  CHECK(default_loss(build("flatten dense(1)", {2, 2, 1}), false) ==
         LossKind::sparse_categorical_crossentropy);
-  CHECK(default_loss(build("flatten dense(5,softmax)", {2, 2, 1})) ==
+  CHECK(default_loss(build("flatten dense(5,softmax)", {2, 2, 1}), false) ==
         LossKind::sparse_categorical_crossentropy);
+  // Regression targets (--regression): mean squared error, whatever the head.
+  CHECK(default_loss(build("flatten dense(1)", {2, 2, 1}), true) ==
+        LossKind::mean_squared_error);
+  CHECK(default_loss(build("flatten dense(3)", {2, 2, 1}), true) == LossKind::mean_squared_error);
 }
 
 // --- Initialization ----------------------------------------------------------------------

@@ -46,7 +46,7 @@ struct RunResult {
 RunResult train_run(const std::string& spec, Fmnist& data, int epochs, int threads, uint64_t seed) {
   ck::test::ThreadScope scope(threads);
   Model model = make_model(spec, data.splits.train.sample_shape);
-  model.compile(default_loss(model));
+  model.compile(default_loss(model, false));
   Rng init(seed);
   model.init(init);
   Adam adam;
