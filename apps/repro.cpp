@@ -123,13 +123,25 @@ ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {
   std::string line = fmt::format("  {}: {} epochs in {}", label, r->epochs(),
                                  format_duration(r->outcome.seconds()));
   if (r->epochs() > 0) {
-    line += fmt::format(", loss {} -> {}", metric_text(r->figure("loss", 0)), metric_text(r->last("loss")));
+    // From before the first update (as the tables' "initial loss") to the last epoch.
+    const double before = r->initial_loss();
+    line += fmt::format(", loss {} -> {}", metric_text(std::isnan(before) ? r->figure("loss", 0) : before),
+                        metric_text(r->last("loss")));
     if (r->run->has_accuracy())
-      line += fmt::format(", accuracy {:.3f} -> {:.3f}", r->figure("accuracy", 0), r->last("accuracy"));
+      line += r->epochs() == 1 ? fmt::format(", accuracy {:.3f}", r->last("accuracy"))
+                               : fmt::format(", accuracy {:.3f} -> {:.3f}", r->figure("accuracy", 0),
+                                             r->last("accuracy"));
     if (!std::isnan(r->last("test_accuracy")))
       line += fmt::format(", test accuracy {:.3f}", r->last("test_accuracy"));
   }
-  std::string text = line + "\n    " + r->command() + "\n    diagnosis: " + r->diagnosis() + "\n";
+  std::string text = line + "\n    " + r->command() + "\n";
+  if (own_work_dir_ && !temporary_data_named_ && r->command().find(work_dir_) != std::string::npos) {
+    text += fmt::format("    ({} is removed when repro ends: add --out DIR to keep the data and "
+                        "rerun these commands)\n",
+                        work_dir_);
+    temporary_data_named_ = true;
+  }
+  text += "    diagnosis: " + r->diagnosis() + "\n";
   for (const std::string& w : r->outcome.warnings) text += "    warning: " + w + "\n";
   if (!r->outcome.stopped.empty()) text += "    stopped: " + r->outcome.stopped + "\n";
   emit(text, fmt::format("- **{}**: `{}` — diagnosis: {}\n", label, r->command(), r->diagnosis()));

@@ -155,6 +155,7 @@ class ReproContext {
   std::FILE* out_;
   std::string work_dir_;
   bool own_work_dir_ = false;
+  bool temporary_data_named_ = false;  // the note that work_dir_ goes away was shown
   std::vector<std::unique_ptr<ReproRun>> runs_;
   ExperimentResult result_;
 };

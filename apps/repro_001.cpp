@@ -47,8 +47,8 @@ void repro_learning_rate_10(ReproContext& ctx) {
   high.lr = 10;
   TrainOptions fixed = high;
   fixed.lr = 0.001f;
-  ReproRun& b = ctx.train("lr 10: broken", high);
-  ReproRun& f = ctx.train("lr 1e-3: fixed", fixed);
+  ReproRun& b = ctx.train("lr 10: as written", high);
+  ReproRun& f = ctx.train("lr 1e-3: the article's fix", fixed);
   ctx.table(
       epoch_table("Per epoch (as written)", {&b, &f}, {"loss", "accuracy", "capped", "grad_norm"}));
   ctx.number("as_written.lr10.accuracy", b.last("accuracy"));
