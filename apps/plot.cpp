@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/font.h"
+
 namespace ck {
 
 Rgb series_color(size_t i) {
@@ -186,9 +188,10 @@ std::string plot_svg(const LinePlot& p, int width, int height) {
                        escape(series.name), stroke, series.thin ? 1 : 2,
                        series.thin ? " stroke-opacity=\"0.35\"" : "", points);
     }
-    s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"3\"/>"
+    s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"3\"{7}/>"
                      "<text x=\"{4}\" y=\"{5}\">{6}</text>\n",
-                     right + 8, legend_y, right + 26, stroke, right + 30, legend_y + 4, escape(series.name));
+                     right + 8, legend_y, right + 26, stroke, right + 30, legend_y + 4, escape(series.name),
+                     series.thin ? " stroke-opacity=\"0.35\"" : "");
     legend_y += 16;
   }
   s += "</svg>\n";
@@ -196,26 +199,37 @@ std::string plot_svg(const LinePlot& p, int width, int height) {
 }
 
 Canvas plot_png(const LinePlot& p, int width, int height) {
+  // The same picture as plot_svg, text included, in the 5x7 pixel font.
   const Frame f = frame_of(p, width, height);
   const int right = width - kRight, bottom = height - kBottom;
   Canvas image(width, height);
-  const Rgb grid{229, 229, 229}, axis{51, 51, 51};
-  const Rgb label{80, 80, 80};
+  const Rgb grid{229, 229, 229}, axis{51, 51, 51}, ink{0, 0, 0};
+  const Rgb label{80, 80, 80}, guide{153, 153, 153}, marker{214, 39, 40};
+  image.text(kLeft, 12, p.title, ink);
   for (double v : ticks(f.x0, f.x1, p.log_x)) {
     image.line(f.px(v), kTop, f.px(v), bottom, grid);
     const std::string t = tick_label(v, p.log_x);
-    image.number(static_cast<int>(f.px(v)) - Canvas::number_width(t) / 2, bottom + 6, t, label);
+    image.text(static_cast<int>(f.px(v)) - font::text_width(t) / 2, bottom + 6, t, label);
   }
   for (double v : ticks(f.y0, f.y1, p.log_y)) {
     const double y = height - kBottom - ((p.log_y ? std::log10(v) : v) - f.y0) / (f.y1 - f.y0) * (height - kTop - kBottom);
     image.line(kLeft, y, right, y, grid);
     const std::string t = tick_label(v, p.log_y);
-    image.number(kLeft - 6 - Canvas::number_width(t), static_cast<int>(y) - 3, t, label);
+    image.text(kLeft - 6 - font::text_width(t), static_cast<int>(y) - 3, t, label);
   }
-  for (const auto& [y, label] : p.guides)
-    if (!p.log_y || y > 0) image.line(kLeft, f.py(y), right, f.py(y), {153, 153, 153});
-  for (const auto& [x, label] : p.markers)
-    if (f.usable(x, 1)) image.line(f.px(x), kTop, f.px(x), bottom, {214, 39, 40});
+  image.text((kLeft + right - font::text_width(p.x_label)) / 2, height - 16, p.x_label, ink);
+  image.text(8, (kTop + bottom + font::text_width(p.y_label)) / 2, p.y_label, ink, /*upward=*/true);
+  for (const auto& [y, text] : p.guides) {
+    if (p.log_y && y <= 0) continue;
+    const double py = f.py(y);
+    image.line(kLeft, py, right, py, guide);
+    image.text(right - font::text_width(text), static_cast<int>(py) - 10, text, {102, 102, 102});
+  }
+  for (const auto& [x, text] : p.markers)
+    if (f.usable(x, 1)) {
+      image.line(f.px(x), kTop, f.px(x), bottom, marker);
+      image.text(static_cast<int>(f.px(x)) + 3, kTop + 4, text, marker);
+    }
   image.line(kLeft, kTop, right, kTop, axis);
   image.line(kLeft, bottom, right, bottom, axis);
   image.line(kLeft, kTop, kLeft, bottom, axis);
@@ -231,7 +245,19 @@ Canvas plot_png(const LinePlot& p, int width, int height) {
         const auto& b = i + 1 < seg.size() ? seg[i + 1] : seg[i];
         image.line(a.first, a.second, b.first, b.second, c, series.thin ? 1 : 2);
       }
-    image.fill_rect(right + 8, legend_y - 2, right + 26, legend_y + 1, series.color);
+    // The swatch as the line is drawn (pale for a thin series); a name too
+    // long for the margin wraps at its last space that fits.
+    image.fill_rect(right + 8, legend_y - 2, right + 26, legend_y + 1, c);
+    const size_t fits = static_cast<size_t>((width - right - 30) / font::kAdvance);
+    std::string name = series.name;
+    while (name.size() > fits) {
+      size_t cut = name.rfind(' ', fits);
+      if (cut == std::string::npos || cut == 0) cut = fits;
+      image.text(right + 30, legend_y - 3, name.substr(0, cut), ink);
+      name = name.substr(name[cut] == ' ' ? cut + 1 : cut);
+      legend_y += 10;
+    }
+    image.text(right + 30, legend_y - 3, name, ink);
     legend_y += 16;
   }
   return image;

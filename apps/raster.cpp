@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/atomic_file.h"
+#include "core/font.h"
 
 namespace ck {
 
@@ -51,33 +52,20 @@ void Canvas::line(double fx0, double fy0, double fx1, double fy1, Rgb c, int thi
   }
 }
 
-namespace {
-
-// 5x7 glyphs, one row per byte, the leftmost pixel in bit 4.
-struct Glyph {
-  char ch;
-  uint8_t rows[7];
-};
-constexpr Glyph kGlyphs[] = {
-    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}}, {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}}, {'3', {0x1E, 0x01, 0x01, 0x0E, 0x01, 0x01, 0x1E}},
-    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}}, {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
-    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}}, {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
-    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}}, {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
-    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}}, {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
-    {'+', {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}}, {'e', {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
-};
-
-}  // namespace
-
-int Canvas::number(int x, int y, const std::string& text, Rgb c) {
-  for (size_t k = 0; k < text.size(); ++k)
-    for (const Glyph& g : kGlyphs)
-      if (g.ch == text[k])
-        for (int row = 0; row < 7; ++row)
-          for (int col = 0; col < 5; ++col)
-            if (g.rows[row] & (0x10 >> col)) set(x + static_cast<int>(k) * 6 + col, y + row, c);
-  return number_width(text);
+int Canvas::text(int x, int y, const std::string& text, Rgb c, bool upward) {
+  for (size_t k = 0; k < text.size(); ++k) {
+    const uint8_t* rows = font::glyph(text[k]);
+    const int along = static_cast<int>(k) * font::kAdvance;
+    for (int row = 0; row < font::kHeight; ++row)
+      for (int col = 0; col < font::kWidth; ++col)
+        if (rows[row] & (0x10 >> col)) {
+          if (upward)
+            set(x + row, y - along - col, c);
+          else
+            set(x + along + col, y + row, c);
+        }
+  }
+  return font::text_width(text);
 }
 
 std::string Canvas::png() const {

@@ -22,10 +22,11 @@ class Canvas {
   void fill_rect(int x0, int y0, int x1, int y1, Rgb c);  // inclusive corners, clipped
   // A line `thickness` pixels wide (Bresenham, stamped with a square brush).
   void line(double x0, double y0, double x1, double y1, Rgb c, int thickness = 1);
-  // Numbers in a 5x7 pixel font (digits, '.', '-', '+', 'e'; other characters
-  // leave a gap), left edge at x, top at y; returns the width drawn.
-  int number(int x, int y, const std::string& text, Rgb c);
-  static int number_width(const std::string& text) { return static_cast<int>(text.size()) * 6; }
+  // Text in the 5x7 pixel font (core/font.h), clipped to the canvas: left
+  // edge at x, top at y. Upward text is turned a quarter left (for a y-axis
+  // label): it starts at (x, y) and runs up from there, glyph tops facing left.
+  // Returns the length drawn along the text, font::text_width(text).
+  int text(int x, int y, const std::string& text, Rgb c, bool upward = false);
   // PNG bytes (in memory, for embedding) or a file, written atomically.
   std::string png() const;
   void write_png(const std::string& path) const;

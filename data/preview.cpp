@@ -4,14 +4,12 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/font.h"
 
 namespace ck {
 
 namespace {
 
-// A 3x5 bitmap font for the digits: one 15-bit row-major mask per digit.
-constexpr uint16_t kDigits[10] = {0x7B6F, 0x2C97, 0x73E7, 0x73CF, 0x5BC9,
-                                  0x79CF, 0x79EF, 0x7249, 0x7BEF, 0x7BCF};
 // Tableau's ten category colors, one per class index (mod 10).
 constexpr uint8_t kPalette[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
                                      {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
@@ -22,20 +20,21 @@ void put(Image& img, int y, int x, const uint8_t* rgb) {
   std::copy_n(rgb, 3, img.pixels.data() + (int64_t{y} * img.width + x) * 3);
 }
 
+// `value` in the 5x7 font (core/font.h), each font pixel scale x scale.
 void draw_number(Image& img, int y0, int x0, int value, const uint8_t* color, int scale) {
   const std::string text = std::to_string(value);
   const uint8_t white[3] = {255, 255, 255};
   // A white box behind the digits keeps them readable on any image.
-  for (int y = -1; y < 5 * scale + 1; ++y)
-    for (int x = -1; x < static_cast<int>(text.size()) * 4 * scale; ++x) put(img, y0 + y, x0 + x, white);
+  for (int y = -1; y < font::kHeight * scale + 1; ++y)
+    for (int x = -1; x < font::text_width(text) * scale; ++x) put(img, y0 + y, x0 + x, white);
   for (size_t i = 0; i < text.size(); ++i) {
-    const uint16_t mask = kDigits[text[i] - '0'];
-    for (int r = 0; r < 5; ++r)
-      for (int c = 0; c < 3; ++c)
-        if (mask & (1 << (14 - (r * 3 + c))))
+    const uint8_t* rows = font::glyph(text[i]);
+    for (int r = 0; r < font::kHeight; ++r)
+      for (int c = 0; c < font::kWidth; ++c)
+        if (rows[r] & (0x10 >> c))
           for (int dy = 0; dy < scale; ++dy)
             for (int dx = 0; dx < scale; ++dx)
-              put(img, y0 + r * scale + dy, x0 + static_cast<int>(i) * 4 * scale + c * scale + dx, color);
+              put(img, y0 + r * scale + dy, x0 + (static_cast<int>(i) * font::kAdvance + c) * scale + dx, color);
   }
 }
 

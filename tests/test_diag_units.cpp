@@ -11,10 +11,12 @@
 #include "apps/model_builder.h"
 #include "apps/nonfinite.h"
 #include "apps/plot.h"
+#include "apps/raster.h"
 #include "apps/report_html.h"
 #include "apps/run_record.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/font.h"
 #include "core/reduce.h"
 #include "diag_helpers.h"
 #include "helpers.h"
@@ -179,6 +181,45 @@ TEST_CASE("plots: a NaN splits a curve, log axes skip values <= 0, text is escap
   CHECK(plot_svg(p).find("points=\"") != std::string::npos);
   Canvas png = plot_png(p, 200, 120);
   CHECK(png.png().substr(1, 3) == "PNG");
+}
+
+TEST_CASE("the 5x7 font, and PNG plots that carry their text") {
+  const uint8_t* a = font::glyph('A');
+  CHECK(a[0] == 0x0E);  // .###.
+  CHECK(a[4] == 0x1F);  // #####
+  CHECK(font::glyph('\x01') == font::glyph('?'));
+  CHECK(font::glyph(static_cast<char>(200)) == font::glyph('?'));
+  CHECK(font::text_width("loss") == 24);
+  // "I" is a 3-pixel bar on rows 0 and 6 and a stem in column 2: drawn at
+  // (10, 20), and turned upward at (10, 20).
+  Canvas flat(40, 40), up(40, 40);
+  CHECK(flat.text(10, 20, "I", {0, 0, 0}) == 6);
+  CHECK(flat.get(11, 20).r == 0);   // top bar
+  CHECK(flat.get(10, 20).r == 255);
+  CHECK(flat.get(12, 23).r == 0);   // stem
+  up.text(10, 20, "I", {0, 0, 0}, /*upward=*/true);
+  CHECK(up.get(10, 19).r == 0);  // the top bar is now on the left, running up
+  CHECK(up.get(13, 18).r == 0);  // the stem, horizontal
+  CHECK(up.get(13, 20).r == 255);
+  // A plot PNG shows its title, axis labels and legend: ink where each goes.
+  LinePlot p;
+  p.title = "Loss";
+  p.x_label = "epoch";
+  p.y_label = "loss";
+  p.series.push_back({"training", {1, 2, 3}, {3, 2, 1}, series_color(0)});
+  const int width = 640, height = 360;
+  Canvas png = plot_png(p, width, height);
+  auto ink_in = [&](int x0, int y0, int x1, int y1) {
+    int n = 0;
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) n += png.get(x, y).r == 0 && png.get(x, y).g == 0;
+    return n;
+  };
+  CHECK(ink_in(64, 12, 64 + 24, 18) > 10);                  // the title, top left
+  CHECK(ink_in(0, 0, 63, 11) == 0);                         // nothing left of it
+  CHECK(ink_in(width / 2 - 60, height - 16, width / 2 + 60, height - 10) > 10);  // "epoch"
+  CHECK(ink_in(8, height / 2 - 40, 14, height / 2 + 40) > 10);                    // "loss", upward
+  CHECK(ink_in(width - 140 + 30, 34, width - 1, 50) > 10);  // the legend's "training"
 }
 
 TEST_CASE("base64 and atomic files") {
