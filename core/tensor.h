@@ -61,7 +61,8 @@ class Tensor {
   void copy_from(const Tensor& other);
 
   // Makes this tensor hold `shape`, reusing the current storage when it is
-  // large enough (the training loop never allocates in steady state).
+  // large enough: the training loop allocates no storage in steady state
+  // (tests/alloc counts it).
   // Contents are unspecified afterwards.
   void resize(const Shape& shape);
   // Elements the current storage can hold.
