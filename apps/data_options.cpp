@@ -213,10 +213,20 @@ std::unique_ptr<PreparedData> prepare_data(const DataOptions& o, int batch, uint
                                                  resize_method_name(pre.resize_method)));
   if (!p->augmentation.empty())
     p->notes.push_back("augmentation (training only): " + p->augmentation.describe());
-  if (pre.crop_height)
-    p->notes.push_back(fmt::format("model input {}: training takes random crops; validation, test "
-                                   "and inference take the centered window resized (Keras RandomCrop)",
-                                   shape_compact(pre.input_shape())));
+  if (pre.crop_height) {
+    const int64_t height = pre.stored_shape[0], width = pre.stored_shape[1];
+    if (pre.crop_height <= height && pre.crop_width <= width)
+      p->notes.push_back(fmt::format("model input {}: training takes random crops; validation, test "
+                                     "and inference take the centered window resized (Keras RandomCrop)",
+                                     shape_compact(pre.input_shape())));
+    else  // Keras's RandomCrop resizes inputs smaller than its window, in training too.
+      p->notes.push_back(fmt::format(
+          "model input {}: crop({}x{}) is larger than the {}x{} images, so no random crops: training, "
+          "validation, test and inference all take the centered window resized up to {}x{} (Keras "
+          "RandomCrop); for random crops give a window up to {}x{}",
+          shape_compact(pre.input_shape()), pre.crop_height, pre.crop_width, height, width,
+          pre.crop_height, pre.crop_width, height, width));
+  }
 
   // Loaders. Evaluation batches can be larger: there are no gradients to keep.
   LoaderOptions train_options;

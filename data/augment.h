@@ -51,6 +51,9 @@ void flip_image(const float* x, int h, int w, int c, bool horizontal, bool verti
 // x (H,W,C) -> out (OH,OW,C): the window at (top, left). Requires: it fits.
 void crop_image(const float* x, int h, int w, int c, int top, int left, int oh, int ow, float* out);
 
+// The largest crop(HxW) side accepted, also when a model file is read.
+inline constexpr int kMaxCropSide = 1 << 15;
+
 struct AugmentStep {
   enum Kind { flip, rotation, zoom, translation, crop } kind = flip;
   bool horizontal = true, vertical = true;  // flip

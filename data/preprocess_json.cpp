@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/format.h"
+#include "data/augment.h"
 #include "data/preprocess.h"
 
 namespace ck {
@@ -114,8 +115,10 @@ Preprocessing Preprocessing::from_json(const nlohmann::json& j) {
     if (p.resize) p.resize_method = parse_resize_method(j.at("resize").get<std::string>());
     if (!j.at("crop").is_null()) {
       const auto crop = j.at("crop").get<std::vector<int>>();
-      if (crop.size() != 2 || crop[0] <= 0 || crop[1] <= 0 || !p.images ||
-          crop[0] > p.stored_shape[0] || crop[1] > p.stored_shape[1])
+      // A crop larger than the stored image is valid: as Keras's RandomCrop,
+      // training and inference then resize the centered window up to it.
+      if (crop.size() != 2 || crop[0] <= 0 || crop[1] <= 0 || crop[0] > kMaxCropSide ||
+          crop[1] > kMaxCropSide || !p.images)
         bad("crop");
       p.crop_height = crop[0], p.crop_width = crop[1];
     }
