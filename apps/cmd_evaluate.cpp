@@ -41,10 +41,14 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
                "its results will not reflect how it was trained\n",
                skipped);
   }
-  DataSplits splits = load_data(d.data, model_source_options(d, pre));
-  for (const std::string& w : splits.warnings) fmt::print(stderr, "convkit: warning: {}\n", w);
   if (o.split != "test" && o.split != "train")
     fail("--split must be test or train, not {}", o.split);
+  SourceOptions source = model_source_options(d, pre);
+  // Only the split evaluated: an image folder's other split is not decoded,
+  // and a class folder that does not fit is reported in the folder evaluated.
+  source.read_splits = o.split == "test" ? SplitsToRead::test : SplitsToRead::train;
+  DataSplits splits = load_data(d.data, source);
+  for (const std::string& w : splits.warnings) fmt::print(stderr, "convkit: warning: {}\n", w);
   const bool use_test = o.split == "test" && splits.test.has_value();
   Dataset& data = use_test ? *splits.test : splits.train;
   limit_samples(data, o.data.limit);

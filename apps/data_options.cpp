@@ -119,6 +119,7 @@ DataSplits load_splits(const DataOptions& o, uint64_t seed, bool for_stats) {
   DataSplits splits = load_data(o.data, src);
   if (!o.test_data.empty()) {
     SourceOptions t = src;
+    t.read_splits = SplitsToRead::test;  // a folder with train/ and test/: only its test split is used
     t.class_names = splits.train.class_names;
     t.stored_shape = splits.train.sample_shape;
     t.columns = splits.train.columns;

@@ -13,6 +13,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "data/file_io.h"
+#include "data/folder.h"
 #include "data/image.h"
 
 namespace ck {
@@ -58,16 +59,6 @@ std::vector<double> parse_ratio(const std::string& text, size_t parts) {
     fail("--imbalance {} has {} parts but {} classes are exported; give one share per class, in "
          "--classes order", text, out.size(), parts);
   return out;
-}
-
-std::string class_dir_name(const Dataset& data, int k) {
-  const int width = static_cast<int>(std::to_string(std::max(data.num_classes() - 1, 0)).size());
-  std::string name = data.class_names[k];
-  for (char& c : name)
-    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' || c == '<' ||
-        c == '>' || c == '|')
-      c = '-';
-  return fmt::format("{:0{}}-{}", k, width, name);
 }
 
 ExportResult export_images(const Dataset& data, const std::string& dir, const ExportOptions& o) {
@@ -128,7 +119,7 @@ ExportResult export_images(const Dataset& data, const std::string& dir, const Ex
     pool.resize(n);
     std::sort(pool.begin(), pool.end());
     chosen.insert(chosen.end(), pool.begin(), pool.end());
-    result.class_dirs.push_back(class_dir_name(data, k));
+    result.class_dirs.push_back(class_folder_name(data.class_names, k));
     result.counts.push_back(n);
     fs::create_directories(fs::path(dir) / result.class_dirs.back(), ec);
     if (ec) fail("cannot create {}: {}", (fs::path(dir) / result.class_dirs.back()).string(), ec.message());

@@ -37,10 +37,6 @@ struct ExportResult {
 std::vector<int> parse_class_list(const std::string& text, int num_classes);
 std::vector<double> parse_ratio(const std::string& text, size_t parts);
 
-// The folder name for class k: "<k>-<name>", zero-padded so sorted order is
-// class order, characters a file system may refuse replaced by '-'.
-std::string class_dir_name(const Dataset& data, int k);
-
 // Writes into `dir` (created; must not exist or be empty). Throws ck::Error
 // for a non-empty directory, a streamed or float dataset, bad options.
 ExportResult export_images(const Dataset& data, const std::string& dir, const ExportOptions& options);

@@ -43,6 +43,25 @@ bool has_image_extension(const std::string& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif";
 }
 
+std::string class_folder_name(const std::vector<std::string>& class_names, int k) {
+  const size_t classes = std::max<size_t>(class_names.size(), 1);
+  const int width = static_cast<int>(std::to_string(classes - 1).size());
+  std::string name = class_names[k];
+  for (char& c : name)
+    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' || c == '<' ||
+        c == '>' || c == '|')
+      c = '-';
+  return fmt::format("{:0{}}-{}", k, width, name);
+}
+
+int find_class_folder(const std::string& folder, const std::vector<std::string>& class_names) {
+  const auto named = std::find(class_names.begin(), class_names.end(), folder);
+  if (named != class_names.end()) return static_cast<int>(named - class_names.begin());
+  for (size_t k = 0; k < class_names.size(); ++k)
+    if (class_folder_name(class_names, static_cast<int>(k)) == folder) return static_cast<int>(k);
+  return -1;
+}
+
 ImageList scan_image_folder(const std::string& root, const std::vector<std::string>& class_names) {
   ImageList list;
   std::error_code ec;
@@ -66,11 +85,11 @@ ImageList scan_image_folder(const std::string& root, const std::vector<std::stri
          root, loose_images ? fmt::format(" (it holds {} images directly)", loose_images) : "", root);
   list.class_names = class_names.empty() ? classes : class_names;
   for (const std::string& name : classes) {
-    auto it = std::find(list.class_names.begin(), list.class_names.end(), name);
-    if (it == list.class_names.end())
-      fail("{}: class folder \"{}\" is not one of the training classes ({})", root, name,
-           list_names(list.class_names));
-    const int label = static_cast<int>(it - list.class_names.begin());
+    const int label = find_class_folder(name, list.class_names);
+    if (label < 0)
+      fail("{}: class folder \"{}\" is not one of the training classes ({}), nor a folder name "
+           "`convkit data export` gives them (\"{}\", ...)", root, name, list_names(list.class_names),
+           class_folder_name(list.class_names, 0));
     std::vector<std::string> files;
     try {
       for (auto i = fs::recursive_directory_iterator(fs::path(root) / name);

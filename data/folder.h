@@ -31,9 +31,19 @@ struct ImageList {
 // The image extensions Keras accepts: .jpg .jpeg .png .bmp .gif (any case).
 bool has_image_extension(const std::string& path);
 
+// The folder `convkit data export` writes class k of `class_names` to:
+// "<k>-<name>", k zero-padded so sorted order is class order, characters a
+// file system may refuse replaced by '-' ("0-T-shirt-top").
+// Requires: 0 <= k < class_names.size().
+std::string class_folder_name(const std::vector<std::string>& class_names, int k);
+// The class a folder named `folder` holds: the class of that name, else the
+// class whose class_folder_name() it is; -1 when neither.
+int find_class_folder(const std::string& folder, const std::vector<std::string>& class_names);
+
 // root/<class>/**/<image>. `class_names` fixes the classes (a test split):
-// folders must be among them. Throws ck::Error for a root without class
-// folders, an empty class folder, or an unknown class.
+// folders must be among them, by name or as exported (find_class_folder).
+// Throws ck::Error for a root without class folders, an empty class folder,
+// or an unknown class (listing the expected names).
 ImageList scan_image_folder(const std::string& root,
                             const std::vector<std::string>& class_names = {});
 // "path,label" per line (# comments and blank lines skipped, an optional

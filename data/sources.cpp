@@ -128,9 +128,13 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
         out.kind = "images";
         const bool splits = fs::is_directory(path / "train", ec) && fs::is_directory(path / "test", ec);
         const std::string train_root = splits ? (path / "train").string() : spec;
-        const ImageList list = scan_image_folder(train_root, o.class_names);
-        out.train = load_folder(list, o, out.images);
-        if (splits) {
+        const bool test_only = splits && o.read_splits == SplitsToRead::test;
+        const ImageList list = scan_image_folder(test_only ? (path / "test").string() : train_root, o.class_names);
+        if (test_only)
+          out.test = load_folder(list, o, out.images);
+        else
+          out.train = load_folder(list, o, out.images);
+        if (splits && o.read_splits == SplitsToRead::both) {
           out.notes.push_back(fmt::format("{} has train/ and test/ folders: used as the training and test splits", spec));
           SourceOptions t = o;
           t.class_names = out.train.class_names;
@@ -185,8 +189,12 @@ void match_classes(Dataset& data, const std::vector<std::string>& names) {
   if (data.class_names == names) return;
   std::vector<float> map(data.class_names.size());
   for (size_t k = 0; k < data.class_names.size(); ++k) {
-    auto it = std::find(names.begin(), names.end(), data.class_names[k]);
-    if (it == names.end()) {
+    int j = find_class_folder(data.class_names[k], names);
+    if (j < 0) {  // a model trained on an export of this data names its classes by folder
+      const auto it = std::find(names.begin(), names.end(), class_folder_name(data.class_names, static_cast<int>(k)));
+      if (it != names.end()) j = static_cast<int>(it - names.begin());
+    }
+    if (j < 0) {
       // Unnamed classes ("0".."9") are matched by index when the counts agree.
       const std::string& n = data.class_names[k];
       const bool numeric = !n.empty() && std::all_of(n.begin(), n.end(), ::isdigit);
@@ -194,9 +202,12 @@ void match_classes(Dataset& data, const std::vector<std::string>& names) {
         map[k] = static_cast<float>(k);
         continue;
       }
-      fail("{}: class \"{}\" is not one of the training classes", data.description, n);
+      std::string expected;
+      for (size_t i = 0; i < names.size() && i < 12; ++i) expected += (i ? ", " : "") + names[i];
+      fail("{}: class \"{}\" is not one of the training classes ({}{})", data.description, n, expected,
+           names.size() > 12 ? ", ..." : "");
     }
-    map[k] = static_cast<float>(it - names.begin());
+    map[k] = static_cast<float>(j);
   }
   for (int64_t i = 0; i < data.size(); ++i) data.targets[i * data.target_size] = map[data.label(i)];
   data.class_names = names;

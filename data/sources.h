@@ -17,6 +17,8 @@
 
 namespace ck {
 
+enum class SplitsToRead { both, train, test };
+
 struct SourceOptions {
   int channels = 0;                                 // images: 0 = as the source
   std::optional<std::pair<int, int>> resize;        // images: --resize HxW
@@ -28,6 +30,9 @@ struct SourceOptions {
   std::optional<Shape> image_shape;                 // CSV rows of pixels
   bool regression = false;                          // CSV: numeric targets
   bool allow_missing = false;                       // CSV: an imputer will fill gaps
+  // A folder of train/ and test/ folders: read only one of them (evaluate
+  // reads the split it evaluates); with `test`, DataSplits::train is empty.
+  SplitsToRead read_splits = SplitsToRead::both;
   // A test source must match the training data: its classes and stored shape.
   std::vector<std::string> class_names;
   std::optional<Shape> stored_shape;

@@ -169,4 +169,44 @@ TEST_CASE("data: a FIFO named like an image never blocks loading") {
   CHECK(contains(error_of([&] { load_data(dir / "list-fifo"); }), "list-fifo is not a regular file"));
 }
 
+TEST_CASE("data: class folders match a model's classes by name or by the name data export gives them") {
+  const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Bag"};
+  CHECK(class_folder_name(names, 0) == "0-T-shirt-top");
+  CHECK(find_class_folder("Trouser", names) == 1);
+  CHECK(find_class_folder("0-T-shirt-top", names) == 0);
+  CHECK(find_class_folder("2-Bag", names) == 2);
+  CHECK(find_class_folder("1-Bag", names) == -1);
+  CHECK(find_class_folder("T-shirt-top", names) == -1);
+
+  test::TempDir dir;
+  png(dir / "2-Bag/1.png", 4, 4, 1);
+  png(dir / "0-T-shirt-top/2.png", 4, 4, 1);
+  const ImageList list = scan_image_folder(dir.path.string(), names);
+  CHECK(list.class_names == names);
+  CHECK(list.labels == std::vector<int>{0, 2});
+  png(dir / "zebra/3.png", 4, 4, 1);
+  CHECK(error_of([&] { scan_image_folder(dir.path.string(), names); }) ==
+        dir.path.string() + ": class folder \"zebra\" is not one of the training classes (T-shirt/top, Trouser, "
+                            "Bag), nor a folder name `convkit data export` gives them (\"0-T-shirt-top\", ...)");
+}
+
+TEST_CASE("data: a test source's classes match the training classes through their exported folder names") {
+  Dataset exported;  // classes as a model trained on an export names them
+  exported.class_names = {"0-T-shirt-top", "1-Trouser"};
+  exported.targets = {1, 0};
+  match_classes(exported, {"T-shirt/top", "Trouser"});
+  CHECK(exported.targets == std::vector<float>{1, 0});
+  Dataset original;  // and the other way round
+  original.class_names = {"T-shirt/top", "Trouser"};
+  original.targets = {0, 1};
+  match_classes(original, {"1-Trouser", "0-T-shirt-top"});
+  CHECK(original.targets == std::vector<float>{1, 0});
+  Dataset other;
+  other.description = "other data";
+  other.class_names = {"cat"};
+  other.targets = {0};
+  CHECK(error_of([&] { match_classes(other, {"T-shirt/top", "Trouser"}); }) ==
+        "other data: class \"cat\" is not one of the training classes (T-shirt/top, Trouser)");
+}
+
 }  // namespace ck

@@ -84,9 +84,9 @@ TEST_CASE("data: export writes a deterministic, imbalanced class subset that loa
 TEST_CASE("data: Fashion-MNIST class names become safe folder names in class order") {
   Dataset d;
   d.class_names = {"T-shirt/top", "Trouser"};
-  CHECK(class_dir_name(d, 0) == "0-T-shirt-top");
+  CHECK(class_folder_name(d.class_names, 0) == "0-T-shirt-top");
   d.class_names.resize(12, "x");
-  CHECK(class_dir_name(d, 1) == "01-Trouser");
+  CHECK(class_folder_name(d.class_names, 1) == "01-Trouser");
 }
 
 TEST_CASE("data: a test table's columns are matched to the training columns by name") {
