@@ -12,6 +12,7 @@
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
+#include "apps/interrupt.h"
 #include "apps/model_builder.h"
 #include "apps/trainer.h"
 #include "core/error.h"
@@ -65,11 +66,16 @@ void run_export(const ExportCli& c) {
     fail("--split {}: choose train, test or both", c.split);
   if (c.split != "train" && !splits.test) fail("{} has no test split", splits.name);
   namespace fs = std::filesystem;
+  int64_t files_written = 0;
   auto write = [&](const Dataset& data, const std::string& dir, int64_t limit, bool imbalanced) {
     ExportOptions eo = o;
     eo.limit = limit;
+    eo.stop_requested = interrupt_requested;
     if (imbalanced && !c.imbalance.empty()) eo.imbalance = parse_ratio(c.imbalance, kept);
     const ExportResult r = export_images(data, dir, eo);
+    files_written += r.files;
+    if (r.stopped)
+      throw Interrupted(fmt::format("data export stopped after {} files", with_commas(files_written)));
     std::string per_class;
     for (size_t k = 0; k < r.counts.size(); ++k)
       per_class += fmt::format("{}    {:<24} {:>8}\n", k ? "" : "", r.class_dirs[k], with_commas(r.counts[k]));
@@ -81,15 +87,30 @@ void run_export(const ExportCli& c) {
                                            : shape_compact(splits.train.sample_shape);
   fmt::print("Exporting {} ({}, {}, seed {})\n", splits.name, size_note,
              o.channels ? channels_name(o.channels) : "channels as stored", o.seed);
-  if (c.split == "both") {
-    write(splits.train, (fs::path(c.to) / "train").string(), c.limit, true);
-    write(*splits.test, (fs::path(c.to) / "test").string(), c.test_limit, false);
-    if (!c.imbalance.empty()) fmt::print("(--imbalance applies to the training split; the test split keeps the source's balance)\n");
-  } else {
-    // One split: --limit counts it (--test-limit also works for --split test).
-    const int64_t limit = c.split == "test" && c.limit == 0 ? c.test_limit : c.limit;
-    write(c.split == "test" ? *splits.test : splits.train, c.to, limit, true);
+  // All or nothing: a folder with some classes half written would train
+  // without complaint. Ctrl-C stops between files; the rollback then removes them.
+  ExportRollback rollback(c.to);
+  const StopPoint stop_point;
+  auto with_rollback = [&](const std::string& message) {
+    const std::string undone = rollback.undo();
+    return undone.empty() ? message : message + "; " + undone;
+  };
+  try {
+    if (c.split == "both") {
+      write(splits.train, (fs::path(c.to) / "train").string(), c.limit, true);
+      write(*splits.test, (fs::path(c.to) / "test").string(), c.test_limit, false);
+      if (!c.imbalance.empty()) fmt::print("(--imbalance applies to the training split; the test split keeps the source's balance)\n");
+    } else {
+      // One split: --limit counts it (--test-limit also works for --split test).
+      const int64_t limit = c.split == "test" && c.limit == 0 ? c.test_limit : c.limit;
+      write(c.split == "test" ? *splits.test : splits.train, c.to, limit, true);
+    }
+  } catch (const Interrupted& e) {
+    throw Interrupted(with_rollback(e.what()));
+  } catch (const Error& e) {
+    throw Error(with_rollback(e.what()));
   }
+  rollback.keep();
   fmt::print("Train on it: convkit train --data {}{}\n", c.to,
              o.max_side ? fmt::format(" --resize {}x{}", splits.train.sample_shape[0], splits.train.sample_shape[1]) : "");
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -127,9 +128,15 @@ ExportResult export_images(const Dataset& data, const std::string& dir, const Ex
   const int H = static_cast<int>(data.sample_shape[0]), W = static_cast<int>(data.sample_shape[1]);
   const int C = static_cast<int>(data.sample_shape[2]);
   const int digits = static_cast<int>(std::to_string(data.size()).size());
+  std::atomic<int64_t> written{0};
+  std::atomic<bool> stopped{false};
   parallel_for(static_cast<int64_t>(chosen.size()), 8, [&](int64_t begin, int64_t end) {
     std::vector<float> x(data.sample_size());
     for (int64_t c = begin; c < end; ++c) {
+      if (stopped || (o.stop_requested && o.stop_requested())) {
+        stopped = true;
+        return;
+      }
       const int64_t i = chosen[c];
       data.copy_sample(i, x.data());
       Image image;
@@ -146,9 +153,12 @@ ExportResult export_images(const Dataset& data, const std::string& dir, const Ex
       const std::string path = (fs::path(dir) / result.class_dirs[k] / fmt::format("{:0{}}.{}", i, digits, o.format)).string();
       if (o.format == "png") write_png(path, image);
       else write_jpg(path, image, o.quality);
+      ++written;
     }
   });
-  result.files = static_cast<int64_t>(chosen.size());
+  result.files = written;
+  result.stopped = stopped;
+  if (result.stopped) return result;  // no export.json: it would vouch for a partial folder
   nlohmann::json manifest = {{"source", data.description}, {"format", o.format}, {"seed", o.seed},
                              {"classes", result.class_dirs}, {"counts", result.counts}};
   if (o.max_side) manifest["random_size"] = {o.min_side, o.max_side};
@@ -156,6 +166,72 @@ ExportResult export_images(const Dataset& data, const std::string& dir, const Ex
   const std::string text = manifest.dump(2) + "\n";
   write_file_atomically((fs::path(dir) / "export.json").string(), text);
   return result;
+}
+
+namespace {
+
+// The entries of `dir`, none if it cannot be read (never throws).
+std::vector<fs::path> entries_of(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(it->path());
+  return out;
+}
+
+}  // namespace
+
+ExportRollback::ExportRollback(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  // Anything there (a file given as --to, an unreadable path) counts as
+  // existing: undo() then removes at most what was added inside it.
+  existed_ = fs::symlink_status(dir_, ec).type() != fs::file_type::not_found;
+  for (const fs::path& entry : entries_of(dir_)) {
+    entries_before_.push_back(entry.filename().string());
+    if (fs::is_directory(entry, ec) && fs::is_empty(entry, ec))
+      empty_dirs_before_.push_back(entries_before_.back());
+  }
+}
+
+ExportRollback::~ExportRollback() {
+  try {
+    undo();
+  } catch (...) {
+    // Only formatting the note can throw (out of memory); a destructor must not.
+  }
+}
+
+std::string ExportRollback::undo() {
+  if (finished_) return "";
+  finished_ = true;
+  std::error_code ec;
+  if (!existed_) {
+    if (!fs::exists(dir_, ec)) return "";
+    fs::remove_all(dir_, ec);
+    return ec ? fmt::format("could not remove the partial export {} ({}): delete it before using it",
+                            dir_, ec.message())
+              : fmt::format("removed {}, so no partial export is left", dir_);
+  }
+  auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  std::error_code failed;
+  std::vector<fs::path> added;
+  for (const fs::path& entry : entries_of(dir_)) {
+    const std::string name = entry.filename().string();
+    if (!listed(entries_before_, name)) {
+      added.push_back(entry);
+    } else if (listed(empty_dirs_before_, name)) {
+      for (const fs::path& inner : entries_of(entry)) added.push_back(inner);
+    }
+  }
+  if (added.empty()) return "";
+  for (const fs::path& path : added) {
+    fs::remove_all(path, ec);
+    if (ec) failed = ec;
+  }
+  return failed ? fmt::format("could not remove all it wrote in {} ({}): delete it before using it",
+                              dir_, failed.message())
+                : fmt::format("removed what it wrote in {}, so no partial export is left", dir_);
 }
 
 }  // namespace ck
