@@ -32,10 +32,7 @@ std::string class_list(const std::vector<std::string>& names) {
   return names.size() > 12 ? s + ", ..." : s;
 }
 
-std::string quote(std::string_view cell) {
-  std::string s(cell.substr(0, 40));
-  return "\"" + s + (cell.size() > 40 ? "...\"" : "\"");
-}
+std::string quote(std::string_view cell) { return fmt::format("\"{}\"", printable_excerpt(cell, 40)); }
 
 }  // namespace
 

@@ -134,11 +134,11 @@ ImageList read_image_list(const std::string& path, const std::vector<std::string
     if (row.empty() || row[0] == '#') continue;
     const size_t comma = row.rfind(',');  // paths may hold commas, labels do not
     if (comma == std::string::npos)
-      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, row.substr(0, 60));
+      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, printable_excerpt(row, 60));
     const std::string file = trim(row.substr(0, comma)), label = trim(row.substr(comma + 1));
     if (raw_labels.empty() && lower(file) == "path" && lower(label) == "label") continue;
     if (file.empty() || label.empty())
-      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, row.substr(0, 60));
+      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, printable_excerpt(row, 60));
     list.paths.push_back(fs::path(file).is_absolute() ? file : (base / file).string());
     raw_labels.push_back(label);
     lines.push_back(line);
@@ -166,7 +166,7 @@ ImageList read_image_list(const std::string& path, const std::vector<std::string
     if (integers && key.size() <= 6) key = std::to_string(std::stoll(key));  // "007" is class 7
     auto it = std::find(list.class_names.begin(), list.class_names.end(), key);
     if (it == list.class_names.end())
-      fail("{} line {}: label \"{}\" is {} ({})", path, lines[i], raw_labels[i],
+      fail("{} line {}: label \"{}\" is {} ({})", path, lines[i], printable_excerpt(raw_labels[i], 40),
            integers ? "out of range for the training classes" : "not one of the training classes",
            list_names(list.class_names));
     list.labels.push_back(static_cast<int>(it - list.class_names.begin()));

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "data/csv.h"
+#include "data/file_io.h"
 #include "data/idx.h"
 #include "data/synthetic.h"
 
@@ -30,6 +31,23 @@ std::string ext_lower(const std::string& path) {
   std::string e = fs::path(path).extension().string();
   for (char& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return e;
+}
+
+// A table or list file must be text: a model file or an image read as lines
+// would only yield nonsense (and raw bytes in the message).
+void require_text_file(const std::string& spec, const char* expected) {
+  constexpr size_t kSniffed = 4096;
+  std::error_code ec;
+  const uint64_t size = fs::file_size(spec, ec);
+  switch (sniff_file_kind(read_file_head(spec, kSniffed), ec ? 0 : size)) {
+    case FileKind::text: return;
+    case FileKind::safetensors:
+      fail("--data {} is a model file (safetensors), not data: evaluate it with `convkit evaluate {} "
+           "--data DATA`, or use it with `convkit predict --model {} IMAGES`; --data takes {}",
+           spec, spec, spec, kForms);
+    case FileKind::binary:
+      fail("--data {} is not a text file, so it cannot be {}; --data takes {}", spec, expected, kForms);
+  }
 }
 
 // In-memory image data brought to the asked channels and size (or, for a
@@ -149,6 +167,7 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
           out.notes.push_back(fmt::format("ignored {} files that are not regular .jpg .jpeg .png .bmp .gif files", list.ignored));
       }
     } else if (ext_lower(spec) == ".csv") {
+      require_text_file(spec, "a .csv table");
       out.kind = "table";
       CsvOptions c;
       c.label_column = o.label_column;
@@ -164,6 +183,7 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
       fail("--data {} is a single image; pass a folder of class folders (DIR/<class>/<images>) or "
            "a list file of \"path,label\" lines", spec);
     } else {
+      require_text_file(spec, "a list file of \"path,label\" lines");
       out.kind = "images";
       out.train = load_folder(read_image_list(spec, o.class_names), o, out.images);
       for (auto& w : out.images.warnings) out.warnings.push_back(w);
