@@ -124,9 +124,9 @@ void setup_export(CLI::App& cmd) {
   cmd.add_option("--quality", c->quality, "JPEG quality 1..100")->capture_default_str()->check(CLI::Range(1, 100));
   cmd.add_option("--split", c->split, "train, test, or both (into DIR/train and DIR/test)")->capture_default_str();
   cmd.add_option("--limit", c->limit, "Images in all, shared by --imbalance (0 = as many as the classes allow)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--test-limit", c->test_limit, "Test images with --split both/test (0 = all of the chosen classes)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--classes", c->classes, "Class indices to export, e.g. 7,9 (default: all)");
   cmd.add_option("--imbalance", c->imbalance, "Shares of the exported classes in --classes order, e.g. 9:1");
   cmd.add_option("--size", c->size, "Resize every image to HxW, e.g. 224x224 (upscaling)");

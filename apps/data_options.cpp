@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "apps/commands.h"
 #include "core/error.h"
 #include "core/format.h"
 #include "core/rng.h"
@@ -50,7 +51,7 @@ void add_source_options(CLI::App& cmd, DataOptions& o) {
                  "MiB of decoded images kept in memory; larger image folders are decoded again for "
                  "every batch (0 = always)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "NONNEGATIVE"));
 }
 
 void add_data_options(CLI::App& cmd, DataOptions& o) {
@@ -63,7 +64,19 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
   cmd.add_option("--scale", o.scale,
                  "auto (1/255 for 8-bit images, none otherwise), none, 1/255, minmax, zscore (per "
                  "channel), caffe, tf or torch; fitted on the training split only")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (text == "auto") return "";
+            try {
+              parse_scaling(text);
+              return "";
+            } catch (const Error&) {
+              return fmt::format("unknown scaling \"{}\": choose auto, none, 1/255, minmax, zscore, "
+                                 "caffe, tf or torch", text);
+            }
+          },
+          "SCALING"));
   cmd.add_option("--augment", o.augment,
                  "Training-only augmentation, e.g. \"flip(horizontal) rotation(0.2) zoom(0.2) "
                  "translation(0.1) crop(24x24)\" (Keras semantics; see docs/data.md)");
@@ -78,12 +91,29 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
 
 namespace {
 
+// "HxW" or "N" (square) -> (H, W), within the limits images are decoded to.
 std::pair<int, int> parse_size(const std::string& text, const char* flag) {
-  Shape s = parse_shape(text, flag);
-  if (s.size() == 1) s.push_back(s[0]);
-  if (s.size() != 2 || s[0] < 1 || s[1] < 1 || s[0] > 32768 || s[1] > 32768)
-    fail("{} {}: give a size HxW, e.g. {} 28x28", flag, text, flag);
-  return {static_cast<int>(s[0]), static_cast<int>(s[1])};
+  const ImageLimits limits;
+  auto malformed = [&] {
+    fail("{} {}: give the size as HxW, two whole numbers of at least 1, e.g. {} 28x28", flag, text, flag);
+  };
+  // A side past a billion is only "too large"; clamping keeps H * W in range.
+  constexpr int64_t kClamp = 1'000'000'000;
+  std::vector<int64_t> sides;
+  for (size_t pos = 0; pos <= text.size();) {
+    const size_t end = std::min(text.find('x', pos), text.size());
+    const std::string part = text.substr(pos, end - pos);
+    if (part.empty() || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      malformed();
+    sides.push_back(part.size() > 9 ? kClamp : std::stoll(part));
+    pos = end + 1;
+  }
+  if (sides.size() == 1) sides.push_back(sides[0]);
+  if (sides.size() != 2 || sides[0] < 1 || sides[1] < 1) malformed();
+  if (sides[0] > limits.max_side || sides[1] > limits.max_side || sides[0] * sides[1] > limits.max_pixels)
+    fail("{} {} is too large: images can have at most {} pixels a side and {} pixels in all (e.g. "
+         "8192x8192)", flag, text, limits.max_side, with_commas(limits.max_pixels));
+  return {static_cast<int>(sides[0]), static_cast<int>(sides[1])};
 }
 
 void warn(const std::vector<std::string>& warnings) {

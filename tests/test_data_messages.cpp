@@ -87,4 +87,44 @@ TEST_CASE("data messages: a file that is no model file is called that, a damaged
   CHECK(contains(out, dir / "cut.safetensors" + " is truncated or corrupt: its header length "));
 }
 
+TEST_CASE("data messages: --resize, --scale and --cache-limit say what is wrong and what is allowed") {
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"--resize 100000x100000",
+       "convkit: --resize 100000x100000 is too large: images can have at most 32768 pixels a side and "
+       "67,108,864 pixels in all (e.g. 8192x8192)\n"},
+      {"--resize 20000x20000", "convkit: --resize 20000x20000 is too large: "},
+      {"--resize 99999999999x2", "convkit: --resize 99999999999x2 is too large: "},
+      {"--resize 0x0",
+       "convkit: --resize 0x0: give the size as HxW, two whole numbers of at least 1, e.g. --resize 28x28\n"},
+      {"--resize 28x28x1", "convkit: --resize 28x28x1: give the size as HxW, two whole numbers"},
+      {"--resize big", "convkit: --resize big: give the size as HxW, two whole numbers"},
+      {"--scale foo",
+       "--scale: unknown scaling \"foo\": choose auto, none, 1/255, minmax, zscore, caffe, tf or torch"},
+      {"--cache-limit -3", "--cache-limit: must be a whole number >= 0, got -3"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    std::string out;
+    CHECK(run_convkit("train --data synthetic:images=20,shape=8x8x1,classes=2 " + c.args, out) != 0);
+    CAPTURE(out);
+    CHECK(contains(out, c.message));
+    CHECK_FALSE(contains(out, "28x28x1\n"));
+    CHECK_FALSE(contains(out, "0.000000 to 1797"));
+    CHECK_FALSE(contains(out, "Epoch 1/"));
+  }
+}
+
+TEST_CASE("data messages: data stats --help says what its --seed does, preview keeps augmentation") {
+  std::string out;
+  REQUIRE(run_convkit("data stats --help", out) == 0);
+  CHECK(contains(out, "Seed for the one shuffle of an image folder's files before --limit"));
+  CHECK_FALSE(contains(out, "augmentation"));
+  CHECK_FALSE(contains(out, "resampling"));
+  REQUIRE(run_convkit("data preview --help", out) == 0);
+  CHECK(contains(out, "Seed for the shuffle, augmentation and resampling"));
+}
+
 }  // namespace ck
