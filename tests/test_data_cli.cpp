@@ -48,7 +48,7 @@ TEST_CASE("data cli: export Fashion-MNIST as JPEG at random sizes, then train on
 }
 
 TEST_CASE(
-    "data cli: stats describes train/ and test/ folders of mixed sizes; a preset's head fits 2 "
+    "data cli: stats describes train/ and test/ folders of mixed sizes, and a preset's head fits 2 "
     "classes") {
   test::TempDir dir;
   std::string out;
