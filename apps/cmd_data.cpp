@@ -75,7 +75,8 @@ void run_export(const ExportCli& c) {
     const ExportResult r = export_images(data, dir, eo);
     files_written += r.files;
     if (r.stopped)
-      throw Interrupted(fmt::format("data export stopped after {} files", with_commas(files_written)));
+      throw Interrupted(
+          fmt::format("data export stopped after {} files", with_commas(files_written)));
     std::string per_class;
     for (size_t k = 0; k < r.counts.size(); ++k)
       per_class += fmt::format("{}    {:<24} {:>8}\n", k ? "" : "", r.class_dirs[k], with_commas(r.counts[k]));
@@ -99,7 +100,10 @@ void run_export(const ExportCli& c) {
     if (c.split == "both") {
       write(splits.train, (fs::path(c.to) / "train").string(), c.limit, true);
       write(*splits.test, (fs::path(c.to) / "test").string(), c.test_limit, false);
-      if (!c.imbalance.empty()) fmt::print("(--imbalance applies to the training split; the test split keeps the source's balance)\n");
+      if (!c.imbalance.empty())
+        fmt::print(
+            "(--imbalance applies to the training split; the test split keeps the source's "
+            "balance)\n");
     } else {
       // One split: --limit counts it (--test-limit also works for --split test).
       const int64_t limit = c.split == "test" && c.limit == 0 ? c.test_limit : c.limit;
@@ -123,10 +127,14 @@ void setup_export(CLI::App& cmd) {
   cmd.add_option("--format", c->format, "png or jpg")->capture_default_str()->check(CLI::IsMember({"png", "jpg", "jpeg"}));
   cmd.add_option("--quality", c->quality, "JPEG quality 1..100")->capture_default_str()->check(CLI::Range(1, 100));
   cmd.add_option("--split", c->split, "train, test, or both (into DIR/train and DIR/test)")->capture_default_str();
-  cmd.add_option("--limit", c->limit, "Images in all, shared by --imbalance (0 = as many as the classes allow)")
-      ->capture_default_str()->check(at_least(0, "NONNEGATIVE"));
-  cmd.add_option("--test-limit", c->test_limit, "Test images with --split both/test (0 = all of the chosen classes)")
-      ->capture_default_str()->check(at_least(0, "NONNEGATIVE"));
+  cmd.add_option("--limit", c->limit,
+                 "Images in all, shared by --imbalance (0 = as many as the classes allow)")
+      ->capture_default_str()
+      ->check(at_least(0, "NONNEGATIVE"));
+  cmd.add_option("--test-limit", c->test_limit,
+                 "Test images with --split both/test (0 = all of the chosen classes)")
+      ->capture_default_str()
+      ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--classes", c->classes, "Class indices to export, e.g. 7,9 (default: all)");
   cmd.add_option("--imbalance", c->imbalance, "Shares of the exported classes in --classes order, e.g. 9:1");
   cmd.add_option("--size", c->size, "Resize every image to HxW, e.g. 224x224 (upscaling)");

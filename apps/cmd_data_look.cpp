@@ -137,9 +137,10 @@ void add_look_common(CLI::App& cmd, LookCli& c, bool training_options) {
   // Without the training options there is no augmentation or resampling:
   // the seed only orders an image folder's files before --limit.
   cmd.add_option("--seed", c.seed,
-                 training_options ? "Seed for the shuffle, augmentation and resampling"
-                                  : "Seed for the one shuffle of an image folder's files before --limit "
-                                    "(as Keras's image_dataset_from_directory)")
+                 training_options
+                     ? "Seed for the shuffle, augmentation and resampling"
+                     : "Seed for the one shuffle of an image folder's files before --limit "
+                       "(as Keras's image_dataset_from_directory)")
       ->capture_default_str();
   add_compute_options(cmd, /*gemm=*/false);
 }
@@ -154,11 +155,15 @@ void setup_data_look(CLI::App& data) {
     add_look_common(cmd, *c, true);
     cmd.add_option("--out", c->out, "The PNG file to write")->capture_default_str();
     cmd.add_option("--count", c->count, "Samples to show")->capture_default_str();
-    cmd.add_option("--columns", c->columns, "Samples per row")->capture_default_str()->check(at_least(1, "POSITIVE"));
+    cmd.add_option("--columns", c->columns, "Samples per row")
+        ->capture_default_str()
+        ->check(at_least(1, "POSITIVE"));
     cmd.add_option("--zoom", c->zoom, "Magnification (0 = about 96 pixels a sample)")->capture_default_str()
         ->check(CLI::Range(0, 64));
-    cmd.add_option("--epoch", c->epoch, "Which epoch's first batch (augmentation differs per epoch)")
-        ->capture_default_str()->check(at_least(0, "NONNEGATIVE"));
+    cmd.add_option("--epoch", c->epoch,
+                   "Which epoch's first batch (augmentation differs per epoch)")
+        ->capture_default_str()
+        ->check(at_least(0, "NONNEGATIVE"));
     cmd.callback([c] { run_preview(*c); });
   }
   {
@@ -174,9 +179,14 @@ void setup_data_look(CLI::App& data) {
         "bench", "Measure pipeline throughput at 1 and all threads, and the share of a training epoch spent waiting for data");
     add_look_common(cmd, *c, true);
     cmd.add_option("--model", c->model, "The model trained for the waiting measurement")->capture_default_str();
-    cmd.add_option("--batch", c->batch, "Batch size")->capture_default_str()->check(at_least(1, "POSITIVE"));
-    cmd.add_option("--epochs", c->epochs, "Epochs trained")->capture_default_str()->check(at_least(1, "POSITIVE"));
-    cmd.add_option("--images", c->images, "Images timed through the pipeline alone")->capture_default_str()
+    cmd.add_option("--batch", c->batch, "Batch size")
+        ->capture_default_str()
+        ->check(at_least(1, "POSITIVE"));
+    cmd.add_option("--epochs", c->epochs, "Epochs trained")
+        ->capture_default_str()
+        ->check(at_least(1, "POSITIVE"));
+    cmd.add_option("--images", c->images, "Images timed through the pipeline alone")
+        ->capture_default_str()
         ->check(at_least(1, "POSITIVE"));
     cmd.add_flag("--skip-training", c->skip_training, "Time the pipeline only");
     cmd.add_flag("--skip-pipeline", c->skip_pipeline, "Time the training only");

@@ -72,8 +72,10 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
               parse_scaling(text);
               return "";
             } catch (const Error&) {
-              return fmt::format("unknown scaling \"{}\": choose auto, none, 1/255, minmax, zscore, "
-                                 "caffe, tf or torch", text);
+              return fmt::format(
+                  "unknown scaling \"{}\": choose auto, none, 1/255, minmax, zscore, "
+                  "caffe, tf or torch",
+                  text);
             }
           },
           "SCALING"));
@@ -95,7 +97,8 @@ namespace {
 std::pair<int, int> parse_size(const std::string& text, const char* flag) {
   const ImageLimits limits;
   auto malformed = [&] {
-    fail("{} {}: give the size as HxW, two whole numbers of at least 1, e.g. {} 28x28", flag, text, flag);
+    fail("{} {}: give the size as HxW, two whole numbers of at least 1, e.g. {} 28x28", flag, text,
+         flag);
   };
   // A side past a billion is only "too large"; clamping keeps H * W in range.
   constexpr int64_t kClamp = 1'000'000'000;
@@ -103,16 +106,20 @@ std::pair<int, int> parse_size(const std::string& text, const char* flag) {
   for (size_t pos = 0; pos <= text.size();) {
     const size_t end = std::min(text.find('x', pos), text.size());
     const std::string part = text.substr(pos, end - pos);
-    if (part.empty() || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (part.empty() ||
+        !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
       malformed();
     sides.push_back(part.size() > 9 ? kClamp : std::stoll(part));
     pos = end + 1;
   }
   if (sides.size() == 1) sides.push_back(sides[0]);
   if (sides.size() != 2 || sides[0] < 1 || sides[1] < 1) malformed();
-  if (sides[0] > limits.max_side || sides[1] > limits.max_side || sides[0] * sides[1] > limits.max_pixels)
-    fail("{} {} is too large: images can have at most {} pixels a side and {} pixels in all (e.g. "
-         "8192x8192)", flag, text, limits.max_side, with_commas(limits.max_pixels));
+  if (sides[0] > limits.max_side || sides[1] > limits.max_side ||
+      sides[0] * sides[1] > limits.max_pixels)
+    fail(
+        "{} {} is too large: images can have at most {} pixels a side and {} pixels in all (e.g. "
+        "8192x8192)",
+        flag, text, limits.max_side, with_commas(limits.max_pixels));
   return {static_cast<int>(sides[0]), static_cast<int>(sides[1])};
 }
 
@@ -149,7 +156,8 @@ DataSplits load_splits(const DataOptions& o, uint64_t seed, bool for_stats) {
   DataSplits splits = load_data(o.data, src);
   if (!o.test_data.empty()) {
     SourceOptions t = src;
-    t.read_splits = SplitsToRead::test;  // a folder with train/ and test/: only its test split is used
+    t.read_splits =
+        SplitsToRead::test;  // a folder with train/ and test/: only its test split is used
     t.class_names = splits.train.class_names;
     t.stored_shape = splits.train.sample_shape;
     t.columns = splits.train.columns;
@@ -247,12 +255,14 @@ std::unique_ptr<PreparedData> prepare_data(const DataOptions& o, int batch, uint
   if (pre.crop_height) {
     const int64_t height = pre.stored_shape[0], width = pre.stored_shape[1];
     if (pre.crop_height <= height && pre.crop_width <= width)
-      p->notes.push_back(fmt::format("model input {}: training takes random crops; validation, test "
-                                     "and inference take the centered window resized (Keras RandomCrop)",
-                                     shape_compact(pre.input_shape())));
+      p->notes.push_back(
+          fmt::format("model input {}: training takes random crops; validation, test "
+                      "and inference take the centered window resized (Keras RandomCrop)",
+                      shape_compact(pre.input_shape())));
     else  // Keras's RandomCrop resizes inputs smaller than its window, in training too.
       p->notes.push_back(fmt::format(
-          "model input {}: crop({}x{}) is larger than the {}x{} images, so no random crops: training, "
+          "model input {}: crop({}x{}) is larger than the {}x{} images, so no random crops: "
+          "training, "
           "validation, test and inference all take the centered window resized up to {}x{} (Keras "
           "RandomCrop); for random crops give a window up to {}x{}",
           shape_compact(pre.input_shape()), pre.crop_height, pre.crop_width, height, width,

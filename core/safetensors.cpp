@@ -23,13 +23,15 @@ std::string errno_text() { return std::strerror(errno); }
 // For a file that is no safetensors file at all: what it seems to be instead.
 std::string what_it_holds(const std::string& bytes) {
   if (bytes.size() < 9)
-    return fmt::format("it is {} bytes long, shorter than the 8-byte header length and a JSON header",
-                       bytes.size());
+    return fmt::format(
+        "it is {} bytes long, shorter than the 8-byte header length and a JSON header",
+        bytes.size());
   const size_t head = std::min<size_t>(bytes.size(), 4096);
-  const bool text = std::all_of(bytes.begin(), bytes.begin() + static_cast<int64_t>(head), [](char c) {
-    const auto b = static_cast<unsigned char>(c);
-    return b >= 0x20 || b == '\t' || b == '\n' || b == '\r';
-  });
+  const bool text =
+      std::all_of(bytes.begin(), bytes.begin() + static_cast<int64_t>(head), [](char c) {
+        const auto b = static_cast<unsigned char>(c);
+        return b >= 0x20 || b == '\t' || b == '\n' || b == '\r';
+      });
   return text ? "it is a text file" : "it does not start with a safetensors header";
 }
 
@@ -75,8 +77,10 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
   // length: without one the file is something else (a CSV, an image), and
   // its first bytes read as a length would only make a baffling message.
   if (bytes.size() < 9 || bytes[8] != '{')
-    fail("{} is not a convkit model file ({}; model files are the safetensors files `convkit train "
-         "--save` writes)", what, what_it_holds(bytes));
+    fail(
+        "{} is not a convkit model file ({}; model files are the safetensors files `convkit train "
+        "--save` writes)",
+        what, what_it_holds(bytes));
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
   if (n > kMaxHeader)

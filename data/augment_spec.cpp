@@ -117,7 +117,8 @@ Augmentation Augmentation::parse(const std::string& spec) {
                    fmt::format("{}: give the window as HxW, e.g. crop(24x24)", t.name));
       }
       if (size.size() == 1) size.push_back(size[0]);
-      if (size.size() != 2 || size[0] < 1 || size[1] < 1 || size[0] > kMaxCropSide || size[1] > kMaxCropSide)
+      if (size.size() != 2 || size[0] < 1 || size[1] < 1 || size[0] > kMaxCropSide ||
+          size[1] > kMaxCropSide)
         spec_error(kWhat, spec, t,
                    fmt::format("{}: give the window as HxW, e.g. crop(24x24)", t.name));
       s.crop_height = static_cast<int>(size[0]), s.crop_width = static_cast<int>(size[1]);

@@ -32,7 +32,9 @@ std::string class_list(const std::vector<std::string>& names) {
   return names.size() > 12 ? s + ", ..." : s;
 }
 
-std::string quote(std::string_view cell) { return fmt::format("\"{}\"", printable_excerpt(cell, 40)); }
+std::string quote(std::string_view cell) {
+  return fmt::format("\"{}\"", printable_excerpt(cell, 40));
+}
 
 }  // namespace
 

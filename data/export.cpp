@@ -174,7 +174,8 @@ namespace {
 std::vector<fs::path> entries_of(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(it->path());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    out.push_back(it->path());
   return out;
 }
 
@@ -207,8 +208,9 @@ std::string ExportRollback::undo() {
   if (!existed_) {
     if (!fs::exists(dir_, ec)) return "";
     fs::remove_all(dir_, ec);
-    return ec ? fmt::format("could not remove the partial export {} ({}): delete it before using it",
-                            dir_, ec.message())
+    return ec ? fmt::format(
+                    "could not remove the partial export {} ({}): delete it before using it", dir_,
+                    ec.message())
               : fmt::format("removed {}, so no partial export is left", dir_);
   }
   auto listed = [](const std::vector<std::string>& names, const std::string& name) {

@@ -48,8 +48,8 @@ std::string class_folder_name(const std::vector<std::string>& class_names, int k
   const int width = static_cast<int>(std::to_string(classes - 1).size());
   std::string name = class_names[k];
   for (char& c : name)
-    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' || c == '<' ||
-        c == '>' || c == '|')
+    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' ||
+        c == '<' || c == '>' || c == '|')
       c = '-';
   return fmt::format("{:0{}}-{}", k, width, name);
 }
@@ -87,9 +87,10 @@ ImageList scan_image_folder(const std::string& root, const std::vector<std::stri
   for (const std::string& name : classes) {
     const int label = find_class_folder(name, list.class_names);
     if (label < 0)
-      fail("{}: class folder \"{}\" is not one of the training classes ({}), nor a folder name "
-           "`convkit data export` gives them (\"{}\", ...)", root, name, list_names(list.class_names),
-           class_folder_name(list.class_names, 0));
+      fail(
+          "{}: class folder \"{}\" is not one of the training classes ({}), nor a folder name "
+          "`convkit data export` gives them (\"{}\", ...)",
+          root, name, list_names(list.class_names), class_folder_name(list.class_names, 0));
     std::vector<std::string> files;
     try {
       for (auto i = fs::recursive_directory_iterator(fs::path(root) / name);
@@ -134,11 +135,13 @@ ImageList read_image_list(const std::string& path, const std::vector<std::string
     if (row.empty() || row[0] == '#') continue;
     const size_t comma = row.rfind(',');  // paths may hold commas, labels do not
     if (comma == std::string::npos)
-      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, printable_excerpt(row, 60));
+      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line,
+           printable_excerpt(row, 60));
     const std::string file = trim(row.substr(0, comma)), label = trim(row.substr(comma + 1));
     if (raw_labels.empty() && lower(file) == "path" && lower(label) == "label") continue;
     if (file.empty() || label.empty())
-      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line, printable_excerpt(row, 60));
+      fail("{} line {}: expected \"path,label\", got \"{}\"", path, line,
+           printable_excerpt(row, 60));
     list.paths.push_back(fs::path(file).is_absolute() ? file : (base / file).string());
     raw_labels.push_back(label);
     lines.push_back(line);
@@ -166,7 +169,8 @@ ImageList read_image_list(const std::string& path, const std::vector<std::string
     if (integers && key.size() <= 6) key = std::to_string(std::stoll(key));  // "007" is class 7
     auto it = std::find(list.class_names.begin(), list.class_names.end(), key);
     if (it == list.class_names.end())
-      fail("{} line {}: label \"{}\" is {} ({})", path, lines[i], printable_excerpt(raw_labels[i], 40),
+      fail("{} line {}: label \"{}\" is {} ({})", path, lines[i],
+           printable_excerpt(raw_labels[i], 40),
            integers ? "out of range for the training classes" : "not one of the training classes",
            list_names(list.class_names));
     list.labels.push_back(static_cast<int>(it - list.class_names.begin()));

@@ -40,13 +40,16 @@ void require_text_file(const std::string& spec, const char* expected) {
   std::error_code ec;
   const uint64_t size = fs::file_size(spec, ec);
   switch (sniff_file_kind(read_file_head(spec, kSniffed), ec ? 0 : size)) {
-    case FileKind::text: return;
+    case FileKind::text:
+      return;
     case FileKind::safetensors:
-      fail("--data {} is a model file (safetensors), not data: evaluate it with `convkit evaluate {} "
-           "--data DATA`, or use it with `convkit predict --model {} IMAGES`; --data takes {}",
+      fail("--data {} is a model file (safetensors), not data: evaluate it with "
+           "`convkit evaluate {} --data DATA`, or use it with `convkit predict --model {} "
+           "IMAGES`; --data takes {}",
            spec, spec, spec, kForms);
     case FileKind::binary:
-      fail("--data {} is not a text file, so it cannot be {}; --data takes {}", spec, expected, kForms);
+      fail("--data {} is not a text file, so it cannot be {}; --data takes {}", spec, expected,
+           kForms);
   }
 }
 
@@ -147,7 +150,8 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
         const bool splits = fs::is_directory(path / "train", ec) && fs::is_directory(path / "test", ec);
         const std::string train_root = splits ? (path / "train").string() : spec;
         const bool test_only = splits && o.read_splits == SplitsToRead::test;
-        const ImageList list = scan_image_folder(test_only ? (path / "test").string() : train_root, o.class_names);
+        const ImageList list =
+            scan_image_folder(test_only ? (path / "test").string() : train_root, o.class_names);
         if (test_only)
           out.test = load_folder(list, o, out.images);
         else
@@ -211,7 +215,8 @@ void match_classes(Dataset& data, const std::vector<std::string>& names) {
   for (size_t k = 0; k < data.class_names.size(); ++k) {
     int j = find_class_folder(data.class_names[k], names);
     if (j < 0) {  // a model trained on an export of this data names its classes by folder
-      const auto it = std::find(names.begin(), names.end(), class_folder_name(data.class_names, static_cast<int>(k)));
+      const auto it = std::find(names.begin(), names.end(),
+                                class_folder_name(data.class_names, static_cast<int>(k)));
       if (it != names.end()) j = static_cast<int>(it - names.begin());
     }
     if (j < 0) {
@@ -224,8 +229,8 @@ void match_classes(Dataset& data, const std::vector<std::string>& names) {
       }
       std::string expected;
       for (size_t i = 0; i < names.size() && i < 12; ++i) expected += (i ? ", " : "") + names[i];
-      fail("{}: class \"{}\" is not one of the training classes ({}{})", data.description, n, expected,
-           names.size() > 12 ? ", ..." : "");
+      fail("{}: class \"{}\" is not one of the training classes ({}{})", data.description, n,
+           expected, names.size() > 12 ? ", ..." : "");
     }
     map[k] = static_cast<float>(j);
   }

@@ -196,7 +196,8 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
       {"train " + tiny.data() + " --limit -3",
        {"--limit must be 0 (all) or a positive count, got -3"}},
       {"train " + tiny.data() + " --scale 1/256",
-       {"--scale: unknown scaling \"1/256\": choose auto, none, 1/255, minmax, zscore, caffe, tf or torch"}},
+       {"--scale: unknown scaling \"1/256\": choose auto, none, 1/255, minmax, zscore, caffe, tf "
+        "or torch"}},
       {"train " + tiny.data() + " --loss hinge", {"unknown loss \"hinge\""}},
       {"train --frobnicate", {"--frobnicate"}},
       {"summary --frobnicate", {"--frobnicate"}},

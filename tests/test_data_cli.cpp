@@ -120,10 +120,12 @@ TEST_CASE("data cli: a Fashion-MNIST model evaluates on convkit's own export, sp
   test::TempDir dir;
   std::string out;
   const std::string model = dir / "m1.safetensors", imgs = dir / "imgs";
-  const std::string ten = " --model \"conv2d(4,3,relu) maxpool(2) flatten dense(10,softmax)\" --epochs 1";
+  const std::string ten =
+      " --model \"conv2d(4,3,relu) maxpool(2) flatten dense(10,softmax)\" --epochs 1";
   REQUIRE(run_convkit("train --limit 300 --test-limit 50" + ten + " --save " + model, out) == 0);
-  REQUIRE(run_convkit("data export --to " + imgs + " --format png --split both --limit 100 --test-limit 60",
-                      out) == 0);
+  REQUIRE(run_convkit(
+              "data export --to " + imgs + " --format png --split both --limit 100 --test-limit 60",
+              out) == 0);
   REQUIRE(run_convkit("evaluate " + model + " --data " + imgs, out) == 0);
   CHECK(contains(out, "(test split, 60 samples)"));
   REQUIRE(run_convkit("evaluate " + model + " --data " + imgs + " --split train", out) == 0);
@@ -133,10 +135,11 @@ TEST_CASE("data cli: a Fashion-MNIST model evaluates on convkit's own export, sp
   // An unknown class folder is refused in the split evaluated, with the expected names.
   test::write_bytes(dir / "imgs/test/zebra/1.png", encode_png(test::ramp_image(28, 28, 1)));
   CHECK(run_convkit("evaluate " + model + " --data " + imgs, out) == 1);
-  CHECK(out == "convkit: " + imgs + "/test: class folder \"zebra\" is not one of the training classes "
-                                    "(T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, "
-                                    "Ankle boot), nor a folder name `convkit data export` gives them "
-                                    "(\"0-T-shirt-top\", ...)\n");
+  CHECK(out == "convkit: " + imgs +
+                   "/test: class folder \"zebra\" is not one of the training classes "
+                   "(T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, "
+                   "Ankle boot), nor a folder name `convkit data export` gives them "
+                   "(\"0-T-shirt-top\", ...)\n");
   CHECK(run_convkit("evaluate " + model + " --data " + imgs + " --split train", out) == 0);
 
   // A model trained on the export evaluates on Fashion-MNIST itself.

@@ -55,8 +55,9 @@ std::string read_all(const std::string& path) {
 }
 
 Dataset synthetic_images(int64_t count) {
-  return make_synthetic(parse_synthetic(fmt::format("synthetic:images={},shape=8x8x1,values=0-255,classes=3", count)),
-                        count, 0);
+  return make_synthetic(
+      parse_synthetic(fmt::format("synthetic:images={},shape=8x8x1,values=0-255,classes=3", count)),
+      count, 0);
 }
 
 }  // namespace
@@ -105,7 +106,7 @@ TEST_CASE("data export: a write that fails midway removes what the export wrote"
   CHECK_FALSE(fs::exists(to));
 }
 
-TEST_CASE("data export: the rollback keeps what a folder held before and removes only what was added") {
+TEST_CASE("data export: the rollback removes only what was added to a folder") {
   test::TempDir dir;
   const Dataset data = synthetic_images(30);
   ExportOptions o;

@@ -169,7 +169,7 @@ TEST_CASE("data: a FIFO named like an image never blocks loading") {
   CHECK(contains(error_of([&] { load_data(dir / "list-fifo"); }), "list-fifo is not a regular file"));
 }
 
-TEST_CASE("data: class folders match a model's classes by name or by the name data export gives them") {
+TEST_CASE("data: class folders match a model's classes by name or as data export names them") {
   const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Bag"};
   CHECK(class_folder_name(names, 0) == "0-T-shirt-top");
   CHECK(find_class_folder("Trouser", names) == 1);
@@ -186,11 +186,12 @@ TEST_CASE("data: class folders match a model's classes by name or by the name da
   CHECK(list.labels == std::vector<int>{0, 2});
   png(dir / "zebra/3.png", 4, 4, 1);
   CHECK(error_of([&] { scan_image_folder(dir.path.string(), names); }) ==
-        dir.path.string() + ": class folder \"zebra\" is not one of the training classes (T-shirt/top, Trouser, "
-                            "Bag), nor a folder name `convkit data export` gives them (\"0-T-shirt-top\", ...)");
+        dir.path.string() +
+            ": class folder \"zebra\" is not one of the training classes (T-shirt/top, Trouser, "
+            "Bag), nor a folder name `convkit data export` gives them (\"0-T-shirt-top\", ...)");
 }
 
-TEST_CASE("data: a test source's classes match the training classes through their exported folder names") {
+TEST_CASE("data: a test source's classes match the training classes via exported names") {
   Dataset exported;  // classes as a model trained on an export names them
   exported.class_names = {"0-T-shirt-top", "1-Trouser"};
   exported.targets = {1, 0};
@@ -205,7 +206,9 @@ TEST_CASE("data: a test source's classes match the training classes through thei
   other.description = "other data";
   other.class_names = {"cat"};
   other.targets = {0};
-  CHECK(error_of([&] { match_classes(other, {"T-shirt/top", "Trouser"}); }) ==
+  CHECK(error_of([&] {
+          match_classes(other, {"T-shirt/top", "Trouser"});
+        }) ==
         "other data: class \"cat\" is not one of the training classes (T-shirt/top, Trouser)");
 }
 

@@ -87,12 +87,14 @@ TEST_CASE("safetensors: the layout matches the published format byte for byte") 
 
 TEST_CASE("safetensors: hostile and damaged files are refused with a reason") {
   SUBCASE("shorter than the length prefix") {
-    CHECK(error_of("abc").find("is not a convkit model file (it is 3 bytes long, shorter than the 8-byte "
-                               "header length") != std::string::npos);
+    CHECK(error_of("abc").find(
+              "is not a convkit model file (it is 3 bytes long, shorter than the 8-byte "
+              "header length") != std::string::npos);
   }
   SUBCASE("no JSON header after the length: another kind of file") {
     CHECK(error_of("x1,x2,label\n1,2,0\n") ==
-          "m.safetensors is not a convkit model file (it is a text file; model files are the safetensors files "
+          "m.safetensors is not a convkit model file (it is a text file; model files are the "
+          "safetensors files "
           "`convkit train --save` writes)");
     const std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
     CHECK(error_of(png).find("(it does not start with a safetensors header;") != std::string::npos);
