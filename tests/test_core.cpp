@@ -2,6 +2,7 @@
 // parallel helpers, number formatting.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -175,19 +176,20 @@ TEST_CASE("threads: set_threads/threads, parallel_parts covers fixed contiguous 
 // and pass without running anything. Guard every test source against it.
 TEST_CASE("test case names contain no semicolon (CTest would run nothing for them)") {
   int files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(CONVKIT_SOURCE_DIR "/tests")) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(CONVKIT_SOURCE_DIR "/tests")) {
     if (entry.path().extension() != ".cpp") continue;
     ++files;
     std::ifstream in(entry.path());
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      const size_t at = line.find("TEST_CASE(\"");
-      if (at == std::string::npos) continue;
-      const size_t end = line.find('"', at + 11);
-      const std::string name = line.substr(at + 11, end - at - 11);
-      INFO(entry.path().filename().string(), ":", number, ": ", name);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    // The name is the first string after the macro, on its line or the next
+    // (spelled in two pieces so this file's own code is not taken for a case).
+    const std::string macro = std::string("TEST_") + "CASE(";
+    for (size_t at = text.find(macro); at != std::string::npos; at = text.find(macro, at + 1)) {
+      const size_t open = text.find_first_not_of(" \n", at + macro.size());
+      if (open == std::string::npos || text[open] != '"') continue;
+      const std::string name = text.substr(open + 1, text.find('"', open + 1) - open - 1);
+      const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+      INFO(entry.path().filename().string(), ":", line, ": ", name);
       CHECK(name.find(';') == std::string::npos);
     }
   }

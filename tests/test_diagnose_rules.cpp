@@ -195,7 +195,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "lr-too-high: a spike the run recovers from is a note; explained by the input when it can be") {
+    "lr-too-high: a spike the run recovers from is a note, explained by the input when it can be") {
   RunRecord r = run_of(5, 1.6, 0.2, 4);
   // An early spike to 40 over a few steps, then recovery.
   for (int i = 3; i < 15; ++i) r.steps[i].loss = 60;
