@@ -64,8 +64,11 @@ TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are hel
       bench_json("bench conv --input 8x8x4 --filters 8 --batch 2 --seconds 0 --threads 1");
   CHECK(j["input"] == "8x8x4");
   CHECK(j["threads"] == 1);
-  for (const char* pass : {"forward", "backward_data", "backward_weights", "fma_peak_gflops"})
+  for (const char* pass : {"forward", "backward_weights", "fma_peak_gflops"})
     CHECK_MESSAGE(j[pass].get<double>() > 0, pass);
+  // Timed as a difference of two runs: a positive rate, or null when the
+  // machine's noise hides it (never negative or infinite).
+  CHECK((j["backward_data"].is_null() || j["backward_data"].get<double>() > 0));
   std::string out;
   CHECK(run_convkit("bench conv --input 8x8", out) != 0);
   CHECK(has(out, "--input must be HxWxC"));
