@@ -91,7 +91,10 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
 
 void setup_evaluate(CLI::App& cmd) {
   auto o = std::make_shared<EvaluateOptions>();
-  cmd.add_option("model,--model", o->model, "The saved model (.safetensors)")->required();
+  // One option, two spellings: CLI11 lists it under both headings.
+  cmd.add_option("model,--model", o->model,
+                 "The saved model (.safetensors), first or after --model (one of the two)")
+      ->required();
   cmd.add_option("--data", o->data.data,
                  "Data to evaluate on (default: the data the model was trained on); read with "
                  "the model's own preprocessing");

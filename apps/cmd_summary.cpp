@@ -1,6 +1,8 @@
 // convkit summary: print a model's layers, output shapes, parameters and FLOPs.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "apps/commands.h"
 #include "apps/model_builder.h"
 #include "apps/model_file.h"
@@ -28,7 +30,8 @@ void setup_summary(CLI::App& cmd) {
         fmt::print("{:<26} {:<10} {}\n  {}\n", p.name, p.input, p.about, p.spec);
       return;
     }
-    if (o->model.ends_with(".safetensors")) {
+    // A saved model, or any existing file (load_model says what a non-model file is).
+    if (o->model.ends_with(".safetensors") || std::filesystem::is_regular_file(o->model)) {
       LoadedModel saved = load_model(o->model);
       if (!o->input.empty())
         fail("--input applies to a preset or a layer spec, not to a saved model: {} was built for "

@@ -320,6 +320,23 @@ TEST_CASE("CLI: --save into a missing folder is refused before training, nothing
 // --- Help, version, a run that works
 // ---------------------------------------------------------------
 
+TEST_CASE("CLI: summary of a file that is not a model, and --input with a saved model") {
+  const ck::test::TempDir dir;
+  std::ofstream(dir / "t.csv") << "a,b\n1,2\n3,4\n5,6\n";
+  Run text = convkit("summary " + (dir / "t.csv"));
+  CHECK(text.code == 1);
+  CHECK(has(text.err, "t.csv is not a convkit model file"));
+  CHECK(!has(text.err, "unknown layer"));
+  REQUIRE(convkit("train --data synthetic:images=20,shape=8x8x1,values=0-1,classes=2 --model "
+                  "'flatten dense(2,softmax)' --epochs 1 --save " +
+                  (dir / "m.safetensors"))
+              .code == 0);
+  Run input = convkit("summary " + (dir / "m.safetensors") + " --input 64x64x3");
+  CHECK(input.code == 1);
+  CHECK(has(input.err, "--input applies to a preset or a layer spec, not to a saved model: " +
+                           (dir / "m.safetensors") + " was built for (8, 8, 1) inputs"));
+}
+
 TEST_CASE("CLI: --help of convkit, train and summary succeed and mention the key flags") {
   Run top = convkit("--help");
   CHECK(top.code == 0);
