@@ -92,6 +92,25 @@ void CheckpointWriter::save(const TrainPosition& next) {
   }
 }
 
+void require_no_checkpoints(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec))
+    fail("--checkpoint-dir {} is a file, not a folder; choose a folder", dir);
+  std::vector<fs::path> all = checkpoints_in(dir);
+  if (all.empty()) return;
+  const std::string newest = all.back().filename().string();
+  std::string model;
+  try {
+    model = ", model " + read_checkpoint(all.back().string()).options.at("model").get<std::string>();
+  } catch (const std::exception&) {
+    // A malformed record: the file name alone names the run.
+  }
+  fail("--checkpoint-dir {} already holds checkpoints of another run ({}{}); resume it with "
+       "convkit train --resume {}, or choose an empty folder",
+       dir, newest, model, dir);
+}
+
 std::optional<std::string> latest_checkpoint(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail("--resume {}: not a directory of checkpoints", dir);

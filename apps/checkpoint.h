@@ -51,6 +51,12 @@ struct Checkpoint {
   std::string gemm;
 };
 
+// For a run that starts afresh (no --resume) in `dir`: throws ck::Error when
+// `dir` is not a folder or already holds checkpoints. Another run's
+// checkpoints there would mix with the new run's: same names overwritten,
+// the rest pruned or resumed as if they were the new run's.
+void require_no_checkpoints(const std::string& dir);
+
 // The newest checkpoint in `dir`, or nothing. Throws if dir is not a directory.
 std::optional<std::string> latest_checkpoint(const std::string& dir);
 

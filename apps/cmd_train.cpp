@@ -52,6 +52,7 @@ void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
 
 void run_train(TrainOptions o, const CLI::App& cmd) {
   std::optional<Checkpoint> resumed = resume_options(o, cmd);
+  if (!resumed && !o.checkpoint_dir.empty()) require_no_checkpoints(o.checkpoint_dir);
   // Before the training, not after it: a typo in --save's folder would
   // otherwise cost the whole run.
   if (!o.save.empty()) check_writable_path(o.save);

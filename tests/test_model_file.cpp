@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "apps/checkpoint.h"
@@ -252,9 +253,10 @@ TEST_CASE("checkpoints: --resume refuses changed options and says what it allows
 TEST_CASE("saving: a process killed at any moment never leaves a partial model file") {
   const test::TempDir temp_dir;
   const fs::path& dir = temp_dir.path;
-  const fs::path ckpt = dir / "ckpt";
   // Checkpoint every step, so kills land inside saves often.
   for (int attempt = 0; attempt < 6; ++attempt) {
+    // A folder per attempt: a fresh run refuses one holding another run's checkpoints.
+    const fs::path ckpt = dir / ("ckpt" + std::to_string(attempt));
     pid_t run = spawn_convkit({"train", "--model", "lenet5", "--limit", "640", "--test-limit", "64",
                                "--epochs", "1", "--checkpoint-dir", ckpt.string(),
                                "--checkpoint-every", "1", "--keep-checkpoints", "50"});
@@ -270,4 +272,38 @@ TEST_CASE("saving: a process killed at any moment never leaves a partial model f
       CHECK_NOTHROW(read_checkpoint(entry.path().string()));
     }
   }
+}
+
+TEST_CASE("checkpoints: a fresh run refuses a --checkpoint-dir that holds another run's checkpoints") {
+  const test::TempDir temp_dir;
+  const std::string ckpt = temp_dir / "ckpt";
+  const std::string data = " --limit 64 --test-limit 32 --threads 2";
+  std::string out;
+  REQUIRE(test::run_convkit("train --model lenet5 --epochs 2 --checkpoint-dir " + ckpt + data, out) == 0);
+  const std::string newest = ckpt + "/ckpt-e0002-s0000000.safetensors";
+  const std::string before = read_safetensors(newest).metadata.at("checkpoint");
+
+  // Another model into the same folder: refused before training, nothing touched.
+  CHECK(test::run_convkit("train --model \"conv2d(4,3,relu) flatten dense(10,softmax)\" --epochs 1 "
+                          "--checkpoint-dir " + ckpt + data, out) == 1);
+  CHECK(out == "convkit: --checkpoint-dir " + ckpt +
+                   " already holds checkpoints of another run (ckpt-e0002-s0000000.safetensors, "
+                   "model lenet5); resume it with convkit train --resume " + ckpt +
+                   ", or choose an empty folder\n");
+  CHECK(read_safetensors(newest).metadata.at("checkpoint") == before);
+  CHECK(latest_checkpoint(ckpt) == newest);
+
+  // The same command again is another run too; resuming the folder's run still works.
+  CHECK(test::run_convkit("train --model lenet5 --epochs 2 --checkpoint-dir " + ckpt + data, out) == 1);
+  REQUIRE(test::run_convkit("train --resume " + ckpt + " --epochs 3 --threads 2", out) == 0);
+  CHECK(latest_checkpoint(ckpt) == ckpt + "/ckpt-e0003-s0000000.safetensors");
+
+  // An empty folder is fine; a file is not a folder.
+  const std::string empty = temp_dir / "empty";
+  fs::create_directory(empty);
+  CHECK(test::run_convkit("train --model lenet5 --epochs 1 --checkpoint-dir " + empty + data, out) == 0);
+  const std::string file = temp_dir / "file";
+  std::ofstream(file) << "x";
+  CHECK(test::run_convkit("train --model lenet5 --epochs 1 --checkpoint-dir " + file + data, out) == 1);
+  CHECK(out == "convkit: --checkpoint-dir " + file + " is a file, not a folder; choose a folder\n");
 }
