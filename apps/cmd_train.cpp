@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "apps/commands.h"
@@ -43,6 +44,42 @@ std::optional<Checkpoint> resume_options(TrainOptions& o, const CLI::App& cmd) {
   return c;
 }
 
+// Two records of one run's options: a resume may raise --epochs and records --resume.
+bool same_run(nlohmann::json a, nlohmann::json b) {
+  for (nlohmann::json* options : {&a, &b})
+    if (options->is_object()) options->erase("epochs"), options->erase("resume");
+  return a == b;
+}
+
+// A run directory holds one run. A fresh run refuses one that another run
+// wrote (its plots and report would stay beside the new record, drawing the
+// old run); a resumed run continues its own record there.
+void check_run_dir(const TrainOptions& o, const std::optional<Checkpoint>& resumed) {
+  if (o.run_dir.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::exists(o.run_dir, ec) && !std::filesystem::is_directory(o.run_dir, ec))
+    fail("--run-dir {} is a file, not a folder; choose a folder", o.run_dir);
+  const std::vector<std::string> found = run_files_in(o.run_dir);
+  if (found.empty()) return;
+  if (!resumed)
+    fail("--run-dir {} already holds another run's files ({}); choose an empty folder, or delete "
+         "that one first (to continue a run in its folder, resume it: convkit train --resume "
+         "CHECKPOINT-DIR)",
+         o.run_dir, fmt::join(found, ", "));
+  RunRecord record;
+  try {
+    record = read_run_dir(o.run_dir);
+  } catch (const Error&) {
+    return;  // unreadable: the resumed run's record starts over there
+  }
+  const nlohmann::json recorded =
+      record.config.contains("options") ? record.config.at("options") : nlohmann::json();
+  if (!same_run(recorded, resumed->options))
+    fail("--resume {}: the run's --run-dir {} now holds another run's record (model {}); move "
+         "that folder away, then resume again",
+         o.resume, o.run_dir, record.model_spec);
+}
+
 void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
   const std::string& path = run.options.save;
   if (path.empty()) return;
@@ -53,6 +90,7 @@ void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
 void run_train(TrainOptions o, const CLI::App& cmd) {
   std::optional<Checkpoint> resumed = resume_options(o, cmd);
   if (!resumed && !o.checkpoint_dir.empty()) require_no_checkpoints(o.checkpoint_dir);
+  check_run_dir(o, resumed);
   // Before the training, not after it: a typo in --save's folder would
   // otherwise cost the whole run.
   if (!o.save.empty()) check_writable_path(o.save);

@@ -227,6 +227,17 @@ nlohmann::json run_json(const RunRecord& run) {
   return j;
 }
 
+std::vector<std::string> run_files_in(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const char* name : {"run.json", "steps.csv", "epochs.csv", "layers.csv", "samples.png",
+                           "samples.safetensors", "model.safetensors", "plots", "report.html"}) {
+    std::error_code ec;
+    const fs::path path = fs::path(dir) / name;
+    if (fs::exists(path, ec)) found.push_back(fs::is_directory(path, ec) ? name + std::string("/") : name);
+  }
+  return found;
+}
+
 void write_run_files(const std::string& dir, const RunRecord& run) {
   const fs::path d(dir);
   write_file_atomically((d / "run.json").string(), run_json(run).dump(1) + "\n");

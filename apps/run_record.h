@@ -127,6 +127,11 @@ struct RunRecord {
   double late_loss(double fraction = 0.1) const;
 };
 
+// Which of the files a run leaves in its directory exist in `dir`: those
+// listed above, and plots/ and report.html (convkit plot's and report's
+// default outputs); a folder's name ends with '/'. Empty when dir is missing.
+std::vector<std::string> run_files_in(const std::string& dir);
+
 // Writes every file but the model and samples.png (atomically, one by one).
 void write_run_files(const std::string& dir, const RunRecord& run);
 // Throws ck::Error naming the file when `dir` is not a readable run directory.

@@ -181,6 +181,43 @@ TEST_CASE("a resumed run continues its run directory") {
   CHECK(run.input_stats.samples == 512);
 }
 
+TEST_CASE("a fresh run refuses a --run-dir that holds another run, and a resumed run keeps its own") {
+  const test::TempDir temp;
+  const std::string dir = temp / "run", ckpt = temp / "ckpt";
+  std::string out;
+  REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 1 --checkpoint-dir " + ckpt + " --run-dir " + dir,
+                      out) == 0);
+  REQUIRE(run_convkit("plot " + dir, out) == 0);
+  REQUIRE(run_convkit("report " + dir, out) == 0);
+  const std::string record = read(fs::path(dir) / "run.json");
+
+  // A new run there would leave the old plots and report beside its record: refused, nothing touched.
+  CHECK(run_convkit("train --model lenet5" + kData + "--epochs 1 --run-dir " + dir, out) == 1);
+  CHECK(out == "convkit: --run-dir " + dir +
+                   " already holds another run's files (run.json, steps.csv, epochs.csv, layers.csv, samples.png, "
+                   "samples.safetensors, model.safetensors, plots/, report.html); choose an empty folder, or delete "
+                   "that one first (to continue a run in its folder, resume it: convkit train --resume "
+                   "CHECKPOINT-DIR)\n");
+  CHECK(read(fs::path(dir) / "run.json") == record);
+  const std::string file = temp / "file";
+  std::ofstream(file) << "x";
+  CHECK(run_convkit("train --model lenet5" + kData + "--epochs 1 --run-dir " + file, out) == 1);
+  CHECK(out == "convkit: --run-dir " + file + " is a file, not a folder; choose a folder\n");
+
+  // Resuming continues the run's own folder, plots and all.
+  REQUIRE(run_convkit("train --resume " + ckpt + " --epochs 2", out) == 0);
+  CHECK(read_run_dir(dir).epochs.size() == 2);
+
+  // Once another run has taken the folder over, resuming refuses to mix into it.
+  fs::remove_all(dir);
+  REQUIRE(run_convkit("train --model lenet5" + kData + "--epochs 1 --run-dir " + dir, out) == 0);
+  const std::string other = read(fs::path(dir) / "run.json");
+  CHECK(run_convkit("train --resume " + ckpt + " --epochs 3", out) == 1);
+  CHECK(out == "convkit: --resume " + ckpt + ": the run's --run-dir " + dir + " now holds another run's record (model " +
+                   read_run_dir(dir).model_spec + "); move that folder away, then resume again\n");
+  CHECK(read(fs::path(dir) / "run.json") == other);
+}
+
 TEST_CASE("lr-find sweeps the rate, stops on divergence and suggests one") {
   const test::TempDir temp;
   const fs::path dir = temp.path / "lrfind";
