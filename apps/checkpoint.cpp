@@ -66,6 +66,11 @@ void CheckpointWriter::on_epoch_end(const EpochResult& r, int) {
   save({r.epoch + 1, 0, {}, 0});
 }
 
+void CheckpointWriter::on_stop(const TrainPosition& next) {
+  // At an epoch's end, on_epoch_end has just saved this position.
+  if (next.step > 0) save(next);
+}
+
 void CheckpointWriter::save(const TrainPosition& next) {
   std::vector<std::pair<std::string, const Tensor*>> state;
   for (auto& [name, t] : optimizer_.state()) state.emplace_back(name, t);
@@ -83,8 +88,9 @@ void CheckpointWriter::save(const TrainPosition& next) {
       {"gemm", gemm_backend_name(gemm_backend())},
   };
   const std::string name = fmt::format("ckpt-e{:04d}-s{:07d}.safetensors", next.epoch, next.step);
-  save_model((fs::path(dir_) / name).string(), model_, info_, state,
-             {{"checkpoint", record.dump()}});
+  const std::string path = (fs::path(dir_) / name).string();
+  save_model(path, model_, info_, state, {{"checkpoint", record.dump()}});
+  last_saved_ = path;
   std::vector<fs::path> all = checkpoints_in(dir_);
   for (size_t i = 0; i + keep_ < all.size(); ++i) {
     std::error_code ec;

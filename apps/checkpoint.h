@@ -9,8 +9,9 @@
 // for a resumed run to end bit-identical to an uninterrupted one (same seed,
 // thread count and GEMM backend).
 //
-// Files are DIR/ckpt-e<epoch>-s<step>.safetensors, written atomically; the
-// newest `keep` are kept.
+// Files are DIR/ckpt-e<epoch>-s<step>.safetensors, written atomically at each
+// epoch's end, every `every_steps` steps when asked, and where Ctrl-C stops
+// the run; the newest `keep` are kept.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -29,6 +30,10 @@ class CheckpointWriter : public TrainObserver {
                    std::vector<nlohmann::json> history = {});
   void on_step_end(const StepInfo& step) override;
   void on_epoch_end(const EpochResult& result, int epochs) override;
+  // A checkpoint of the position the run stopped at (mid-epoch too).
+  void on_stop(const TrainPosition& next) override;
+  // The path of the newest checkpoint written, or empty.
+  const std::string& last_saved() const { return last_saved_; }
 
  private:
   void save(const TrainPosition& next);
@@ -40,6 +45,7 @@ class CheckpointWriter : public TrainObserver {
   const ModelInfo& info_;
   nlohmann::json options_;
   std::vector<nlohmann::json> history_;
+  std::string last_saved_;
 };
 
 struct Checkpoint {

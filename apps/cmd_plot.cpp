@@ -33,6 +33,9 @@ void setup_plot(CLI::App& cmd) {
       plot_png(p.plot).write_png(stem + ".png");
       fmt::print("{}.svg  {}.png  ({})\n", stem, stem, p.plot.title);
     }
+    // An unfinished run's curves stop short: say why.
+    if (run.status != "finished")
+      fmt::print("Run status: {} (the curves end where the record does)\n", run.status);
   });
 }
 

@@ -7,6 +7,7 @@
 
 #include "apps/commands.h"
 #include "apps/eval_report.h"
+#include "apps/interrupt.h"
 #include "apps/progress.h"
 #include "apps/training_run.h"
 #include "core/atomic_file.h"
@@ -80,6 +81,22 @@ void check_run_dir(const TrainOptions& o, const std::optional<Checkpoint>& resum
          o.resume, o.run_dir, record.model_spec);
 }
 
+// How to go on after Ctrl-C. --save is left unwritten: a partly trained
+// model under the name the finished one would have looks finished.
+std::string what_next_after_interrupt(const TrainOptions& o, const std::string& checkpoint_dir,
+                                      const CLI::App& cmd) {
+  std::string s;
+  if (checkpoint_dir.empty())
+    s += "\n  the run cannot be resumed: it wrote no checkpoints (--checkpoint-dir)";
+  else
+    s += fmt::format("\n  resume with: convkit train --resume {}{}", checkpoint_dir,
+                     cmd.count("--threads") ? fmt::format(" --threads {}", threads()) : "");
+  if (!o.save.empty())
+    s += fmt::format("\n  --save {} was not written: the model is only partly trained{}", o.save,
+                     checkpoint_dir.empty() ? "" : " (the resumed run writes it)");
+  return s;
+}
+
 void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
   const std::string& path = run.options.save;
   if (path.empty()) return;
@@ -124,7 +141,12 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 
   ProgressBar progress(stdout, run->has_accuracy());
   how.progress = &progress;
-  TrainingOutcome out = execute_training(*run, how);
+  TrainingOutcome out;
+  try {
+    out = execute_training(*run, how);
+  } catch (const Interrupted& e) {
+    throw Interrupted(e.what() + what_next_after_interrupt(o, how.checkpoint_dir, cmd));
+  }
   if (!out.stopped.empty()) fail("{}", out.stopped);
 
   const EpochResult& last = out.epochs.back();

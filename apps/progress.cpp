@@ -73,4 +73,12 @@ void ProgressBar::on_epoch_end(const EpochResult& r, int) {
   std::fflush(out_);
 }
 
+void ProgressBar::on_stop(const TrainPosition& next) {
+  if (next.step == 0) return;  // the epoch's line is complete
+  fmt::print(out_, "{}{}/{} stopped after {}{}{}\n", tty_ ? "\r" : "", last_.step + 1, last_.steps,
+             format_duration(last_.seconds), metrics(last_.running, accuracy_, ""),
+             tty_ ? "\x1b[K" : "");
+  std::fflush(out_);
+}
+
 }  // namespace ck

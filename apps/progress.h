@@ -19,6 +19,8 @@ class ProgressBar : public TrainObserver {
   void on_epoch_begin(int epoch, int epochs, int64_t steps) override;
   void on_step_end(const StepInfo& step) override;
   void on_epoch_end(const EpochResult& result, int epochs) override;
+  // Mid-epoch: ends the bar with where the epoch stopped.
+  void on_stop(const TrainPosition& next) override;
 
  private:
   std::FILE* out_;

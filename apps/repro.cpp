@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "apps/diagnose.h"
+#include "apps/interrupt.h"
 #include "apps/progress.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -62,6 +63,8 @@ const std::string& ReproContext::work_dir() {
 }
 
 void ReproContext::emit(const std::string& text, const std::string& markdown) {
+  // Between two pieces of the experiment: a safe point to stop at.
+  throw_if_interrupted("stopped before it finished");
   if (out_) {
     fmt::print(out_, "{}", text);
     std::fflush(out_);
@@ -205,7 +208,16 @@ ExperimentResult run_experiment(const Experiment& experiment, const ReproOptions
   if (out) fmt::print(out, "\n{}\n{}\n", title, std::string(std::min<size_t>(title.size(), 78), '='));
   ctx.result().markdown = fmt::format("## {}\n\nArticle {}. {}\n\n", experiment.id, experiment.article,
                                       experiment.lesson);
-  experiment.run(ctx);
+  {
+    // Ctrl-C stops at the next training step or printed line, and unwinding
+    // ~ReproContext removes the temporary work folder.
+    StopPoint stop_point;
+    try {
+      experiment.run(ctx);
+    } catch (const Interrupted& e) {
+      throw Interrupted(fmt::format("repro {}: {}", experiment.id, e.what()));
+    }
+  }
   ExperimentResult result = ctx.result();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.markdown += fmt::format("\n_{} in {}._\n\n", experiment.id, format_duration(result.seconds));

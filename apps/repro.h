@@ -126,7 +126,8 @@ class ReproContext {
     return quick() ? quick_value : full_value;
   }
   // A directory of this experiment's own (exported images, tables, base
-  // models); removed at the end unless --out keeps it as <out>/<id>/work.
+  // models); removed at the end, also when an error or Ctrl-C ends the
+  // experiment, unless --out keeps it as <out>/<id>/work.
   const std::string& work_dir();
 
   // Output: printed, and kept for the Markdown report.
@@ -172,7 +173,8 @@ std::span<const Experiment> experiments();
 const Experiment* find_experiment(const std::string& id);
 
 // Runs one experiment, printing to `out`; writes <out_dir>/<id>/*.csv when
-// options.out_dir is set.
+// options.out_dir is set. Ctrl-C stops it at the next training step or
+// printed line with Interrupted ("repro <id>: ...").
 ExperimentResult run_experiment(const Experiment& experiment, const ReproOptions& options,
                                 std::FILE* out);
 

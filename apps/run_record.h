@@ -119,7 +119,9 @@ struct RunRecord {
   Tensor samples;
   std::vector<int> sample_labels, sample_predictions;
 
-  std::string status = "running";  // "running", "finished", or "stopped: <why>"
+  // "running", "finished", "stopped: <why>" (the NaN guard, an error) or
+  // "interrupted at epoch 1, step 37 of 188" (Ctrl-C; describe_position)
+  std::string status = "running";
 
   bool has_accuracy() const { return classes > 0; }
   // The mean loss of the first / last `fraction` of steps (skipped ones left out).

@@ -281,8 +281,16 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   write();
 }
 
+void RunRecorder::on_stop(const TrainPosition& next) {
+  close("interrupted " + describe_position(next, run_.steps_per_epoch));
+}
+
 void RunRecorder::finish(const std::string& stopped_because) {
-  run_.status = stopped_because.empty() ? "finished" : "stopped: " + stopped_because;
+  close(stopped_because.empty() ? "finished" : "stopped: " + stopped_because);
+}
+
+void RunRecorder::close(const std::string& status) {
+  run_.status = status;
   // A run stopped in its first epoch still has its data statistics.
   if (run_.input_stats.samples == 0 && !input_stats_.empty())
     run_.input_stats = input_stats_.stats();

@@ -44,6 +44,8 @@ class RunRecorder : public TrainObserver {
   bool on_gradients(Model& model, const Batch& batch, const StepInfo& step) override;
   void on_step_end(const StepInfo& step) override;
   void on_epoch_end(const EpochResult& result, int epochs) override;
+  // Marks the run interrupted where it stopped and writes the directory.
+  void on_stop(const TrainPosition& next) override;
 
   // Marks the run finished, or stopped with the reason, and writes the directory.
   void finish(const std::string& stopped_because = {});
@@ -52,6 +54,7 @@ class RunRecorder : public TrainObserver {
  private:
   void start(const Batch& batch, const StepInfo& step);
   void capture_data(const Batch& batch);
+  void close(const std::string& status);
   void write();
 
   Model& model_;

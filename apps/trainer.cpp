@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "apps/interrupt.h"
 #include "core/error.h"
 
 namespace ck {
@@ -56,8 +57,26 @@ LossStats forward_backward(Model& model, const Tensor& x, const float* targets,
   return stats;
 }
 
+std::string describe_position(const TrainPosition& next, int64_t steps_per_epoch) {
+  if (next.step == 0) return fmt::format("after epoch {}", next.epoch);
+  return fmt::format("at epoch {}, step {} of {}", next.epoch + 1, next.step, steps_per_epoch);
+}
+
+namespace {
+
+// A safe point: the observers write what they must, then the run stops.
+void stop_if_interrupted(const TrainSetup& s, const TrainPosition& next, int64_t steps) {
+  if (!interrupt_requested()) return;
+  for (TrainObserver* o : s.observers) o->on_stop(next);
+  throw_if_interrupted("training stopped " + describe_position(next, steps));
+}
+
+}  // namespace
+
 std::vector<EpochResult> train(const TrainSetup& s) {
   using clock = std::chrono::steady_clock;
+  // Ctrl-C lets the step in progress finish and stops where a resume can start.
+  StopPoint stop_point;
   Model& model = *s.model;
   std::vector<Param*> params = model.params();
   std::vector<EpochResult> results;
@@ -95,6 +114,9 @@ std::vector<EpochResult> train(const TrainSetup& s) {
       info.images += batch.size();
       info.seconds = std::chrono::duration<double>(clock::now() - start).count();
       for (TrainObserver* o : s.observers) o->on_step_end(info);
+      // After an epoch's last step its evaluation runs first.
+      if (step + 1 < steps)
+        stop_if_interrupted(s, {epoch, step + 1, info.running, info.images}, steps);
     }
     EpochResult r;
     r.epoch = epoch;
@@ -108,6 +130,8 @@ std::vector<EpochResult> train(const TrainSetup& s) {
     if (s.test) r.test = evaluate(model, *s.test);
     for (TrainObserver* o : s.observers) o->on_epoch_end(r, s.epochs);
     results.push_back(std::move(r));
+    // After the last epoch nothing is left to stop: the run completes.
+    if (epoch + 1 < s.epochs) stop_if_interrupted(s, {epoch + 1, 0, {}, 0}, steps);
   }
   return results;
 }

@@ -53,6 +53,17 @@ struct EpochResult {
   float learning_rate = 0;
 };
 
+// Where a run starts: the beginning, or where a checkpoint left off.
+struct TrainPosition {
+  int epoch = 0;       // 0-based epoch to run next
+  int64_t step = 0;    // batches of that epoch already done
+  LossStats running;   // their statistics
+  int64_t images = 0;  // their images
+};
+
+// "after epoch 2", "at epoch 3, step 37 of 188": where a run stopped before `next`.
+std::string describe_position(const TrainPosition& next, int64_t steps_per_epoch);
+
 // Hooks into the loop. Every method has a default that does nothing.
 class TrainObserver {
  public:
@@ -66,14 +77,10 @@ class TrainObserver {
   virtual bool on_gradients(Model& model, const Batch& batch, const StepInfo& step) { return true; }
   virtual void on_step_end(const StepInfo& step) {}
   virtual void on_epoch_end(const EpochResult& result, int epochs) {}
-};
-
-// Where a run starts: the beginning, or where a checkpoint left off.
-struct TrainPosition {
-  int epoch = 0;       // 0-based epoch to run next
-  int64_t step = 0;    // batches of that epoch already done
-  LossStats running;   // their statistics
-  int64_t images = 0;  // their images
+  // Ctrl-C (apps/interrupt.h): the run stops here, between two steps or two
+  // epochs, and `next` is where a resume would start. The last chance to
+  // write what must be written; train() then throws Interrupted.
+  virtual void on_stop(const TrainPosition& next) {}
 };
 
 struct TrainSetup {
@@ -103,7 +110,10 @@ LossStats forward_backward(Model& model, const Tensor& x, const float* targets,
                            const float* weights, const ForwardContext& ctx, Tensor& dout);
 
 // Requires: model built, initialized and compiled.
-// Ensures: returns one result per epoch trained.
+// Ensures: returns one result per epoch trained. After Ctrl-C the step in
+// progress finishes (on an epoch's last step, the epoch's evaluation too), the
+// observers' on_stop runs and Interrupted is thrown; a run whose last step
+// has finished completes.
 std::vector<EpochResult> train(const TrainSetup& setup);
 
 }  // namespace ck

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/interrupt.h"
 #include "apps/model_builder.h"
 #include "apps/run_recorder.h"
 #include "core/error.h"
@@ -184,6 +185,13 @@ TrainingOutcome execute_training(TrainingRun& run, const ExecuteOptions& how) {
     train(setup);
   } catch (const TrainingStopped& e) {
     out.stopped = e.what();
+  } catch (const Interrupted& e) {
+    // The recorder and the checkpoint writer have written (on_stop): say where.
+    std::string message = e.what();
+    if (!how.run_dir.empty())
+      message += fmt::format("\n  the run is recorded in {} (marked interrupted)", how.run_dir);
+    if (checkpoints) message += fmt::format("\n  checkpoint: {}", checkpoints->last_saved());
+    throw Interrupted(message);
   } catch (const Error& e) {
     if (recorder) recorder->finish(e.what());
     throw;

@@ -63,7 +63,8 @@ struct TrainingOutcome {
 
 // Trains run.model with the guard (--on-nan) always on, the recorder and the
 // checkpoint writer when asked. A run the guard stops returns with `stopped`
-// set; other errors are thrown.
+// set; other errors are thrown. After Ctrl-C the record (marked interrupted)
+// and a checkpoint of the position are written, and Interrupted says where.
 TrainingOutcome execute_training(TrainingRun& run, const ExecuteOptions& how);
 
 // run.info with the run's history and input statistics, ready for save_model.

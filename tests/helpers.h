@@ -3,13 +3,17 @@
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
+#include "core/safetensors.h"
 #include "core/tensor.h"
 
 namespace ck::test {
@@ -59,6 +63,43 @@ inline int run_convkit(const std::string& args, std::string& output) {
   while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
   int status = pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The tensors of two safetensors files are the same bytes (metadata, e.g.
+// timings, may differ).
+inline bool same_tensors(const std::string& a, const std::string& b) {
+  SafeTensors fa = read_safetensors(a), fb = read_safetensors(b);
+  if (fa.tensors.size() != fb.tensors.size()) return false;
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    const Tensor& x = fa.tensors[i].second;
+    const Tensor* y = fb.find(fa.tensors[i].first);
+    if (!y || y->shape() != x.shape() ||
+        std::memcmp(x.data(), y->data(), x.size() * sizeof(float)) != 0)
+      return false;
+  }
+  return true;
+}
+
+// Starts the convkit binary with `args` in the background, its stdout and
+// stderr into these files (discarded by default); returns its pid for
+// kill() and waitpid().
+inline pid_t spawn_convkit(const std::vector<std::string>& args,
+                           const std::string& stdout_path = "/dev/null",
+                           const std::string& stderr_path = "/dev/null") {
+  // Else the child inherits this process's unwritten output and writes it again.
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::vector<char*> argv = {const_cast<char*>(CONVKIT_BINARY)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (!freopen(stdout_path.c_str(), "w", stdout) || !freopen(stderr_path.c_str(), "w", stderr))
+      _exit(127);
+    execv(CONVKIT_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
 }
 
 }  // namespace ck::test

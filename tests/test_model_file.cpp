@@ -29,36 +29,6 @@ Model small_model(uint64_t seed) {
   return m;
 }
 
-// Tensors of two files are the same bytes (metadata, e.g. timings, may differ).
-bool same_tensors(const std::string& a, const std::string& b) {
-  SafeTensors fa = read_safetensors(a), fb = read_safetensors(b);
-  if (fa.tensors.size() != fb.tensors.size()) return false;
-  for (size_t i = 0; i < fa.tensors.size(); ++i) {
-    const Tensor& x = fa.tensors[i].second;
-    const Tensor* y = fb.find(fa.tensors[i].first);
-    if (!y || y->shape() != x.shape() ||
-        std::memcmp(x.data(), y->data(), x.size() * sizeof(float)) != 0)
-      return false;
-  }
-  return true;
-}
-
-// Starts convkit with `args` in the background, output discarded.
-pid_t spawn_convkit(const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::vector<char*> argv = {const_cast<char*>(CONVKIT_BINARY)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
-    execv(CONVKIT_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 }  // namespace
 
 TEST_CASE("model file: save then load predicts exactly what the in-memory model predicts") {
@@ -203,7 +173,7 @@ TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical
     return args;
   };
   // The uninterrupted run.
-  pid_t full = spawn_convkit(with({"--save", (dir / "full.safetensors").string()}));
+  pid_t full = test::spawn_convkit(with({"--save", (dir / "full.safetensors").string()}));
   int status = 0;
   waitpid(full, &status, 0);
   INFO("uninterrupted run status ", status);
@@ -212,8 +182,8 @@ TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical
 
   // The same run, checkpointing every 5 steps, killed once a checkpoint exists.
   const fs::path ckpt = dir / "ckpt";
-  pid_t run = spawn_convkit(with({"--save", (dir / "resumed.safetensors").string(),
-                                  "--checkpoint-dir", ckpt.string(), "--checkpoint-every", "5"}));
+  pid_t run = test::spawn_convkit(with({"--save", (dir / "resumed.safetensors").string(),
+                                        "--checkpoint-dir", ckpt.string(), "--checkpoint-every", "5"}));
   bool killed = false;
   // Poll generously: a loaded CI machine may take a while to reach step 5.
   for (int i = 0; i < 12000 && !killed; ++i) {
@@ -235,7 +205,7 @@ TEST_CASE("checkpoints: a run killed with SIGKILL and resumed ends bit-identical
   INFO(out);
   REQUIRE(rc == 0);
   CHECK(out.find("resuming:") != std::string::npos);
-  CHECK(same_tensors((dir / "full.safetensors").string(), (dir / "resumed.safetensors").string()));
+  CHECK(test::same_tensors((dir / "full.safetensors").string(), (dir / "resumed.safetensors").string()));
 }
 
 TEST_CASE("checkpoints: --resume refuses changed options and says what it allows") {
@@ -257,9 +227,9 @@ TEST_CASE("saving: a process killed at any moment never leaves a partial model f
   for (int attempt = 0; attempt < 6; ++attempt) {
     // A folder per attempt: a fresh run refuses one holding another run's checkpoints.
     const fs::path ckpt = dir / ("ckpt" + std::to_string(attempt));
-    pid_t run = spawn_convkit({"train", "--model", "lenet5", "--limit", "640", "--test-limit", "64",
-                               "--epochs", "1", "--checkpoint-dir", ckpt.string(),
-                               "--checkpoint-every", "1", "--keep-checkpoints", "50"});
+    pid_t run = test::spawn_convkit({"train", "--model", "lenet5", "--limit", "640", "--test-limit",
+                                     "64", "--epochs", "1", "--checkpoint-dir", ckpt.string(),
+                                     "--checkpoint-every", "1", "--keep-checkpoints", "50"});
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + 97 * attempt));
     kill(run, SIGKILL);
     int status;
