@@ -26,17 +26,27 @@ std::optional<Activation> parse_activation(const std::string& name) {
   return std::nullopt;
 }
 
+// The last n % kLanes values go through one masked vector, not a scalar
+// loop: im2col and col2im call these for runs of KW*C (30 for LeNet's second
+// convolution), where the scalar tail cost as much as the vectors.
 void copy_row(float* dst, const float* src, int64_t n) {
   int64_t j = 0;
   for (; j + simd::kLanes <= n; j += simd::kLanes) simd::store(dst + j, simd::load(src + j));
-  for (; j < n; ++j) dst[j] = src[j];
+  if (j < n) {
+    const int tail = static_cast<int>(n - j);
+    simd::store_first(dst + j, simd::load_first(src + j, tail), tail);
+  }
 }
 
 void add_row(float* row, const float* other, int64_t n) {
   int64_t j = 0;
   for (; j + simd::kLanes <= n; j += simd::kLanes)
     simd::store(row + j, simd::add(simd::load(row + j), simd::load(other + j)));
-  for (; j < n; ++j) row[j] += other[j];
+  if (j < n) {
+    const int tail = static_cast<int>(n - j);
+    simd::store_first(row + j, simd::add(simd::load_first(row + j, tail), simd::load_first(other + j, tail)),
+                      tail);
+  }
 }
 
 namespace {

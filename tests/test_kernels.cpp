@@ -340,6 +340,21 @@ TEST_CASE("global average pooling: mean over H*W, gradient spread evenly") {
 
 // --- Elementwise kernels ----------------------------------------------------------
 
+TEST_CASE("copy_row and add_row, every tail length: exact, and nothing past n is touched") {
+  Rng rng(21);
+  for (int64_t n = 0; n <= 40; ++n) {
+    CAPTURE(n);
+    Tensor src = ck::test::random_tensor({n + 8}, rng), row = ck::test::random_tensor({n + 8}, rng);
+    Tensor copied = row.clone(), added = row.clone();
+    copy_row(copied.data(), src.data(), n);
+    add_row(added.data(), src.data(), n);
+    for (int64_t j = 0; j < n + 8; ++j) {
+      CHECK(copied[j] == (j < n ? src[j] : row[j]));
+      CHECK(added[j] == (j < n ? row[j] + src[j] : row[j]));
+    }
+  }
+}
+
 TEST_CASE("bias_activation matches its reference for every activation and odd widths") {
   Rng rng(10);
   for (Activation act : {Activation::linear, Activation::relu, Activation::sigmoid,
