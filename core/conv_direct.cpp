@@ -45,10 +45,11 @@ using namespace direct;
 
 // P output pixels of row oh starting at ow0, all of whose windows lie inside
 // the image (direct_image pads it so that they do).
-// x (H,W,C) one image, w (KH,KW,C,F) -> y row (P pixels, F) = conv, no bias.
+// x (H,W,C) one image, w (KH,KW,C,F), bias (FV vectors) or null ->
+// y row (P pixels, F) = conv (+ bias) (then ReLU when `relu`).
 template <class V, int FV, int P>
-void direct_block(const float* x, const float* w, float* y, const ConvGeometry& g, int64_t oh,
-                  int64_t ow0, const Filters& fo) {
+void direct_block(const float* x, const float* w, const typename V::vec* bias, bool relu, float* y,
+                  const ConvGeometry& g, int64_t oh, int64_t ow0, const Filters& fo) {
   typename V::vec acc[P][FV];
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < FV; ++v) acc[p][v] = V::set1(0.0f);
@@ -67,7 +68,14 @@ void direct_block(const float* x, const float* w, float* y, const ConvGeometry& 
       }
     }
   }
+  // The same add and max as bias_activation's, in registers: max(0, v)
+  // with 0 first keeps NaN and -0 as it does.
+  const typename V::vec zero = V::set1(0.0f);
   for (int p = 0; p < P; ++p) {
+    if (bias)
+      for (int v = 0; v < FV; ++v) acc[p][v] = V::add(acc[p][v], bias[v]);
+    if (relu)
+      for (int v = 0; v < FV; ++v) acc[p][v] = V::max(zero, acc[p][v]);
     float* out = y + p * fo.stride;
     for (int v = 0; v < FV - 1; ++v) V::store(out + v * V::lanes, acc[p][v]);
     float* last = out + (FV - 1) * V::lanes;
@@ -100,21 +108,28 @@ void direct_image(const float* x, const float* w, const float* b, Activation act
   } else {
     gi = g;
   }
+  // Bias and ReLU are applied in each block's registers before its store;
+  // sigmoid and tanh run over the row just written, while it is in L1.
+  const bool in_block = act == Activation::linear || act == Activation::relu;
+  typename V::vec bias_vectors[FV];
+  if (b) load_filters<V, FV>(bias_vectors, b, fo);
+  const typename V::vec* bias = in_block && b ? bias_vectors : nullptr;
+  const bool relu = act == Activation::relu;
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     float* yrow = y + oh * g.OW * fo.stride;
     int64_t ow = 0;
     for (; ow + P <= g.OW; ow += P)
-      direct_block<V, FV, P>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
+      direct_block<V, FV, P>(x, w, bias, relu, yrow + ow * fo.stride, gi, oh, ow, fo);
     // The rest of the row in blocks of 4 and 2: one pixel at a time would
     // leave FV accumulators waiting on each other's FMA latency.
     if constexpr (P > 4)
       for (; ow + 4 <= g.OW; ow += 4)
-        direct_block<V, FV, 4>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
+        direct_block<V, FV, 4>(x, w, bias, relu, yrow + ow * fo.stride, gi, oh, ow, fo);
     for (; ow + 2 <= g.OW; ow += 2)
-      direct_block<V, FV, 2>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
-    for (; ow < g.OW; ++ow) direct_block<V, FV, 1>(x, w, yrow + ow * fo.stride, gi, oh, ow, fo);
-    // Bias and activation on the row just written, while it is in L1.
-    bias_activation(yrow, b, g.OW, fo.stride, act);
+      direct_block<V, FV, 2>(x, w, bias, relu, yrow + ow * fo.stride, gi, oh, ow, fo);
+    for (; ow < g.OW; ++ow)
+      direct_block<V, FV, 1>(x, w, bias, relu, yrow + ow * fo.stride, gi, oh, ow, fo);
+    if (!in_block) bias_activation(yrow, b, g.OW, fo.stride, act);
   }
 }
 

@@ -86,6 +86,8 @@ struct Lanes16 {
   static vec set1(float x) { return _mm512_set1_ps(x); }
   static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
   static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  // b when either is NaN, as simd::max.
+  static vec max(vec a, vec b) { return _mm512_max_ps(a, b); }
   // The first n lanes (0 < n <= 16); load_first zeroes the others.
   static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1); }
   static vec load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
@@ -101,6 +103,7 @@ struct Lanes8 {
   static vec set1(float x) { return _mm256_set1_ps(x); }
   static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static vec max(vec a, vec b) { return _mm256_max_ps(a, b); }
   // The first n lanes (0 < n <= 8); load_first zeroes the others.
   static __m256i first(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -70,6 +70,14 @@ TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
       bias_activation_reference(yr.data(), nullptr, N * g.OH * g.OW, k.F, act);
       CHECK(max_scaled_diff(y, yr) < 1e-5);
       CHECK(max_scaled_diff(y1, yr) < 1e-5);
+      // Without a bias (bias and ReLU are applied in the kernel's registers).
+      y1.fill(NAN);
+      for (int64_t n = 0; n < N; ++n)
+        conv2d_forward_direct(x.data() + n * g.in_size(), w.data(), nullptr, act,
+                              y1.data() + n * g.out_size(), g);
+      conv2d_forward_reference(x.data(), w.data(), nullptr, yr.data(), N, g);
+      bias_activation_reference(yr.data(), nullptr, N * g.OH * g.OW, k.F, act);
+      CHECK(max_scaled_diff(y1, yr) < 1e-5);
     }
 }
 
