@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -114,7 +115,7 @@ void require_no_checkpoints(const std::string& dir) {
   }
   fail("--checkpoint-dir {} already holds checkpoints of another run ({}{}); resume it with "
        "convkit train --resume {}, or choose an empty folder",
-       dir, newest, model, dir);
+       dir, newest, model, shell_word(dir));
 }
 
 std::optional<std::string> latest_checkpoint(const std::string& dir) {

@@ -115,7 +115,7 @@ void run_export(const ExportCli& c) {
     throw Error(with_rollback(e.what()));
   }
   rollback.keep();
-  fmt::print("Train on it: convkit train --data {}{}\n", c.to,
+  fmt::print("Train on it: convkit train --data {}{}\n", shell_word(c.to),
              o.max_side ? fmt::format(" --resize {}x{}", splits.train.sample_shape[0], splits.train.sample_shape[1]) : "");
 }
 
@@ -143,7 +143,8 @@ void setup_export(CLI::App& cmd) {
       ->check(CLI::IsMember({"bilinear", "nearest"}));
   cmd.add_option("--channels", c->channels, "Write 1 (gray) or 3 (RGB) channels (0 = as stored; JPEG files always hold 3)")
       ->capture_default_str();
-  cmd.add_option("--seed", c->seed, "Seed for the choice of images and their sizes")->capture_default_str();
+  cmd.add_option("--seed", c->seed, "Seed for the choice of images and their sizes")->capture_default_str()
+      ->check(seed_value());
   add_compute_options(cmd, /*gemm=*/false);
   cmd.callback([c] { run_export(*c); });
 }

@@ -141,7 +141,8 @@ void add_look_common(CLI::App& cmd, LookCli& c, bool training_options) {
                      ? "Seed for the shuffle, augmentation and resampling"
                      : "Seed for the one shuffle of an image folder's files before --limit "
                        "(as Keras's image_dataset_from_directory)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seed_value());
   add_compute_options(cmd, /*gemm=*/false);
 }
 

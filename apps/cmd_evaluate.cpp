@@ -102,7 +102,8 @@ void setup_evaluate(CLI::App& cmd) {
                  "test (the source's test split; the whole source when it has none) or train")
       ->capture_default_str();
   cmd.add_option("--limit", o->data.limit, "Evaluate the first N samples only (0 = all)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--label-column", o->data.label_column, "CSV: the label column");
   cmd.add_option("--image-shape", o->data.image_shape, "CSV rows of pixels: HxWxC");
   cmd.add_option("--on-bad-image", o->data.on_bad_image, "stop or skip")

@@ -58,7 +58,8 @@ void setup_gradcheck(CLI::App& cmd) {
       ->capture_default_str()
       ->check(at_least(1, "POSITIVE"));
   cmd.add_option("--seed", o->seed, "Seed for the weights, inputs and sampled entries")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seed_value());
   add_compute_options(cmd);
   cmd.callback([o] { run_gradcheck(*o); });
 }

@@ -32,7 +32,8 @@ void setup_lr_find(CLI::App& cmd) {
       ->check(number_above(0, true, "NONNEGATIVE"));
   cmd.add_flag("--nesterov", o->nesterov, "SGD with Nesterov momentum");
   cmd.add_option("--batch", o->batch, "Samples per step")->capture_default_str()->check(at_least(1, "POSITIVE"));
-  cmd.add_option("--seed", o->seed, "Seed for initialization and shuffling")->capture_default_str();
+  cmd.add_option("--seed", o->seed, "Seed for initialization and shuffling")->capture_default_str()
+      ->check(seed_value());
   cmd.add_option("--start-lr", o->sweep.start, "First learning rate")->capture_default_str()->check(number_above(0, false, "POSITIVE"));
   cmd.add_option("--end-lr", o->sweep.end, "Last learning rate")->capture_default_str()->check(number_above(0, false, "POSITIVE"));
   cmd.add_option("--steps", o->sweep.steps, "Steps of the sweep")->capture_default_str()->check(CLI::Range(5, 100000));

@@ -112,7 +112,8 @@ void setup_overfit_batch(CLI::App& cmd) {
   cmd.add_option("--samples", o->samples, "Samples in the one batch")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd.add_option("--steps", o->steps, "Give up after this many steps")->capture_default_str()->check(at_least(1, "POSITIVE"));
   cmd.add_option("--target-loss", o->target, "Success: a loss below this (and every sample right)")->capture_default_str();
-  cmd.add_option("--seed", o->seed, "Seed for initialization")->capture_default_str();
+  cmd.add_option("--seed", o->seed, "Seed for initialization")->capture_default_str()
+      ->check(seed_value());
   add_compute_options(cmd);
   cmd.callback([o] { run(*o); });
 }

@@ -78,7 +78,8 @@ void setup_repro(CLI::App& cmd) {
   cmd.add_flag("--full", c->options.full,
                "Also the heavy as-written runs (VGG16 at 224x224: minutes of CPU per epoch)")
       ->excludes(quick);
-  cmd.add_option("--seed", c->options.seed, "Seed shared by every run")->capture_default_str();
+  cmd.add_option("--seed", c->options.seed, "Seed shared by every run")->capture_default_str()
+      ->check(seed_value());
   cmd.add_option("--out", c->options.out_dir,
                  "Write report.md and each run's per-epoch CSV here");
   cmd.add_option("--init-from", c->options.init_from,

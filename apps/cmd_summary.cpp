@@ -61,6 +61,12 @@ void setup_summary(CLI::App& cmd) {
       }
       return;
     }
+    // A path that is not there (not a spec: no layer has '/' or a file's extension).
+    const std::filesystem::path as_path(o->model);
+    if (o->model.find('(') == std::string::npos &&
+        (o->model.find('/') != std::string::npos || as_path.has_extension()))
+      fail("{}: no such file (summary takes a preset, a layer spec, or a saved model file)",
+           o->model);
     std::optional<Shape> input;
     if (!o->input.empty()) input = parse_shape(o->input, "--input");
     // No compile(): a summary needs no loss, and a feature extractor

@@ -89,7 +89,7 @@ std::string what_next_after_interrupt(const TrainOptions& o, const std::string& 
   if (checkpoint_dir.empty())
     s += "\n  the run cannot be resumed: it wrote no checkpoints (--checkpoint-dir)";
   else
-    s += fmt::format("\n  resume with: convkit train --resume {}{}", checkpoint_dir,
+    s += fmt::format("\n  resume with: convkit train --resume {}{}", shell_word(checkpoint_dir),
                      cmd.count("--threads") ? fmt::format(" --threads {}", threads()) : "");
   if (!o.save.empty())
     s += fmt::format("\n  --save {} was not written: the model is only partly trained{}", o.save,

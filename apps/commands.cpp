@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -71,6 +72,22 @@ CLI::Validator at_least(long long min, const std::string& name) {
         return "";
       },
       name);
+}
+
+CLI::Validator seed_value() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const bool digits_first = !text.empty() && text[0] >= '0' && text[0] <= '9';
+        if (digits_first) std::strtoull(text.c_str(), &end, 10);
+        // strtoull alone would take "-1" as 2^64 - 1: the text must start with a digit.
+        if (!digits_first || *end != '\0' || errno == ERANGE)
+          return fmt::format("must be a whole number from 0 to {}, got {}",
+                             std::numeric_limits<uint64_t>::max(), text);
+        return "";
+      },
+      "SEED");
 }
 
 CLI::Validator number_above(double min, bool or_equal, const std::string& name) {

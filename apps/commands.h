@@ -25,6 +25,8 @@ void add_compute_options(CLI::App& cmd, bool gemm = true);
 // "Value 0 not in range 0.000000 to 17976931348623157081...".) `name` is what
 // --help shows after the type: POSITIVE, NONNEGATIVE.
 CLI::Validator at_least(long long min, const std::string& name);
+// For every --seed (a uint64): CLI11 would read "-1" as 18446744073709551615.
+CLI::Validator seed_value();
 // The same for a real-number option: "--lr: must be a number > 0, got 0".
 CLI::Validator number_above(double min, bool or_equal, const std::string& name);
 

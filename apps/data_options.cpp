@@ -23,9 +23,11 @@ void add_source_options(CLI::App& cmd, DataOptions& o) {
   cmd.add_option("--test-data", o.test_data,
                  "A separate test source (any --data form; its test split if it has one)");
   cmd.add_option("--limit", o.limit, "Use the first N training samples only (0 = all)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--test-limit", o.test_limit, "Use the first N test samples only (0 = all)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--resize", o.resize,
                  "Resize images to HxW (e.g. 28x28), recorded in the preprocessing; needed when "
                  "image sizes differ");

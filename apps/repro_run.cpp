@@ -23,16 +23,6 @@ std::string pad(const std::string& s, size_t width, bool right) {
   return right ? std::string(width - shown, ' ') + s : s + std::string(width - shown, ' ');
 }
 
-// A shell word: quoted when it holds anything a shell would interpret.
-std::string shell_word(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789-_./:=,+") == std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 }  // namespace
 
 // --- Table ------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
                  "output, else scce")
       ->capture_default_str();
   cmd.add_option("--seed", o.seed, "Seed for initialization, shuffling and dropout")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seed_value());
   cmd.add_option("--save", o.save, "Save the trained model here (a .safetensors file)");
   cmd.add_option("--init-from", o.init_from,
                  "Start from the weights in this safetensors file (matched by name and shape)");

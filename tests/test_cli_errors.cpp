@@ -185,6 +185,12 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
       {"overfit-batch --lr 0", {"--lr: must be a number > 0, got 0"}},
       {"bench model --batch 0", {"--batch: must be a whole number >= 1, got 0"}},
       {"repro learning-rate-10 --quick --full", {"--quick excludes --full"}},
+      {"train " + tiny.data() + " --test-limit -1",  // named --limit before
+       {"--test-limit: must be a whole number >= 0, got -1"}},
+      // A uint64 option read "-1" as 18446744073709551615.
+      {"train " + tiny.data() + " --seed -1",
+       {"--seed: must be a whole number from 0 to 18446744073709551615, got -1"}},
+      {"data export --to /nonexistent-x --seed x", {"--seed: must be a whole number from 0"}},
       {"train " + tiny.data() + " --optimizer adam --momentum 0.9",
        {"--momentum and --nesterov apply to sgd"}},
       {"train " + tiny.data() + " --optimizer sgd --nesterov",
@@ -194,7 +200,7 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
       {"train " + tiny.data() + " --validation-split -0.2",
        {"--validation-split must be in [0, 1)"}},
       {"train " + tiny.data() + " --limit -3",
-       {"--limit must be 0 (all) or a positive count, got -3"}},
+       {"--limit: must be a whole number >= 0, got -3"}},
       {"train " + tiny.data() + " --scale 1/256",
        {"--scale: unknown scaling \"1/256\": choose auto, none, 1/255, minmax, zscore, caffe, tf "
         "or torch"}},
@@ -327,6 +333,10 @@ TEST_CASE("CLI: summary of a file that is not a model, and --input with a saved 
   CHECK(text.code == 1);
   CHECK(has(text.err, "t.csv is not a convkit model file"));
   CHECK(!has(text.err, "unknown layer"));
+  Run missing = convkit("summary " + (dir / "nonexist.csv"));
+  CHECK(missing.code == 1);
+  CHECK(has(missing.err, "nonexist.csv: no such file (summary takes a preset, a layer spec, or a "
+                         "saved model file)"));
   REQUIRE(convkit("train --data synthetic:images=20,shape=8x8x1,values=0-1,classes=2 --model "
                   "'flatten dense(2,softmax)' --epochs 1 --save " +
                   (dir / "m.safetensors"))

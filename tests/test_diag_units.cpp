@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/font.h"
+#include "core/format.h"
 #include "core/reduce.h"
 #include "diag_helpers.h"
 #include "helpers.h"
@@ -220,6 +221,14 @@ TEST_CASE("the 5x7 font, and PNG plots that carry their text") {
   CHECK(ink_in(width / 2 - 60, height - 16, width / 2 + 60, height - 10) > 10);  // "epoch"
   CHECK(ink_in(8, height / 2 - 40, 14, height / 2 + 40) > 10);                    // "loss", upward
   CHECK(ink_in(width - 140 + 30, 34, width - 1, 50) > 10);  // the legend's "training"
+}
+
+TEST_CASE("shell_word quotes what a shell would read differently") {
+  CHECK(shell_word("runs/ck-1") == "runs/ck-1");
+  CHECK(shell_word("odd dir/sub") == "'odd dir/sub'");
+  CHECK(shell_word("it's") == "'it'\\''s'");
+  CHECK(shell_word("") == "''");
+  CHECK(shell_word("conv2d(8,3) flatten") == "'conv2d(8,3) flatten'");
 }
 
 TEST_CASE("base64 and atomic files") {
