@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include "core/atomic_file.h"
+
 namespace ck {
 
 namespace {
@@ -18,6 +20,12 @@ void on_signal(int signal) {
     const char note[] = "\nconvkit: stopping at the next safe point (press Ctrl-C again to quit at once)\n";
     [[maybe_unused]] ssize_t n = write(STDERR_FILENO, note, sizeof note - 1);
     return;
+  }
+  // Ending now: no temporary ".<name>.tmp.<pid>" file is left behind.
+  remove_unfinished_files();
+  if (requested) {
+    const char note[] = "\nconvkit: quit at once; files being written were removed\n";
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, note, sizeof note - 1);
   }
   std::signal(signal, SIG_DFL);
   std::raise(signal);

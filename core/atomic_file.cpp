@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,41 @@ namespace ck {
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
+
+// The temporary files being written, in fixed slots (a signal handler may
+// neither allocate nor lock): free -> claimed (path being copied) -> ready.
+enum SlotState { kFree, kClaimed, kReady };
+struct PendingSlot {
+  std::atomic<int> state{kFree};
+  char path[4096];
+};
+PendingSlot pending[16];
+
+// Registers `temp` for remove_unfinished_files() while it lives. A path too
+// long for a slot, or more writes at once than slots, are simply not
+// registered: the write itself does not depend on it.
+class PendingFile {
+ public:
+  explicit PendingFile(const std::string& temp) {
+    if (temp.size() >= sizeof(PendingSlot::path)) return;
+    for (PendingSlot& s : pending) {
+      int expected = kFree;
+      if (!s.state.compare_exchange_strong(expected, kClaimed)) continue;
+      std::memcpy(s.path, temp.c_str(), temp.size() + 1);
+      s.state.store(kReady, std::memory_order_release);
+      slot_ = &s;
+      return;
+    }
+  }
+  ~PendingFile() {
+    if (slot_) slot_->state.store(kFree, std::memory_order_release);
+  }
+  PendingFile(const PendingFile&) = delete;
+  PendingFile& operator=(const PendingFile&) = delete;
+
+ private:
+  PendingSlot* slot_ = nullptr;
+};
 
 void write_all(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {
@@ -38,6 +74,7 @@ void write_file_atomically(const std::string& path,
   temp_name += target.filename().string();
   temp_name += ".tmp." + std::to_string(::getpid());
   const std::string temp = (dir / temp_name).string();
+  const PendingFile pending_file(temp);
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write {}: {}", path, errno_text());
   try {
@@ -60,6 +97,11 @@ void write_file_atomically(const std::string& path,
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void remove_unfinished_files() {
+  for (PendingSlot& s : pending)
+    if (s.state.load(std::memory_order_acquire) == kReady) ::unlink(s.path);
 }
 
 void check_writable_path(const std::string& path) {

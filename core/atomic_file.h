@@ -17,6 +17,11 @@ using WriteBytes = std::function<void(const char* data, size_t size)>;
 void write_file_atomically(const std::string& path, const std::function<void(const WriteBytes&)>& produce);
 void write_file_atomically(const std::string& path, std::string_view content);
 
+// Unlinks the temporary files of the writes in progress, leaving their targets
+// as they were. Async-signal-safe: for a signal handler about to end the
+// process (a second Ctrl-C), which would otherwise leave ".<name>.tmp.<pid>".
+void remove_unfinished_files();
+
 // For a check before long work (training, then --save): throws ck::Error
 // when `path` cannot be written because its directory is missing or is not
 // a directory, saying so and how to fix it.

@@ -242,6 +242,20 @@ TEST_CASE("base64 and atomic files") {
   write_file_atomically((dir / "a.txt").string(), "two");
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);  // no temporary left
   CHECK_THROWS_AS(write_file_atomically((dir / "missing" / "b.txt").string(), "x"), Error);
+  // A signal handler about to end the process removes the temporary file of a
+  // write in progress (here, from inside the write); the target never appears.
+  auto files_in_dir = [&] { return std::distance(fs::directory_iterator(dir), fs::directory_iterator()); };
+  CHECK_THROWS_AS(write_file_atomically((dir / "c.txt").string(),
+                                        [&](const WriteBytes& write) {
+                                          write("x", 1);
+                                          CHECK(files_in_dir() == 2);  // a.txt and .c.txt.tmp.<pid>
+                                          remove_unfinished_files();
+                                          CHECK(files_in_dir() == 1);
+                                        }),
+                  Error);
+  CHECK(!fs::exists(dir / "c.txt"));
+  remove_unfinished_files();  // nothing in progress: a.txt stays
+  CHECK(fs::exists(dir / "a.txt"));
 }
 
 TEST_CASE("run records keep NaN and Inf through the CSV files") {
