@@ -154,7 +154,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   make_parts(ws.dw, parts);
   const int chunk = pixel_chunk(g);
   // The first layer (no dx) with few input channels: direct, without im2col.
-  const bool direct = !dx && conv_direct_applies(g);
+  const bool direct = !dx && conv_direct_weights_applies(g);
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
     if (direct) {
       float* dw_part = part == 0 ? dw : scratch(ws.dw, part, wsize);

@@ -34,7 +34,7 @@ struct Case {
 
 // Strides, padding, edges, kernels larger than the image, and every filter
 // layout: multiples of 16, 8-lane widths (F = 8, 24, 6), padded at 16 lanes
-// with a masked tail (F = 10, 21, 40), a single filter.
+// with a masked tail (F = 10, 21, 40, 11), a single filter; C from 1 to 16.
 const Case kCases[] = {
     {28, 28, 1, 5, 1, true, 32}, {32, 32, 3, 3, 1, false, 32}, {13, 21, 3, 3, 2, true, 16},
     {9, 30, 2, 4, 1, true, 48},  {11, 19, 4, 3, 3, false, 64}, {5, 3, 1, 5, 1, true, 16},
@@ -42,11 +42,14 @@ const Case kCases[] = {
     {28, 28, 1, 5, 1, true, 6},  {13, 21, 3, 3, 2, true, 21},  {9, 30, 2, 4, 1, true, 1},
     {10, 12, 1, 3, 1, true, 8},  {14, 15, 3, 3, 1, true, 24},  {7, 33, 3, 3, 1, true, 6},
     {12, 9, 2, 5, 1, false, 40}, {11, 10, 2, 3, 1, true, 10},
+    // More channels with one vector of filters: LeNet's second layer, C = 16.
+    {14, 14, 6, 5, 1, false, 16}, {9, 11, 16, 3, 1, true, 16},  {10, 13, 7, 3, 2, true, 6},
+    {8, 8, 12, 3, 1, false, 11},  {12, 12, 16, 5, 1, true, 8},
 };
 
 }  // namespace
 
-TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
+TEST_CASE("conv2d_forward_direct matches the reference (C <= 4, or C <= 16 with F <= 16)") {
   Rng rng(21);
   for (const Case& k : kCases)
     for (Activation act :
@@ -54,7 +57,11 @@ TEST_CASE("conv2d_forward_direct matches the reference for C <= 4") {
       const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.K, k.K, k.S, k.S, k.same, k.F);
       CAPTURE(fmt::format("{}x{}x{} k{} s{} {} F{} {}", k.H, k.W, k.C, k.K, k.S,
                           k.same ? "same" : "valid", k.F, activation_name(act)));
-      if (!conv_direct_applies(g)) continue;  // a build without SIMD
+      if (!conv_direct_applies(g)) {
+        // No SIMD, or (AVX2) more filters than one vector: neither pass is direct.
+        CHECK(!conv_direct_weights_applies(g));
+        continue;
+      }
       const int64_t N = 3;
       Tensor x = ck::test::random_tensor({N, k.H, k.W, k.C}, rng);
       Tensor w = ck::test::random_tensor({k.K, k.K, k.C, k.F}, rng);
@@ -89,7 +96,7 @@ TEST_CASE("conv2d_backward's direct weight gradient (no dx, C <= 4) matches the 
       const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.K, k.K, k.S, k.S, k.same, k.F);
       CAPTURE(fmt::format("{}x{}x{} k{} s{} {} F{} threads {}", k.H, k.W, k.C, k.K, k.S,
                           k.same ? "same" : "valid", k.F, threads));
-      if (!conv_direct_applies(g)) continue;
+      if (!conv_direct_weights_applies(g)) continue;  // C > 4, or no SIMD
       const int64_t N = 5;
       Tensor x = ck::test::random_tensor({N, k.H, k.W, k.C}, rng);
       Tensor w = ck::test::random_tensor({k.K, k.K, k.C, k.F}, rng);
