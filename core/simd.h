@@ -109,7 +109,17 @@ struct Lanes8 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
   static vec load_first(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
+#if defined(__AVX512VL__)
+  // AVX2's vmaskmovps store is microcoded on AMD Zen 4 (LeNet's first-layer
+  // forward, 6 filters of 8: 0.46 ms per batch of 64 with it, 0.30 with a
+  // k-mask). The masked load stays: as a k-mask load the first layer's
+  // weight gradient took 0.52 ms instead of 0.41.
+  static void store_first(float* p, vec v, int n) {
+    _mm256_mask_storeu_ps(p, static_cast<__mmask8>((1u << n) - 1), v);
+  }
+#else
   static void store_first(float* p, vec v, int n) { _mm256_maskstore_ps(p, first(n), v); }
+#endif
 };
 #endif
 
