@@ -6,6 +6,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/commands.h"
@@ -13,6 +14,64 @@
 #include "core/error.h"
 #include "core/spec_tokens.h"
 #include "version.h"
+
+namespace {
+
+// The innermost command given ("bench model") and the app that parsed it,
+// whose options a hint names.
+std::pair<const CLI::App*, std::string> innermost_command(const CLI::App& app) {
+  const CLI::App* command = &app;
+  std::string name;
+  while (!command->get_subcommands().empty()) {
+    command = command->get_subcommands()[0];
+    name += (name.empty() ? "" : " ") + command->get_name();
+  }
+  return {command, name};
+}
+
+// What convkit says for a CLI11 parse error: one "convkit..." message and
+// where to look, never CLI11's "Run with --help for more information.".
+std::string parse_error_message(const CLI::App& app, const CLI::ParseError& e) {
+  const auto [command, name] = innermost_command(app);
+  const std::string help = name.empty() ? "convkit --help" : "convkit " + name + " --help";
+  // "The following arguments were not expected: 2 --epoch" names no fix:
+  // point each unknown --flag at the command's nearest option.
+  std::string hints;
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    std::vector<std::string> flags;
+    for (const CLI::Option* option : command->get_options())
+      for (const std::string& long_name : option->get_lnames()) flags.push_back("--" + long_name);
+    for (const std::string& arg : command->remaining())
+      if (arg.starts_with("--")) {
+        const std::string flag = arg.substr(0, arg.find('='));
+        const std::string best = ck::closest_word(flag, flags);
+        hints += fmt::format("convkit {}: unknown option {}{}\n", name, flag,
+                             best.empty() ? "" : fmt::format(" (did you mean {}?)", best));
+      }
+    if (!hints.empty()) return fmt::format("{}see {}\n", hints, help);
+  }
+  // CLI11's "A subcommand is required" does not say which there are.
+  if (command->get_require_subcommand_min() > 0 && command->get_subcommands().empty()) {
+    std::string names;
+    for (const CLI::App* sub : command->get_subcommands([](const CLI::App*) { return true; }))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::string unknown;
+    for (const std::string& arg : command->remaining())
+      if (arg.starts_with("-")) unknown += (unknown.empty() ? "" : ", ") + arg;
+    return fmt::format("convkit: {}{}: {}; see {}\n",
+                       unknown.empty() ? "" : fmt::format("unknown option {}; ", unknown),
+                       name.empty() ? "give a command" : name + " needs a command", names, help);
+  }
+  // "--epochs: 1 required INT:POSITIVE missing" (an option given last, without its value).
+  std::string what = e.what();
+  const size_t colon = what.find(": 1 required ");
+  if (colon != std::string::npos && what.ends_with(" missing"))
+    what = fmt::format("{} needs a value ({})", what.substr(0, colon),
+                       what.substr(colon + 13, what.size() - colon - 13 - 8));
+  return fmt::format("convkit: {}; see {}\n", what, help);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -49,32 +108,13 @@ int main(int argc, char** argv) {
   ck::install_interrupt_handler();
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ExtrasError& e) {
-    // "The following arguments were not expected: 2 --epoch" names no fix:
-    // point each unknown --flag at the command's nearest option.
-    // The innermost command given ("bench model"), whose options the hint names.
-    const CLI::App* command = &app;
-    std::string name;
-    while (!command->get_subcommands().empty()) {
-      command = command->get_subcommands()[0];
-      name += (name.empty() ? "" : " ") + command->get_name();
-    }
-    std::vector<std::string> flags;
-    for (const CLI::Option* option : command->get_options())
-      for (const std::string& name : option->get_lnames()) flags.push_back("--" + name);
-    std::string hints;
-    for (const std::string& arg : command->remaining())
-      if (arg.starts_with("--")) {
-        const std::string flag = arg.substr(0, arg.find('='));
-        const std::string best = ck::closest_word(flag, flags);
-        hints += fmt::format("convkit {}: unknown option {}{}\n", name, flag,
-                             best.empty() ? "" : fmt::format(" (did you mean {}?)", best));
-      }
-    if (hints.empty()) return app.exit(e);
-    fmt::print(stderr, "{}see convkit {} --help\n", hints, name);
-    return 1;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version arrive as "errors" with code 0: CLI11 prints them.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // Every other parse error is a user error like convkit's own: "convkit:
+    // ..." and exit 1 (CLI11 would exit 105, 106, 109... by error kind).
+    fmt::print(stderr, "{}", parse_error_message(app, e));
+    return 1;
   } catch (const ck::Interrupted& e) {
     std::fflush(stdout);
     fmt::print(stderr, "convkit: interrupted: {}\n", e.what());

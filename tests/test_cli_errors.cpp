@@ -7,40 +7,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/cli_helpers.h"
 #include "tests/helpers.h"
 
 namespace fs = std::filesystem;
+using ck::test::convkit;
+using ck::test::has;
+using ck::test::Run;
 
 namespace {
-
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs `convkit <args>` (a shell fragment) with stdout and stderr apart.
-Run convkit(const std::string& args) {
-  const ck::test::TempDir temp;
-  const std::string err_file = temp / "stderr";
-  const std::string command = std::string(CONVKIT_BINARY) + " " + args + " 2>" + err_file + " </dev/null";
-  Run r;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream f(err_file);
-  std::stringstream s;
-  s << f.rdbuf();
-  r.err = s.str();
-  return r;
-}
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A tiny MNIST-style directory: 40 28x28 images, labels 0..9, and a t10k pair.
 struct TinyData {
@@ -212,7 +187,8 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
     CAPTURE(c.args);
     Run r = convkit(c.args);
     CAPTURE(r.err);
-    CHECK(r.code != 0);
+    CHECK(r.code == 1);  // one code for every user error, CLI11's parse errors too
+    CHECK(r.err.starts_with("convkit"));
     CHECK(!has(r.out, "Epoch 1/"));  // nothing was trained
     for (const std::string& w : c.words) CHECK(has(r.err, w));
     CHECK(!has(r.err, "0.000000 to 1797"));  // CLI11's unreadable range message
@@ -297,7 +273,7 @@ TEST_CASE("CLI: a mistyped option names the nearest one, before any work") {
   CHECK(!has(typo.out, "Epoch 1/"));
   // A stray positional word has no option to be near: CLI11's own message stays.
   Run extra = convkit("train extra");
-  CHECK(extra.code != 0);
+  CHECK(extra.code == 1);
   CHECK(has(extra.err, "not expected: extra"));
   // Inside a command group the hint names the whole command.
   Run nested = convkit("bench model --model lenet5 --bacth 8");
