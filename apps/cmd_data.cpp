@@ -37,6 +37,7 @@ struct ExportCli {
 
 void run_export(const ExportCli& c) {
   if (c.to.empty()) fail("give the output directory with --to DIR");
+  check_export_target(c.to);  // before the data is read; --split both writes under it
   DataSplits splits = load_data(c.data);
   ExportOptions o;
   o.format = c.format == "jpeg" ? "jpg" : c.format;

@@ -62,14 +62,25 @@ std::vector<double> parse_ratio(const std::string& text, size_t parts) {
   return out;
 }
 
+void check_export_target(const std::string& dir) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(dir, ec);
+  // A FIFO or device is "a file" too, for the user.
+  if (!fs::exists(status) || fs::is_directory(status)) return;
+  fail("--to {}: it is a file, not a folder; the export writes a folder of class folders: name a "
+       "new folder (e.g. --to {}-images), or remove the file first",
+       dir, fs::path(dir).replace_extension().string());
+}
+
 ExportResult export_images(const Dataset& data, const std::string& dir, const ExportOptions& o) {
   if (!data.is_image() || (!data.is_u8() && !data.streamed()))
     fail("{}: export writes 8-bit images; this data holds {}", data.description,
          data.is_image() ? "float values" : "table rows");
   if (o.format != "png" && o.format != "jpg")
     fail("--format {}: choose png or jpg", o.format);
+  check_export_target(dir);
   std::error_code ec;
-  if (fs::exists(dir, ec) && (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec)))
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
     fail("--to {}: it exists and is not an empty directory; choose a new directory (convkit never "
          "mixes a new export with old files)", dir);
   std::vector<int> classes = o.classes;

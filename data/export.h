@@ -42,6 +42,10 @@ struct ExportResult {
 std::vector<int> parse_class_list(const std::string& text, int num_classes);
 std::vector<double> parse_ratio(const std::string& text, size_t parts);
 
+// Throws ck::Error when `dir` exists and is not a directory (a file given
+// as --to), saying so and what to give instead.
+void check_export_target(const std::string& dir);
+
 // Writes into `dir` (created; must not exist or be empty). Throws ck::Error
 // for a non-empty directory, a streamed or float dataset, bad options, or a
 // file that cannot be written (files already written stay: see ExportRollback).

@@ -73,4 +73,21 @@ TEST_CASE("CLI: --help of every command and --version exit 0 on stdout") {
   }
 }
 
+TEST_CASE("CLI: data export onto an existing file says it is a file, not a folder") {
+  const test::TempDir dir;
+  test::write_text(dir / "shoes.png", "mine");
+  for (const char* split : {"train", "both"}) {
+    CAPTURE(split);
+    const Run r =
+        convkit("data export --to " + (dir / "shoes.png") + " --limit 20 --split " + split);
+    CHECK(r.code == 1);
+    CHECK(r.err == "convkit: --to " + (dir / "shoes.png") +
+                       ": it is a file, not a folder; the export writes a folder of class folders: "
+                       "name a new folder (e.g. --to " +
+                       (dir / "shoes") + "-images), or remove the file first\n");
+    CHECK_FALSE(has(r.out, "Wrote"));
+    CHECK(fs::file_size(dir / "shoes.png") == 4);  // left alone
+  }
+}
+
 }  // namespace ck

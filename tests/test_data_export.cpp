@@ -139,7 +139,9 @@ TEST_CASE("data export: the rollback removes only what was added to a folder") {
     test::write_text(dir / "file", "mine");
     ExportRollback rollback(dir / "file");
     CHECK(test::contains(test::error_of([&] { export_images(data, dir / "file", o); }),
-                         "it exists and is not an empty directory"));
+                         "it is a file, not a folder; the export writes a folder of class "
+                         "folders: name a new folder (e.g. --to " + dir / "file" +
+                             "-images), or remove the file first"));
     CHECK(rollback.undo().empty());
     CHECK(fs::file_size(dir / "file") == 4);
   }
