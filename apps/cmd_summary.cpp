@@ -41,9 +41,23 @@ void setup_summary(CLI::App& cmd) {
       fmt::print("Loss: {}\n", loss_name(saved.model.loss()));
       fmt::print("Preprocessing (applied by predict and evaluate):\n{}",
                  saved.info.preprocessing.details());
-      fmt::print("Classes ({}): {}\n", saved.info.class_names.size(),
-                 fmt::join(saved.info.class_names, ", "));
       const nlohmann::json& t = saved.info.training;
+      const bool regression = saved.info.class_names.empty();
+      if (!regression) {
+        fmt::print("Classes ({}): {}\n", saved.info.class_names.size(),
+                   fmt::join(saved.info.class_names, ", "));
+      } else {
+        // No classes: say what it predicts (not "Classes (0):").
+        const nlohmann::json data = t.value("options", nlohmann::json::object())
+                                        .value("data", nlohmann::json::object());
+        const std::string column = data.value("regression", false)
+                                       ? data.value("label_column", std::string())
+                                       : std::string();
+        const int64_t outputs = shape_size(saved.model.output_shape());
+        fmt::print("Target: regression{}, {} output{}\n",
+                   column.empty() ? "" : fmt::format(" on column \"{}\"", column), outputs,
+                   outputs == 1 ? "" : "s");
+      }
       if (t.contains("epochs") && t["epochs"].is_array()) {
         fmt::print("Trained on {} for {} epochs:\n", t.value("data", std::string("?")),
                    t["epochs"].size());
@@ -51,7 +65,9 @@ void setup_summary(CLI::App& cmd) {
           std::string line = fmt::format("  epoch {:>3}:", e.value("epoch", 0));
           for (const char* key :
                {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}) {
-            if (!e.contains(key)) continue;
+            // A regression run records accuracy 0 (no classes to be right about).
+            if (!e.contains(key) || (regression && std::string(key).ends_with("accuracy")))
+              continue;
             const auto& v = e[key];
             line += fmt::format(" {} {}", key,
                                 v.is_number() ? fmt::format("{:.4f}", v.get<double>()) : v.dump());

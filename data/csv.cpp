@@ -187,6 +187,7 @@ Dataset csv_dataset(const CsvTable& t, const CsvOptions& o) {
   };
   d.targets.resize(n);
   if (o.regression) {
+    d.target_name = o.label_column;
     for (int64_t r = 0; r < n; ++r) {
       double v;
       const std::string& cell = t.rows[r][label_col];

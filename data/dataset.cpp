@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/parallel.h"
 #include "data/image.h"
@@ -47,6 +49,7 @@ Dataset Dataset::subset(const std::vector<int64_t>& indices) const {
   out.sample_shape = sample_shape;
   out.target_size = target_size;
   out.class_names = class_names;
+  out.target_name = target_name;
   out.columns = columns;
   out.description = description;
   out.file_resize = file_resize;
@@ -115,6 +118,26 @@ void split_tail(int64_t n, double fraction, std::vector<int64_t>& train,
   train.clear(), validation.clear();
   for (int64_t i = 0; i < split; ++i) train.push_back(i);
   for (int64_t i = split; i < n; ++i) validation.push_back(i);
+}
+
+std::string describe_targets(const Dataset& data, const std::vector<int64_t>& indices) {
+  if (!data.class_names.empty())
+    return data.num_classes() == 1 ? "1 class" : fmt::format("{} classes", data.num_classes());
+  float lo = INFINITY, hi = -INFINITY;
+  auto see = [&](int64_t i) {
+    for (int j = 0; j < data.target_size; ++j) {
+      lo = std::min(lo, data.targets[i * data.target_size + j]);
+      hi = std::max(hi, data.targets[i * data.target_size + j]);
+    }
+  };
+  if (indices.empty())
+    for (int64_t i = 0; i < data.size(); ++i) see(i);
+  for (int64_t i : indices) see(i);
+  std::string s = data.target_size == 1 ? "regression target" : "regression targets";
+  if (!data.target_name.empty()) s += fmt::format(" \"{}\"", data.target_name);
+  if (data.target_size > 1) s += fmt::format(" ({} values per sample)", data.target_size);
+  if (lo <= hi) s += fmt::format(", {:.4g} to {:.4g}", lo, hi);
+  return s;
 }
 
 void split_stratified(const Dataset& data, double fraction, std::vector<int64_t>& train,

@@ -24,6 +24,7 @@ struct Dataset {
   std::vector<float> targets;     // N * target_size: class index, 0/1, or values
   int target_size = 1;
   std::vector<std::string> class_names;  // empty for regression
+  std::string target_name;        // regression: the target column, for messages
   std::vector<std::string> columns;      // feature names (tables), else empty
   std::string description;        // where the data came from, for messages
   bool sorted_by_class = false;   // image folders: files grouped by class
@@ -48,6 +49,11 @@ struct Dataset {
   void reorder(const std::vector<int64_t>& order);
   int label(int64_t i) const { return static_cast<int>(targets[i * target_size]); }
 };
+
+// What the targets are, for messages: "10 classes", or for numeric targets
+// "regression target \"price\", 0.5 to 31.2" (range over `indices`, or every
+// sample when empty). Never "0 classes".
+std::string describe_targets(const Dataset& data, const std::vector<int64_t>& indices = {});
 
 // Keras's validation_split: the last `fraction` of the samples (before any
 // shuffling) become validation. Requires: 0 <= fraction < 1.

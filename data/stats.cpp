@@ -96,6 +96,9 @@ std::string format_stats(const DataSplits& splits) {
   if (!d.class_names.empty()) {
     s += "Classes (training split):\n" + class_table(d);
     if (splits.test) s += "Classes (test split):\n" + class_table(*splits.test);
+  } else {
+    s += "  target:         " + describe_targets(d) + " (training split)" +
+         (splits.test ? "; " + describe_targets(*splits.test) + " (test split)" : "") + "\n";
   }
   if (!splits.images.sizes.empty()) {
     const auto& sizes = splits.images.sizes;

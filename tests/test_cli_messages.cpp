@@ -90,4 +90,28 @@ TEST_CASE("CLI: data export onto an existing file says it is a file, not a folde
   }
 }
 
+TEST_CASE("CLI: regression data is described by its target, never as 0 classes") {
+  const test::TempDir dir;
+  std::ofstream(dir / "r.csv") << "x,price\n1,2.5\n2,4\n3,6\n4,8\n5,10.5\n";
+  const std::string data = "--data " + (dir / "r.csv") + " --label-column price --regression";
+  const Run train = convkit("train " + data +
+                            " --model 'dense(4,relu) dense(1)' --epochs 1 --validation-split 0.2 "
+                            "--save " + (dir / "r.safetensors"));
+  CAPTURE(train.err);
+  REQUIRE(train.code == 0);
+  CHECK(has(train.out, "r.csv: 4 training samples 1 features (regression target \"price\", 2.5 to "
+                       "8), 1 validation\n"));
+  CHECK_FALSE(has(train.out, "classes"));
+  const Run stats = convkit("data stats " + data);
+  REQUIRE(stats.code == 0);
+  CHECK(has(stats.out, "  target:         regression target \"price\", 2.5 to 10.5 (training split)\n"));
+  CHECK_FALSE(has(stats.out, "0 classes"));
+  const Run summary = convkit("summary " + (dir / "r.safetensors"));
+  REQUIRE(summary.code == 0);
+  CHECK(has(summary.out, "Target: regression on column \"price\", 1 output\n"));
+  CHECK_FALSE(has(summary.out, "Classes (0)"));
+  CHECK_FALSE(has(summary.out, "accuracy"));
+  CHECK(has(summary.out, "  epoch   1: loss "));
+}
+
 }  // namespace ck
