@@ -172,6 +172,10 @@ ExportResult export_images(const Dataset& data, const std::string& dir, const Ex
   if (result.stopped) return result;  // no export.json: it would vouch for a partial folder
   nlohmann::json manifest = {{"source", data.description}, {"format", o.format}, {"seed", o.seed},
                              {"classes", result.class_dirs}, {"counts", result.counts}};
+  // The names before they were made safe for a file system, for training on the export.
+  std::vector<std::string> names;
+  for (int k : classes) names.push_back(data.class_names[k]);
+  manifest["class_names"] = names;
   if (o.max_side) manifest["random_size"] = {o.min_side, o.max_side};
   if (o.height) manifest["size"] = {o.height, o.width};
   const std::string text = manifest.dump(2) + "\n";

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
@@ -35,6 +36,40 @@ std::string list_names(const std::vector<std::string>& names) {
 }
 
 bool hidden(const fs::path& p) { return p.filename().string().starts_with("."); }
+
+// The class names `convkit data export` folders stand for: with folders
+// "0-T-shirt-top", "1-Trouser", ... (indices 0..K-1 in order, padded as
+// class_folder_name pads them) the names are those export.json lists, else
+// the part after the dash. Empty for any other folders: they name themselves.
+// find_class_folder() maps the folders back to these names, so a test split
+// or evaluate --data reads the same folders.
+std::vector<std::string> exported_class_names(const fs::path& root,
+                                              const std::vector<std::string>& folders) {
+  std::vector<std::string> names;
+  for (const std::string& folder : folders) {
+    const size_t dash = folder.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == folder.size() ||
+        !std::all_of(folder.begin(), folder.begin() + dash,
+                     [](unsigned char c) { return std::isdigit(c) != 0; }))
+      return {};
+    names.push_back(folder.substr(dash + 1));
+  }
+  // export.json keeps the names before they were made safe ("T-shirt/top").
+  try {
+    const std::vector<uint8_t> bytes = read_file_bytes((root / "export.json").string(), 1 << 20);
+    const nlohmann::json manifest = nlohmann::json::parse(bytes.begin(), bytes.end());
+    if (manifest.at("classes").get<std::vector<std::string>>() == folders)
+      names = manifest.at("class_names").get<std::vector<std::string>>();
+  } catch (const std::exception&) {
+    // No export.json, an older one or edited by hand: the folder names' part after the dash.
+  }
+  for (size_t k = 0; k < folders.size(); ++k)
+    if (names.size() != folders.size() || names[k].empty() ||
+        class_folder_name(names, static_cast<int>(k)) != folders[k] ||
+        std::find(names.begin(), names.begin() + k, names[k]) != names.begin() + k)
+      return {};
+  return names;
+}
 
 }  // namespace
 
@@ -83,7 +118,15 @@ ImageList scan_image_folder(const std::string& root, const std::vector<std::stri
          "(an IDX dataset as train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]), "
          "or pass a list file of \"path,label\" lines",
          root, loose_images ? fmt::format(" (it holds {} images directly)", loose_images) : "", root);
-  list.class_names = class_names.empty() ? classes : class_names;
+  list.class_names = class_names;
+  if (list.class_names.empty()) {
+    list.class_names = exported_class_names(root, classes);
+    if (!list.class_names.empty())
+      list.note = fmt::format("class names from the folders `convkit data export` wrote (\"{}\" is "
+                              "\"{}\")", classes[0], list.class_names[0]);
+    else
+      list.class_names = classes;
+  }
   for (const std::string& name : classes) {
     const int label = find_class_folder(name, list.class_names);
     if (label < 0)

@@ -26,6 +26,7 @@ struct ImageList {
   std::string description;      // "image folder data/pets (2 classes)"
   int64_t ignored = 0;          // files skipped for their extension
   bool sorted_by_class = false;
+  std::string note;             // where the class names came from, when not the folder names
 };
 
 // The image extensions Keras accepts: .jpg .jpeg .png .bmp .gif (any case).
@@ -42,6 +43,10 @@ int find_class_folder(const std::string& folder, const std::vector<std::string>&
 
 // root/<class>/**/<image>. `class_names` fixes the classes (a test split):
 // folders must be among them, by name or as exported (find_class_folder).
+// Without them, the folder names are the class names, except for the folders
+// `convkit data export` writes ("0-T-shirt-top", "1-Trouser", ... indices
+// 0..K-1 in order), which stand for the exported names ("T-shirt/top" from
+// the export.json beside them, else "T-shirt-top").
 // Throws ck::Error for a root without class folders, an empty class folder,
 // or an unknown class (listing the expected names).
 ImageList scan_image_folder(const std::string& root,

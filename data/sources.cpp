@@ -167,6 +167,7 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
         }
         for (auto& w : out.images.warnings) out.warnings.push_back(w);
         for (auto& n : out.images.notes) out.notes.push_back(n);
+        if (!list.note.empty()) out.notes.push_back(list.note);
         if (list.ignored)
           out.notes.push_back(fmt::format("ignored {} files that are not regular .jpg .jpeg .png .bmp .gif files", list.ignored));
       }
@@ -219,6 +220,13 @@ void match_classes(Dataset& data, const std::vector<std::string>& names) {
                                 class_folder_name(data.class_names, static_cast<int>(k)));
       if (it != names.end()) j = static_cast<int>(it - names.begin());
     }
+    // A model trained on an export without its export.json names class k
+    // "T-shirt-top" (its folder "0-T-shirt-top" without the index): the same
+    // folder name at the same index.
+    if (j < 0 && k < names.size() && data.class_names.size() == names.size() &&
+        class_folder_name(data.class_names, static_cast<int>(k)) ==
+            class_folder_name(names, static_cast<int>(k)))
+      j = static_cast<int>(k);
     if (j < 0) {
       // Unnamed classes ("0".."9") are matched by index when the counts agree.
       const std::string& n = data.class_names[k];

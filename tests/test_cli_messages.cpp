@@ -114,4 +114,64 @@ TEST_CASE("CLI: regression data is described by its target, never as 0 classes")
   CHECK(has(summary.out, "  epoch   1: loss "));
 }
 
+TEST_CASE("data: class folders as data export names them give the exported class names") {
+  const test::TempDir dir;
+  auto png = [&](const std::string& path) {
+    test::write_bytes(dir / path, encode_png(test::ramp_image(4, 4, 1)));
+  };
+  png("a/0-cat/1.png"), png("a/1-dog-or-wolf/2.png");
+  const ImageList a = scan_image_folder(dir / "a");
+  CHECK(a.class_names == std::vector<std::string>{"cat", "dog-or-wolf"});
+  CHECK(a.labels == std::vector<int>{0, 1});
+  CHECK(a.note == "class names from the folders `convkit data export` wrote (\"0-cat\" is \"cat\")");
+  // The same folders read with those names (a test split) find their classes.
+  CHECK(scan_image_folder(dir / "a", a.class_names).labels == std::vector<int>{0, 1});
+  // Not 0..K-1 in order, padded otherwise, or no dash: the folder names stay.
+  png("b/0-cat/1.png"), png("b/2-dog/2.png");
+  png("c/00-cat/1.png"), png("c/01-dog/2.png");
+  png("d/0-cat/1.png"), png("d/dog/2.png");
+  png("e/0-cat/1.png"), png("e/1-cat/2.png");
+  CHECK(scan_image_folder(dir / "b").class_names == std::vector<std::string>{"0-cat", "2-dog"});
+  CHECK(scan_image_folder(dir / "c").class_names == std::vector<std::string>{"00-cat", "01-dog"});
+  CHECK(scan_image_folder(dir / "d").class_names == std::vector<std::string>{"0-cat", "dog"});
+  CHECK(scan_image_folder(dir / "e").class_names == std::vector<std::string>{"0-cat", "1-cat"});
+  CHECK(scan_image_folder(dir / "e").note.empty());
+}
+
+TEST_CASE("CLI: a model trained on a Fashion-MNIST export predicts the source's class names") {
+  const test::TempDir dir;
+  const std::string exp = dir / "exp", model = dir / "m.safetensors";
+  REQUIRE(convkit("data export --to " + exp + " --limit 40 --split both --test-limit 20").code == 0);
+  const Run train = convkit("train --data " + exp +
+                            " --model 'flatten dense(10,softmax)' --epochs 1 --save " + model);
+  CAPTURE(train.err);
+  REQUIRE(train.code == 0);
+  CHECK(has(train.out, "class names from the folders `convkit data export` wrote "
+                       "(\"0-T-shirt-top\" is \"T-shirt/top\")"));
+  const Run summary = convkit("summary " + model);
+  CHECK(has(summary.out, "Classes (10): T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, "
+                         "Shirt, Sneaker, Bag, Ankle boot\n"));
+  const Run predict = convkit("predict --model " + model + " " + exp + "/test/1-Trouser");
+  CAPTURE(predict.err);
+  CHECK(predict.code == 0);
+  CHECK(has(predict.out, "Trouser"));
+  CHECK_FALSE(has(predict.out, "1-Trouser:"));
+  CHECK_FALSE(has(predict.out, "0-T-shirt-top"));
+  // The export's own test folders, and the source itself, are read with those names.
+  const Run on_export = convkit("evaluate " + model + " --data " + exp);
+  CAPTURE(on_export.err);
+  CHECK(on_export.code == 0);
+  CHECK(has(on_export.out, "20 samples"));
+  // Without export.json the names are the folders' after the dash ("T-shirt-top"),
+  // and still match the source's "T-shirt/top".
+  fs::remove(exp + "/train/export.json");
+  const std::string model2 = dir / "m2.safetensors";
+  REQUIRE(convkit("train --data " + exp + " --model 'flatten dense(10,softmax)' --epochs 1 --save " +
+                  model2).code == 0);
+  CHECK(has(convkit("summary " + model2).out, "Classes (10): T-shirt-top, Trouser,"));
+  const Run on_source = convkit("evaluate " + model2 + " --data fashion-mnist --limit 50");
+  CAPTURE(on_source.err);
+  CHECK(on_source.code == 0);
+}
+
 }  // namespace ck
