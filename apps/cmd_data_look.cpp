@@ -3,13 +3,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <numeric>
 
 #include "apps/commands.h"
 #include "apps/data_options.h"
 #include "apps/model_builder.h"
 #include "apps/trainer.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/format.h"
 #include "core/parallel.h"
@@ -36,6 +39,13 @@ struct LookCli {
 
 void run_preview(const LookCli& c) {
   if (c.count < 1 || c.count > 1024) fail("--count must be 1..1024, got {}", c.count);
+  // Checked before the data is read; a PNG under another name (--out table.csv)
+  // would silently replace that file.
+  std::string ext = std::filesystem::path(c.out).extension().string();
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (ext != ".png")
+    fail("--out {}: preview writes a PNG image; name a .png file, e.g. --out preview.png", c.out);
+  check_writable_path(c.out);
   auto p = prepare_data(c.data, c.count, c.seed);
   if (!p->train_set().is_image()) fail("{} holds table rows; preview shows images", p->train_set().description);
   // The same samples without augmentation: same seed, so the same order.

@@ -65,7 +65,9 @@ std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre)
   };
   for (const std::string& input : o.inputs) {
     std::error_code ec;
-    if (!fs::exists(input, ec)) fail("{} not found", input);
+    if (!fs::exists(input, ec))
+      fail("{} not found; check the path (predict takes image files, folders of images and .csv "
+           "files)", input);
     if (fs::is_directory(input, ec)) {
       std::vector<std::string> files;
       for (const auto& e : fs::recursive_directory_iterator(input, ec))
@@ -78,6 +80,8 @@ std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre)
         fail("{} is a table, but {} takes {} images", input, o.model,
              shape_compact(pre.stored_shape));
       CsvTable table = read_csv(input);
+      if (table.rows.empty())  // else nothing printed and exit 0
+        fail("{} has a header but no rows to predict; add a row of values per sample", input);
       for (size_t r = 0; r < table.rows.size(); ++r) {
         Item item{fmt::format("{} line {}", input, table.lines[r]), Tensor(pre.input_shape())};
         pre.row_input(table.header, table.rows[r], item.name, item.x.data());

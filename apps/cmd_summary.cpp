@@ -1,6 +1,7 @@
 // convkit summary: print a model's layers, output shapes, parameters and FLOPs.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "apps/commands.h"
@@ -77,6 +78,13 @@ void setup_summary(CLI::App& cmd) {
       }
       return;
     }
+    // A folder (a run or checkpoint directory) read as a spec would be "unknown layer".
+    const std::span<const Preset> known = presets();
+    const bool preset = std::any_of(known.begin(), known.end(),
+                                    [&](const Preset& p) { return p.name == o->model; });
+    if (!preset && std::filesystem::is_directory(o->model))
+      fail("{} is a directory; summary takes a preset, a layer spec, or a saved model file "
+           "(a .safetensors file in it?)", o->model);
     // A path that is not there (not a spec: no layer has '/' or a file's extension).
     const std::filesystem::path as_path(o->model);
     if (o->model.find('(') == std::string::npos &&

@@ -25,6 +25,7 @@ SourceOptions model_source_options(const DataOptions& options, const Preprocessi
   s.columns = pre.columns;
   s.stored_shape = pre.stored_shape;
   s.allow_missing = pre.impute != Impute::none;
+  s.for_saved_model = true;
   if (pre.images && pre.stored_shape.size() == 3) {
     s.channels = static_cast<int>(pre.stored_shape[2]);
     if (pre.resize)

@@ -172,8 +172,12 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
 SafeTensors read_safetensors(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{} not found", path);
-  if (fs::is_directory(path, ec)) fail("{} is a directory, not a model file", path);
+  if (!fs::exists(path, ec))
+    fail("{} not found; check the path (model files are the .safetensors files `convkit train "
+         "--save FILE` writes)", path);
+  if (fs::is_directory(path, ec))
+    fail("{} is a directory, not a model file; give a .safetensors file (as `convkit train --save "
+         "FILE` writes)", path);
   const uintmax_t size = fs::file_size(path, ec);
   if (ec) fail("cannot read {}: {}", path, ec.message());
   if (size > kMaxData + kMaxHeader + 8) fail("{} is larger than 4 GiB; it is not a convkit model", path);

@@ -67,6 +67,11 @@ void fit_geometry(Dataset& d, const SourceOptions& o, DataSplits& out, bool is_t
   if (o.stored_shape) {
     h = static_cast<int>((*o.stored_shape)[0]), w = static_cast<int>((*o.stored_shape)[1]);
     c = static_cast<int>((*o.stored_shape)[2]);
+    if ((h != h0 || w != w0) && !o.resize && o.for_saved_model)
+      fail("{} holds {}x{} images but the model takes {}x{}; its preprocessing records no resize "
+           "(the training images were all {}x{}), so convkit will not guess one: resize the "
+           "images to {}x{}, or retrain with --resize {}x{}",
+           d.description, h0, w0, h, w, h, w, h, w, h, w);
     if ((h != h0 || w != w0) && !o.resize)
       fail("{} holds {}x{} images but the training images are {}x{}; pass --resize {}x{} to "
            "resize both", d.description, h0, w0, h, w, h, w);

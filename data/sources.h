@@ -37,6 +37,8 @@ struct SourceOptions {
   std::vector<std::string> class_names;
   std::optional<Shape> stored_shape;
   std::vector<std::string> columns;
+  // A saved model's data (evaluate): there is no --resize to suggest.
+  bool for_saved_model = false;
 };
 
 struct DataSplits {

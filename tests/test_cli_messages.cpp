@@ -174,4 +174,67 @@ TEST_CASE("CLI: a model trained on a Fashion-MNIST export predicts the source's 
   CHECK(on_source.code == 0);
 }
 
+
+TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview") {
+  const test::TempDir dir;
+  fs::create_directories(dir / "folder");
+  std::ofstream(dir / "r.csv") << "x,y\n1,2\n2,4\n3,6\n";
+  std::ofstream(dir / "header.csv") << "x,y\n";
+  test::write_bytes(dir / "photo.png", encode_png(test::ramp_image(4, 4, 1)));
+  const std::string model = dir / "r.safetensors";
+  REQUIRE(convkit("train --data " + (dir / "r.csv") + " --label-column y --regression --model "
+                  "'dense(1)' --epochs 1 --save " + model).code == 0);
+  struct Case {
+    std::string args, err;
+  };
+  const std::vector<Case> cases = {
+      {"predict --model " + (dir / "nope.safetensors") + " " + (dir / "photo.png"),
+       "convkit: " + (dir / "nope.safetensors") + " not found; check the path (model files are "
+       "the .safetensors files `convkit train --save FILE` writes)\n"},
+      {"evaluate " + (dir / "folder"),
+       "convkit: " + (dir / "folder") + " is a directory, not a model file; give a .safetensors "
+       "file (as `convkit train --save FILE` writes)\n"},
+      {"summary " + (dir / "folder"),
+       "convkit: " + (dir / "folder") + " is a directory; summary takes a preset, a layer spec, "
+       "or a saved model file (a .safetensors file in it?)\n"},
+      {"predict --model " + model + " " + (dir / "nope.png"),
+       "convkit: " + (dir / "nope.png") + " not found; check the path (predict takes image "
+       "files, folders of images and .csv files)\n"},
+      // A header and no rows printed nothing and exited 0.
+      {"predict --model " + model + " " + (dir / "header.csv"),
+       "convkit: " + (dir / "header.csv") + " has a header but no rows to predict; add a row of "
+       "values per sample\n"},
+      {"predict --model " + model + " " + (dir / "photo.png"),
+       "convkit: " + (dir / "photo.png") + ": this model takes 1 feature, not an image; give a "
+       ".csv file with the columns it was trained on (x)\n"},
+      // A PNG under the name of the table replaced the table.
+      {"data preview --data synthetic:images=20,shape=8x8x1,classes=2 --out " + (dir / "r.csv"),
+       "convkit: --out " + (dir / "r.csv") + ": preview writes a PNG image; name a .png file, "
+       "e.g. --out preview.png\n"},
+      {"data preview --data synthetic:images=20,shape=8x8x1,classes=2 --out " +
+           (dir / "folder.png/x.png"),
+       "convkit: cannot write " + (dir / "folder.png/x.png") + ": the directory " +
+           (dir / "folder.png") + " does not exist (create it first: mkdir -p " +
+           (dir / "folder.png") + ")\n"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    const Run r = convkit(c.args);
+    CHECK(r.code == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err == c.err);
+  }
+  CHECK(fs::file_size(dir / "r.csv") == 16);
+  // evaluate has no --resize: data of another size is told what to do instead.
+  const std::string images = dir / "i.safetensors";
+  REQUIRE(convkit("train --data synthetic:images=20,shape=8x8x1,classes=2 --model "
+                  "'flatten dense(2,softmax)' --epochs 1 --save " + images).code == 0);
+  const Run sized = convkit("evaluate " + images + " --data synthetic:images=20,shape=6x6x1,classes=2");
+  CHECK(sized.code == 1);
+  CHECK(has(sized.err, " holds 6x6 images but the model takes 8x8; its preprocessing records no "
+                       "resize (the training images were all 8x8), so convkit will not guess one: "
+                       "resize the images to 8x8, or retrain with --resize 8x8\n"));
+  CHECK_FALSE(has(sized.err, "pass --resize"));  // the table is still there
+}
+
 }  // namespace ck
