@@ -190,7 +190,10 @@ std::string PreparedData::describe() const {
   const Dataset& d = splits.train;
   std::string s = fmt::format("  data:          {}: {} training samples {}{} ({})", splits.name,
                               with_commas(train_indices.size()), shape_compact(d.sample_shape),
-                              d.is_image() ? "" : " features", describe_targets(d, train_indices));
+                              d.is_image()             ? ""
+                              : d.sample_size() == 1   ? " feature"
+                                                       : " features",
+                              describe_targets(d, train_indices));
   if (!validation_indices.empty())
     s += fmt::format(", {} validation", with_commas(validation_indices.size()));
   if (splits.test) s += fmt::format(", {} test", with_commas(splits.test->size()));

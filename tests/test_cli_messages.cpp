@@ -99,7 +99,7 @@ TEST_CASE("CLI: regression data is described by its target, never as 0 classes")
                             "--save " + (dir / "r.safetensors"));
   CAPTURE(train.err);
   REQUIRE(train.code == 0);
-  CHECK(has(train.out, "r.csv: 4 training samples 1 features (regression target \"price\", 2.5 to "
+  CHECK(has(train.out, "r.csv: 4 training samples 1 feature (regression target \"price\", 2.5 to "
                        "8), 1 validation\n"));
   CHECK_FALSE(has(train.out, "classes"));
   const Run stats = convkit("data stats " + data);
