@@ -11,7 +11,9 @@
 namespace ck {
 
 // Thrown at a safe point after an interrupt; apps/main.cpp prints
-// "convkit: interrupted: <message>" and exits 130, as a shell expects.
+// "convkit: interrupted: <message>" and exits 130 after Ctrl-C, or
+// "convkit: terminated (SIGTERM): <message>" and exits 143 after SIGTERM,
+// as a shell expects (128 + the signal).
 struct Interrupted : Error {
   using Error::Error;
 };
@@ -31,6 +33,11 @@ class StopPoint {
 
 // True once a signal arrived inside a StopPoint scope.
 bool interrupt_requested();
+// That signal (SIGINT or SIGTERM), or 0.
+int interrupt_signal();
+// What stopped the work, as messages and records name it: "interrupted"
+// (Ctrl-C, or no signal) or "terminated (SIGTERM)".
+const char* interrupt_name();
 // Throws Interrupted(what_happened) when interrupt_requested().
 void throw_if_interrupted(const std::string& what_happened);
 

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -117,8 +118,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const ck::Interrupted& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "convkit: interrupted: {}\n", e.what());
-    return 130;  // 128 + SIGINT, what a shell reports for Ctrl-C
+    fmt::print(stderr, "convkit: {}: {}\n", ck::interrupt_name(), e.what());
+    // 128 + the signal, what a shell reports: 130 for Ctrl-C, 143 for SIGTERM.
+    return ck::interrupt_signal() == SIGTERM ? 128 + SIGTERM : 128 + SIGINT;
   } catch (const ck::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "convkit: {}\n", e.what());

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "apps/interrupt.h"
 #include "apps/layer_health.h"
 #include "apps/nonfinite.h"
 #include "apps/raster.h"
@@ -282,7 +283,7 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
 }
 
 void RunRecorder::on_stop(const TrainPosition& next) {
-  close("interrupted " + describe_position(next, run_.steps_per_epoch));
+  close(std::string(interrupt_name()) + " " + describe_position(next, run_.steps_per_epoch));
 }
 
 void RunRecorder::finish(const std::string& stopped_because) {

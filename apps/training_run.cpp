@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
+
 #include "apps/interrupt.h"
 #include "apps/model_builder.h"
 #include "apps/run_recorder.h"
@@ -189,7 +191,8 @@ TrainingOutcome execute_training(TrainingRun& run, const ExecuteOptions& how) {
     // The recorder and the checkpoint writer have written (on_stop): say where.
     std::string message = e.what();
     if (!how.run_dir.empty())
-      message += fmt::format("\n  the run is recorded in {} (marked interrupted)", how.run_dir);
+      message += fmt::format("\n  the run is recorded in {} (marked {})", how.run_dir,
+                             interrupt_signal() == SIGTERM ? "terminated" : "interrupted");
     if (checkpoints) message += fmt::format("\n  checkpoint: {}", checkpoints->last_saved());
     throw Interrupted(message);
   } catch (const Error& e) {

@@ -5,49 +5,26 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
-#include <thread>
 
 #include "apps/checkpoint.h"
 #include "apps/run_record.h"
 #include "helpers.h"
+#include "process_helpers.h"
 
 using namespace ck;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Polls generously (a loaded machine is slow to start); false if `ready` never held.
-bool wait_for(const std::function<bool()>& ready) {
-  for (int i = 0; i < 12000; ++i) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
+using test::contains;
+std::string read(const std::string& path) { return test::read_text(path); }
 
 // Sends SIGINT once `ready` holds; returns the exit code (-1: killed by a signal).
 int interrupt_when(pid_t pid, const std::function<bool()>& ready) {
-  const bool sent = wait_for(ready) && kill(pid, SIGINT) == 0;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  REQUIRE(sent);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int code = test::signal_when(pid, SIGINT, ready);
+  return code < 0 ? -1 : code;
 }
 
 const std::vector<std::string> kRun = {"train", "--model", "lenet5", "--limit", "3000",
@@ -134,4 +111,52 @@ TEST_CASE("repro: Ctrl-C during a training stops the experiment and removes its 
   CHECK(code == 130);
   CHECK(contains(errors, "convkit: interrupted: repro class-weights: training stopped at epoch 1, step "));
   CHECK(!fs::exists(work));
+}
+
+namespace {
+
+// The newest checkpoint's file name in `dir`, or "" before there is one.
+std::string newest_checkpoint(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return "";
+  const std::optional<std::string> latest = latest_checkpoint(dir);
+  return latest ? fs::path(*latest).filename().string() : "";
+}
+
+}  // namespace
+
+TEST_CASE("train: SIGTERM is named as such, exits 143, and checkpoints like Ctrl-C") {
+  const test::TempDir temp;
+  const std::string run_dir = temp / "run", ckpt = temp / "ckpt";
+  const std::string out = temp / "out.txt", err = temp / "err.txt";
+  const pid_t pid = test::spawn_convkit(
+      with({"--run-dir", run_dir, "--checkpoint-dir", ckpt, "--checkpoint-every", "5"}), out, err);
+  // After the first checkpoint of the first epoch: 89 of its 94 steps are still to run.
+  const int code = test::signal_when(pid, SIGTERM, [&] {
+    return newest_checkpoint(ckpt).starts_with("ckpt-e0000-s");
+  });
+  const std::string errors = read(err);
+  INFO(read(out), errors);
+  CHECK(code == 143);
+  CHECK(contains(errors, "\nconvkit: terminated (SIGTERM): stopping at the next safe point (a second signal "
+                         "quits at once)\n"));
+  CHECK(!contains(errors, "Ctrl-C"));
+
+  const std::optional<std::string> latest = latest_checkpoint(ckpt);
+  REQUIRE(latest);
+  const TrainPosition stopped = read_checkpoint(*latest).position;
+  REQUIRE(stopped.epoch == 0);
+  REQUIRE(stopped.step > 0);
+  const RunRecord run = read_run_dir(run_dir);
+  const std::string where = describe_position(stopped, run.steps_per_epoch);
+  CHECK(contains(errors, "convkit: terminated (SIGTERM): training stopped " + where + "\n  the run is recorded in " +
+                             run_dir + " (marked terminated)\n  checkpoint: " + *latest +
+                             "\n  resume with: convkit train --resume " + ckpt + " --threads 2\n"));
+  CHECK(run.status == "terminated (SIGTERM) " + where);
+  CHECK(static_cast<int64_t>(run.steps.size()) == stopped.step);
+
+  std::string output;
+
+  REQUIRE(test::run_convkit("train --resume " + ckpt + " --threads 2", output) == 0);
+  CHECK(read_run_dir(run_dir).status == "finished");
 }

@@ -1,0 +1,48 @@
+#pragma once
+// Helpers for tests that run the convkit binary in the background and signal
+// it (tests/helpers.h starts it: spawn_convkit).
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace ck::test {
+
+// A file's whole text, or "" when it cannot be read (yet).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Polls generously (a loaded machine is slow to start); false if `ready` never held.
+inline bool wait_for(const std::function<bool()>& ready) {
+  for (int i = 0; i < 12000; ++i) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// Sends `signal` once `ready` holds; returns the exit code, or -(the signal)
+// when the process was killed by one.
+inline int signal_when(pid_t pid, int signal, const std::function<bool()>& ready) {
+  const bool sent = wait_for(ready) && kill(pid, signal) == 0;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(sent);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+}
+
+}  // namespace ck::test
