@@ -73,11 +73,40 @@ std::string eval_name(const RunRecord& run) {
 
 namespace {
 
+// Most rules read per-epoch figures (the probe, layer health, held-out loss):
+// a run stopped inside its first epoch has none, and finding nothing there
+// does not make it healthy.
+void rule_no_finished_epoch(DiagnosisContext& c) {
+  const RunRecord& r = c.run;
+  if (!r.epochs.empty()) return;
+  std::string where;
+  if (r.status.starts_with("interrupted") || r.status.starts_with("terminated"))
+    where = "it was " + r.status;
+  else if (r.status.starts_with("stopped"))
+    where = "it " + r.status;
+  else if (!r.steps.empty())
+    where = fmt::format("its record ends at epoch {}, step {} of {}; status \"{}\"{}",
+                        r.steps.back().epoch + 1, r.steps.back().step + 1, r.steps_per_epoch,
+                        r.status, r.status == "running" ? ": still running, or killed" : "");
+  else
+    where = fmt::format("no step is recorded; status \"{}\"", r.status);
+  Finding f("no-finished-epoch", Severity::warning,
+            fmt::format("too little to judge: no epoch finished ({})", where));
+  f.add("steps", static_cast<double>(r.steps.size()),
+        fmt::format("{} of {} steps of the first epoch recorded", r.steps.size(), r.steps_per_epoch));
+  f.threshold = "at least one finished epoch (the per-epoch figures most rules read)";
+  f.fix = "resume the run (convkit train --resume CHECKPOINT-DIR) or train at least one epoch, "
+          "then diagnose again";
+  c.found.push_back(f);
+}
+
 using Rule = void (*)(DiagnosisContext&);
 
 // Root causes first: a later rule reads what an earlier one found, so that a
 // symptom is attributed to its cause instead of raising an alarm of its own.
 constexpr Rule kRules[] = {
+    // What the record can show
+    rule_no_finished_epoch,
     // Data the model is given
     rule_input_non_finite,
     rule_input_scale,

@@ -155,7 +155,12 @@ TEST_CASE("train: SIGTERM is named as such, exits 143, and checkpoints like Ctrl
   CHECK(run.status == "terminated (SIGTERM) " + where);
   CHECK(static_cast<int64_t>(run.steps.size()) == stopped.step);
 
+  // Stopped inside its first epoch: diagnose has too little to judge, and says where it stopped.
   std::string output;
+  REQUIRE(test::run_convkit("diagnose " + run_dir, output) == 0);
+  CHECK(contains(output, "warning [no-finished-epoch] too little to judge: no epoch finished (it was terminated "
+                         "(SIGTERM) " + where + ")\n"));
+  CHECK(!contains(output, "healthy"));
 
   REQUIRE(test::run_convkit("train --resume " + ckpt + " --threads 2", output) == 0);
   CHECK(read_run_dir(run_dir).status == "finished");

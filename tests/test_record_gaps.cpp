@@ -1,0 +1,77 @@
+// Run records that are short, built by hand: a run stopped inside its first
+// epoch (diagnose has too little to judge, the plots say what they draw).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "apps/diagnose.h"
+#include "apps/run_record.h"
+#include "process_helpers.h"
+
+using namespace ck;
+
+namespace {
+
+// A 10-class run with one conv layer: `steps` steps of 20 per epoch from
+// step `from` on (0-based, across epochs), and an epoch record for each
+// epoch those steps complete.
+RunRecord run_of(int64_t from, int64_t steps, std::string status) {
+  RunRecord r;
+  r.classes = 10;
+  r.loss = "sparse_categorical_crossentropy";
+  r.optimizer = "adam";
+  r.steps_per_epoch = 20;
+  r.epochs_planned = 2;
+  r.initial_loss = 2.3;
+  r.status = std::move(status);
+  r.layers = {{"conv2d_1", "conv2d", "relu", {8, 8, 4}, 40}, {"flatten_1", "flatten", "linear", {256}, 0}};
+  for (int64_t i = from; i < from + steps; ++i) {
+    StepRecord s;
+    s.epoch = static_cast<int>(i / 20), s.step = i % 20;
+    s.loss = 2.3 - 0.01 * i;
+    s.learning_rate = 0.001;
+    s.grad_norm = 1;
+    s.samples = 32;
+    r.steps.push_back(s);
+    if (s.step == 19) {
+      EpochRecord e;
+      e.epoch = s.epoch;
+      e.loss = s.loss;
+      e.samples = 640;
+      LayerHealth h;
+      h.grad_norm = 0.5, h.update_ratio = 1e-3, h.param_norm = 3;
+      e.layers = {h, LayerHealth{}};
+      r.epochs.push_back(e);
+    }
+  }
+  return r;
+}
+
+const Finding* find(const std::vector<Finding>& f, const std::string& id) {
+  for (const Finding& x : f)
+    if (x.id == id) return &x;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("diagnose: a run stopped inside its first epoch is too little to judge, not healthy") {
+  const RunRecord r = run_of(0, 7, "interrupted at epoch 1, step 7 of 20");
+  const std::vector<Finding> findings = diagnose(r);
+  const Finding* f = find(findings, "no-finished-epoch");
+  REQUIRE(f);
+  CHECK(f->severity == Severity::warning);
+  CHECK(f->title == "too little to judge: no epoch finished (it was interrupted at epoch 1, step 7 of 20)");
+  CHECK(f->value("steps") == 7);
+  const std::string text = format_findings(findings);
+  CHECK(!test::contains(text, "healthy"));
+
+  // Killed (the record still says "running"): the position comes from the steps.
+  const std::vector<Finding> after_kill = diagnose(run_of(0, 5, "running"));
+  const Finding* killed = find(after_kill, "no-finished-epoch");
+  REQUIRE(killed);
+  CHECK(killed->title == "too little to judge: no epoch finished (its record ends at epoch 1, step 5 of 20; status "
+                         "\"running\": still running, or killed)");
+  // One finished epoch is enough to judge.
+  CHECK(!find(diagnose(run_of(0, 20, "finished")), "no-finished-epoch"));
+}
