@@ -77,12 +77,10 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
   const std::vector<size_t> layers = param_layers(r);
   if (!layers.empty()) {
     LinePlot grads;
-    grads.title = "Gradient norm per layer (epoch mean)";
     grads.x_label = "epoch";
     grads.y_label = "L2 norm of the gradient";
     grads.log_y = true;
     LinePlot updates;
-    updates.title = "Update / weight ratio per layer";
     updates.x_label = "epoch";
     updates.y_label = "||lr * update|| / ||w|| per step";
     updates.log_y = true;
@@ -96,7 +94,14 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
                    return i < e.layers.size() ? std::optional<double>(e.layers[i].update_ratio) : std::nullopt;
                  }));
     }
+    // The titles say what is drawn: a run stopped inside its first epoch has
+    // no per-layer epoch means yet, only the per-step line.
+    const bool epoch_means = !grads.series.empty();
     add_if_any(grads, per_step(r, "all layers, per step", &StepRecord::grad_norm, layers.size()));
+    grads.title = epoch_means ? "Gradient norm per layer (epoch mean) and of all layers (per step)"
+                              : "Gradient norm of all layers (per step; no epoch finished)";
+    updates.title = epoch_means ? "Update / weight ratio per layer (epoch mean)"
+                                : "Update / weight ratio per layer (none yet: no epoch finished)";
     plots.push_back({"gradients", grads});
     plots.push_back({"updates", updates});
   }

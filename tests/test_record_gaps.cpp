@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "apps/diagnose.h"
+#include "apps/run_plots.h"
 #include "apps/run_record.h"
 #include "process_helpers.h"
 
@@ -53,6 +54,13 @@ const Finding* find(const std::vector<Finding>& f, const std::string& id) {
   return nullptr;
 }
 
+const NamedPlot& plot_named(const std::vector<NamedPlot>& plots, const std::string& name) {
+  for (const NamedPlot& p : plots)
+    if (p.name == name) return p;
+  FAIL("no plot ", name);
+  return plots.front();
+}
+
 }  // namespace
 
 TEST_CASE("diagnose: a run stopped inside its first epoch is too little to judge, not healthy") {
@@ -74,4 +82,24 @@ TEST_CASE("diagnose: a run stopped inside its first epoch is too little to judge
                          "\"running\": still running, or killed)");
   // One finished epoch is enough to judge.
   CHECK(!find(diagnose(run_of(0, 20, "finished")), "no-finished-epoch"));
+}
+
+TEST_CASE("run plots: the gradient plot's title says what it draws") {
+  // No epoch finished: only the per-step line, no per-layer epoch means.
+  std::vector<NamedPlot> plots = run_plots(run_of(0, 7, "interrupted at epoch 1, step 7 of 20"));
+  const LinePlot& early = plot_named(plots, "gradients").plot;
+  CHECK(early.title == "Gradient norm of all layers (per step; no epoch finished)");
+  REQUIRE(early.series.size() == 1);
+  CHECK(early.series[0].name == "all layers, per step");
+  CHECK(plot_named(plots, "updates").plot.series.empty());
+  CHECK(plot_named(plots, "updates").plot.title == "Update / weight ratio per layer (none yet: no epoch finished)");
+
+  // After an epoch: the layer's epoch means and the per-step line.
+  plots = run_plots(run_of(0, 27, "interrupted at epoch 2, step 7 of 20"));
+  const LinePlot& later = plot_named(plots, "gradients").plot;
+  CHECK(later.title == "Gradient norm per layer (epoch mean) and of all layers (per step)");
+  REQUIRE(later.series.size() == 2);
+  CHECK(later.series[0].name == "conv2d_1");
+  CHECK(later.series[1].name == "all layers, per step");
+  CHECK(plot_named(plots, "updates").plot.title == "Update / weight ratio per layer (epoch mean)");
 }

@@ -161,6 +161,9 @@ TEST_CASE("train: SIGTERM is named as such, exits 143, and checkpoints like Ctrl
   CHECK(contains(output, "warning [no-finished-epoch] too little to judge: no epoch finished (it was terminated "
                          "(SIGTERM) " + where + ")\n"));
   CHECK(!contains(output, "healthy"));
+  // The gradient plot has only its per-step line, and its title says so.
+  REQUIRE(test::run_convkit("plot " + run_dir, output) == 0);
+  CHECK(contains(output, "(Gradient norm of all layers (per step; no epoch finished))\n"));
 
   REQUIRE(test::run_convkit("train --resume " + ckpt + " --threads 2", output) == 0);
   CHECK(read_run_dir(run_dir).status == "finished");
