@@ -73,6 +73,7 @@ void CheckpointWriter::on_stop(const TrainPosition& next) {
 }
 
 void CheckpointWriter::save(const TrainPosition& next) {
+  nlohmann::json run_record = before_save_ ? before_save_() : nlohmann::json();
   std::vector<std::pair<std::string, const Tensor*>> state;
   for (auto& [name, t] : optimizer_.state()) state.emplace_back(name, t);
   nlohmann::json record = {
@@ -88,6 +89,7 @@ void CheckpointWriter::save(const TrainPosition& next) {
       {"threads", threads()},
       {"gemm", gemm_backend_name(gemm_backend())},
   };
+  if (!run_record.is_null()) record["run_record"] = run_record;
   const std::string name = fmt::format("ckpt-e{:04d}-s{:07d}.safetensors", next.epoch, next.step);
   const std::string path = (fs::path(dir_) / name).string();
   save_model(path, model_, info_, state, {{"checkpoint", record.dump()}});
@@ -142,6 +144,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     c.history = r.at("history").get<std::vector<nlohmann::json>>();
     c.threads = r.at("threads").get<int>();
     c.gemm = r.at("gemm").get<std::string>();
+    if (r.contains("run_record")) c.run_record = r.at("run_record");
   } catch (const nlohmann::json::exception& e) {
     fail("{}: the checkpoint record is malformed ({})", path, e.what());
   }

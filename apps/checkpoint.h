@@ -12,6 +12,7 @@
 // Files are DIR/ckpt-e<epoch>-s<step>.safetensors, written atomically at each
 // epoch's end, every `every_steps` steps when asked, and where Ctrl-C stops
 // the run; the newest `keep` are kept.
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +35,11 @@ class CheckpointWriter : public TrainObserver {
   void on_stop(const TrainPosition& next) override;
   // The path of the newest checkpoint written, or empty.
   const std::string& last_saved() const { return last_saved_; }
+  // Called before each checkpoint is written (the run recorder writes its
+  // directory then, so a kill between the two finds the record ahead of the
+  // checkpoint, never behind it); what it returns is kept in the checkpoint
+  // as "run_record" (Checkpoint::run_record).
+  void before_save(std::function<nlohmann::json()> hook) { before_save_ = std::move(hook); }
 
  private:
   void save(const TrainPosition& next);
@@ -46,6 +52,7 @@ class CheckpointWriter : public TrainObserver {
   nlohmann::json options_;
   std::vector<nlohmann::json> history_;
   std::string last_saved_;
+  std::function<nlohmann::json()> before_save_;
 };
 
 struct Checkpoint {
@@ -55,6 +62,7 @@ struct Checkpoint {
   std::vector<nlohmann::json> history; // epoch_json() of each finished epoch
   int threads = 0;
   std::string gemm;
+  nlohmann::json run_record;           // what before_save returned (null without)
 };
 
 // For a run that starts afresh (no --resume) in `dir`: throws ck::Error when

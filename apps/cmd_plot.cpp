@@ -36,6 +36,9 @@ void setup_plot(CLI::App& cmd) {
     // An unfinished run's curves stop short: say why.
     if (run.status != "finished")
       fmt::print("Run status: {} (the curves end where the record does)\n", run.status);
+    for (const RunEvent& e : run.events)
+      if (e.kind == "gap")
+        fmt::print("Record gap: {} (the curves break there, marked \"not recorded\")\n", e.message);
   });
 }
 

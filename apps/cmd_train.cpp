@@ -120,6 +120,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     Checkpoint c = restore_checkpoint(resumed->path, run->model, *run->optimizer);
     how.start = c.position;
     how.history = c.history;
+    how.run_record = c.run_record;
   }
 
   fmt::print("{}", run->header());

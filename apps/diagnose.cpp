@@ -100,6 +100,21 @@ void rule_no_finished_epoch(DiagnosisContext& c) {
   c.found.push_back(f);
 }
 
+// Steps missing from the record (apps/run_recorder.h marks them as "gap"
+// events): the rules that read steps see the run without them.
+void rule_record_gap(DiagnosisContext& c) {
+  for (const RunEvent& e : c.run.events) {
+    if (e.kind != "gap") continue;
+    Finding f("record-gap", Severity::note, "the record has a gap: " + e.message);
+    f.add("first_iteration", e.detail.value("first_iteration", 0.0),
+          fmt::format("first missing iteration {}", e.detail.value("first_iteration", int64_t{0})));
+    f.add("last_iteration", e.detail.value("last_iteration", 0.0),
+          fmt::format("last missing iteration {}", e.detail.value("last_iteration", int64_t{0})));
+    f.fix = "keep the run directory with its checkpoints: a resumed run then continues its record whole";
+    c.found.push_back(f);
+  }
+}
+
 using Rule = void (*)(DiagnosisContext&);
 
 // Root causes first: a later rule reads what an earlier one found, so that a
@@ -107,6 +122,7 @@ using Rule = void (*)(DiagnosisContext&);
 constexpr Rule kRules[] = {
     // What the record can show
     rule_no_finished_epoch,
+    rule_record_gap,
     // Data the model is given
     rule_input_non_finite,
     rule_input_scale,

@@ -121,7 +121,11 @@ struct Divergence {
 
 Divergence find_divergence(const RunRecord& r) {
   Divergence d;
-  d.reference = r.classes > 0 ? std::max(r.initial_loss, training_chance_loss(r)) : r.initial_loss;
+  // A record resumed past its lost start has no initial loss (NaN): chance still holds.
+  d.reference = r.classes > 0 ? std::isnan(r.initial_loss)
+                                    ? training_chance_loss(r)
+                                    : std::max(r.initial_loss, training_chance_loss(r))
+                              : r.initial_loss;
   if (!std::isfinite(d.reference) || d.reference <= 0) return d;
   double average = 0;
   int64_t n = 0;
@@ -195,7 +199,7 @@ void rule_lr_too_high(DiagnosisContext& c) {
     if (e.samples > 0 && static_cast<double>(e.capped) / e.samples > capped_share)
       capped_share = static_cast<double>(e.capped) / e.samples, capped_epoch = e.epoch;
   const bool capped = capped_share >= kCappedShare && !c.has("input-unnormalized") &&
-                      r.initial_loss < kKerasLossCap;
+                      !(r.initial_loss >= kKerasLossCap);  // NaN: unknown
   const std::vector<double> ratios = update_ratio_medians(r);
   double top_ratio = 0;
   for (double x : ratios)

@@ -15,9 +15,17 @@ double step_x(const RunRecord& r, const StepRecord& s) {
   return s.epoch + (s.step + 1) / steps;
 }
 
+int64_t step_index(const RunRecord& r, const StepRecord& s) { return s.epoch * r.steps_per_epoch + s.step; }
+
 Series per_step(const RunRecord& r, const std::string& name, double StepRecord::*field, size_t color) {
   Series s{name, {}, {}, series_color(color), true};
+  int64_t previous = -1;
   for (const StepRecord& step : r.steps) {
+    // Steps missing from the record (a "gap" event): a NaN breaks the line
+    // there rather than draw a straight line over steps nobody measured.
+    const int64_t index = step_index(r, step);
+    if (previous >= 0 && index != previous + 1) s.x.push_back(step_x(r, step)), s.y.push_back(std::nan(""));
+    previous = index;
     if (step.skipped) continue;
     s.x.push_back(step_x(r, step));
     s.y.push_back(step.*field);
@@ -41,6 +49,13 @@ void add_if_any(LinePlot& p, Series s) {
   if (!s.x.empty()) p.series.push_back(std::move(s));
 }
 
+// A labelled vertical line where each gap in the record begins.
+void mark_gaps(const RunRecord& r, LinePlot& p) {
+  const double steps = r.steps_per_epoch > 0 ? static_cast<double>(r.steps_per_epoch) : 1.0;
+  for (const RunEvent& e : r.events)
+    if (e.kind == "gap") p.markers.push_back({e.epoch + e.step / steps, "not recorded"});
+}
+
 }  // namespace
 
 std::vector<NamedPlot> run_plots(const RunRecord& r) {
@@ -58,6 +73,7 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
   double cap = std::max(r.initial_loss, r.classes > 0 ? chance_loss(r.classes) : 0.0) * 4;
   if (std::isfinite(cap) && cap > 0) loss.y_max = cap;
   if (r.classes > 0) loss.guides.push_back({chance_loss(r.classes), "chance: ln K"});
+  mark_gaps(r, loss);
   plots.push_back({"loss", loss});
 
   if (r.has_accuracy()) {
@@ -71,6 +87,7 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
     add_if_any(acc, per_epoch(r, "validation", 1, [](const EpochRecord& e) { return e.val_accuracy; }));
     add_if_any(acc, per_epoch(r, "test", 2, [](const EpochRecord& e) { return e.test_accuracy; }));
     acc.guides.push_back({1.0 / r.classes, "chance: 1/K"});
+    mark_gaps(r, acc);
     plots.push_back({"accuracy", acc});
   }
 
@@ -102,6 +119,7 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
                               : "Gradient norm of all layers (per step; no epoch finished)";
     updates.title = epoch_means ? "Update / weight ratio per layer (epoch mean)"
                                 : "Update / weight ratio per layer (none yet: no epoch finished)";
+    mark_gaps(r, grads);
     plots.push_back({"gradients", grads});
     plots.push_back({"updates", updates});
   }

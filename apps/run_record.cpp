@@ -129,9 +129,11 @@ std::vector<double> numbers_of(const nlohmann::json& j) {
 std::string steps_csv(const RunRecord& run) {
   std::string s =
       "epoch,step,iteration,loss,accuracy,learning_rate,grad_norm,capped,samples,skipped\n";
-  int64_t iteration = 0;
+  // The iteration is the step's place in the whole run, not a row count: a
+  // record with a gap (a "gap" event) keeps its numbering.
   for (const StepRecord& r : run.steps)
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.epoch + 1, r.step + 1, ++iteration,
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.epoch + 1, r.step + 1,
+                     r.epoch * run.steps_per_epoch + r.step + 1,
                      num(r.loss), num(r.accuracy), num(r.learning_rate), num(r.grad_norm), r.capped,
                      r.samples, r.skipped ? 1 : 0);
   return s;
@@ -227,10 +229,26 @@ nlohmann::json run_json(const RunRecord& run) {
   return j;
 }
 
+namespace {
+constexpr const char* kRunFiles[] = {"run.json",           "steps.csv",         "epochs.csv",
+                                     "layers.csv",         "samples.png",       "samples.safetensors",
+                                     "model.safetensors",  "plots",             "report.html"};
+}  // namespace
+
+std::vector<std::string> run_files_in_writing(const std::string& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const char* file : kRunFiles)
+      if (name.starts_with("." + std::string(file) + ".tmp.")) found.push_back(name);
+  }
+  return found;
+}
+
 std::vector<std::string> run_files_in(const std::string& dir) {
   std::vector<std::string> found;
-  for (const char* name : {"run.json", "steps.csv", "epochs.csv", "layers.csv", "samples.png",
-                           "samples.safetensors", "model.safetensors", "plots", "report.html"}) {
+  for (const char* name : kRunFiles) {
     std::error_code ec;
     const fs::path path = fs::path(dir) / name;
     if (fs::exists(path, ec)) found.push_back(fs::is_directory(path, ec) ? name + std::string("/") : name);

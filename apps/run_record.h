@@ -134,6 +134,10 @@ struct RunRecord {
 // default outputs); a folder's name ends with '/'. Empty when dir is missing.
 std::vector<std::string> run_files_in(const std::string& dir);
 
+// The temporary files (".<name>.tmp.<pid>", core/atomic_file.h) of the
+// files above that a killed process left in `dir`.
+std::vector<std::string> run_files_in_writing(const std::string& dir);
+
 // Writes every file but the model and samples.png (atomically, one by one).
 void write_run_files(const std::string& dir, const RunRecord& run);
 // Throws ck::Error naming the file when `dir` is not a readable run directory.

@@ -55,6 +55,10 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
     std::filesystem::create_directories(dir_, ec);
     if (!std::filesystem::is_directory(dir_, ec))
       fail("--run-dir {}: cannot create the directory", dir_);
+    // A run killed while writing its record leaves a temporary file behind
+    // (never a partial record file): clear those of the record's files.
+    for (const std::string& name : run_files_in_writing(dir_))
+      std::filesystem::remove(std::filesystem::path(dir_) / name, ec);
   }
   for (const auto& layer : model_.layers()) layer_params_.push_back(layer->params());
   params_ = model_.params();
@@ -82,19 +86,16 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
 void RunRecorder::start(const Batch& batch, const StepInfo& step) {
   started_ = true;
   run_.steps_per_epoch = step.steps;
-  run_.batch_size = step.batch.count;
-  // A resumed run: forget what the record holds from the resume point on.
-  std::erase_if(run_.steps, [&](const StepRecord& s) {
-    return s.epoch > step.epoch || (s.epoch == step.epoch && s.step >= step.step);
-  });
-  std::erase_if(run_.epochs, [&](const EpochRecord& e) { return e.epoch >= step.epoch; });
-  if (run_.steps.empty()) {
+  // A resumed run's first batch may be an epoch's short last one: resume() set it.
+  if (!resumed_) run_.batch_size = step.batch.count;
+  // Only the run's very first step is "before any update" (a resumed run's
+  // first step is not: resume() restored or marked the initial figures).
+  if (step.epoch == 0 && step.step == 0) {
     run_.initial_loss = step.batch.mean();
     run_.initial_weight_mean = batch_weight_mean(batch);
   }
-  capture_epoch_ = step.epoch;
-  // A resumed run keeps the data statistics of its first epoch.
-  capture_inputs_ = run_.input_stats.samples == 0;
+  // A resumed run set these up in resume().
+  if (!resumed_) capture_epoch_ = step.epoch;
   last_learning_rate_ = optimizer_.learning_rate;
 }
 
@@ -156,7 +157,9 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   }
   ++grad_steps_;
   s.grad_norm = std::sqrt(total);
-  if (run_.steps.empty() && run_.initial_grad_norms.empty()) {
+  if (step.epoch == 0 && step.step == 0) {
+    run_.initial_grad_norms.clear();
+    run_.initial_param_norms.clear();
     for (const std::vector<Param*>& params : layer_params_) {
       run_.initial_grad_norms.push_back(
           params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, true)));
@@ -197,6 +200,7 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
 void RunRecorder::on_step_end(const StepInfo& step) {
   pending_.skipped = step.skipped;
   run_.steps.push_back(pending_);
+  dirty_ = true;
   if (step.skipped) {
     RunEvent e{
         "rollback", step.epoch, step.step,
@@ -292,15 +296,21 @@ void RunRecorder::finish(const std::string& stopped_because) {
 
 void RunRecorder::close(const std::string& status) {
   run_.status = status;
-  // A run stopped in its first epoch still has its data statistics.
-  if (run_.input_stats.samples == 0 && !input_stats_.empty())
-    run_.input_stats = input_stats_.stats();
-  if (run_.label_counts.empty() && !label_counts_.empty()) run_.label_counts = label_counts_;
-  if (weight_count_ > 0 && run_.epochs.empty()) run_.weight_mean = weight_sum_ / weight_count_;
+  keep_data_figures();
   write();
 }
 
+// A run stopped or checkpointed in its first epoch still shows its data
+// statistics so far (the epoch's end replaces them with the whole epoch's).
+void RunRecorder::keep_data_figures() {
+  if (!run_.epochs.empty()) return;
+  if (!input_stats_.empty()) run_.input_stats = input_stats_.stats();
+  if (!label_counts_.empty()) run_.label_counts = label_counts_;
+  if (weight_count_ > 0) run_.weight_mean = weight_sum_ / weight_count_;
+}
+
 void RunRecorder::write() {
+  dirty_ = false;
   if (dir_.empty()) return;
   namespace fs = std::filesystem;
   write_run_files(dir_, run_);

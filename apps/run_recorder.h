@@ -1,8 +1,10 @@
 #pragma once
 // RunRecorder: a TrainObserver that measures a run into a RunRecord (see
 // apps/run_record.h), in memory, and optionally into a run directory that it
-// rewrites at every epoch end (so a run killed midway leaves every finished
-// epoch behind).
+// rewrites at every epoch end and before every checkpoint (checkpoint_state),
+// so the record on disk always reaches at least as far as the newest
+// checkpoint: a run killed at any point and resumed continues its record
+// with nothing missing and nothing counted twice.
 //
 // Per step it costs one pass over the gradients (their norms) and, on one
 // step in kUpdateSampleEvery-th of an epoch, a copy of the weights (update
@@ -21,6 +23,7 @@
 #include "apps/model_file.h"
 #include "apps/run_record.h"
 #include "apps/trainer.h"
+#include "data/loader.h"
 
 namespace ck {
 
@@ -37,7 +40,7 @@ struct RunInfo {
 class RunRecorder : public TrainObserver {
  public:
   // `dir` empty: memory only. `resumed`: the record of a run continued from a
-  // checkpoint (read_run_dir); what it holds past the resume point is dropped.
+  // checkpoint (read_run_dir); resume() then cuts it at the resume point.
   RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::string dir = {},
               std::optional<RunRecord> resumed = std::nullopt);
 
@@ -47,6 +50,18 @@ class RunRecorder : public TrainObserver {
   // Marks the run interrupted where it stopped and writes the directory.
   void on_stop(const TrainPosition& next) override;
 
+  // A run resumed at `start` from a checkpoint whose run_record is `state`
+  // (what checkpoint_state returned then). Drops what the record holds from
+  // `start` on (written just before a checkpoint the kill prevented), marks
+  // a gap event where it ends before `start`, and re-reads the first epoch's
+  // batches the data figures and the probe need from `train` (which yields
+  // the same batches for the same seed, epoch and step). Call before train().
+  void resume(Loader& train, const TrainPosition& start, const nlohmann::json& state);
+  // Called just before a checkpoint is written: writes the directory if the
+  // record changed since, and returns the running epoch's sums (gradient
+  // norms, update ratios) for the checkpoint to keep.
+  nlohmann::json checkpoint_state();
+
   // Marks the run finished, or stopped with the reason, and writes the directory.
   void finish(const std::string& stopped_because = {});
   const RunRecord& record() const { return run_; }
@@ -54,6 +69,9 @@ class RunRecorder : public TrainObserver {
  private:
   void start(const Batch& batch, const StepInfo& step);
   void capture_data(const Batch& batch);
+  bool probe_full() const { return probe_capacity_ > 0 && probe_size_ >= probe_capacity_; }
+  void keep_data_figures();
+  void mark_gap(const TrainPosition& start, int64_t steps_per_epoch);
   void close(const std::string& status);
   void write();
 
@@ -62,7 +80,8 @@ class RunRecorder : public TrainObserver {
   RunInfo info_;
   std::string dir_;
   RunRecord run_;
-  bool started_ = false, capture_inputs_ = true;
+  bool started_ = false, resumed_ = false, capture_inputs_ = true;
+  bool dirty_ = false;  // the record changed since the directory was written
   int capture_epoch_ = 0;
   std::vector<std::vector<Param*>> layer_params_;  // per layer
   std::vector<Param*> params_;                     // all, in model order

@@ -166,12 +166,15 @@ TrainingOutcome execute_training(TrainingRun& run, const ExecuteOptions& how) {
 
   std::unique_ptr<RunRecorder> recorder;
   if (how.record || !how.run_dir.empty()) recorder = make_recorder(run, how);
+  if (recorder && how.resuming) recorder->resume(*run.data->train, how.start, how.run_record);
   TrainGuard guard(run.model, *run.optimizer, parse_on_nan(o.on_nan), how.warnings,
                    how.checkpoint_dir, !recorder);
   std::optional<CheckpointWriter> checkpoints;
   if (!how.checkpoint_dir.empty())
     checkpoints.emplace(how.checkpoint_dir, o.keep_checkpoints, o.checkpoint_every, run.model,
                         *run.optimizer, run.info, train_options_json(o), how.history);
+  if (checkpoints && recorder)
+    checkpoints->before_save([r = recorder.get()] { return r->checkpoint_state(); });
   EpochCollector collector;
   // Order matters: the recorder sees a NaN step before the guard acts on it,
   // and the guard acts before the checkpoint writer (a rolled-back step is

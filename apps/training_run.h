@@ -43,6 +43,7 @@ std::unique_ptr<TrainingRun> prepare_training(const TrainOptions& options);
 struct ExecuteOptions {
   TrainPosition start;                      // resuming: where the checkpoint left off
   std::vector<nlohmann::json> history;      // resuming: the epochs already done
+  nlohmann::json run_record;                // resuming: the checkpoint's recorder state
   TrainObserver* progress = nullptr;        // e.g. the progress bar
   std::string checkpoint_dir;               // write checkpoints here (and roll back to them)
   std::string run_dir;                      // record the run here

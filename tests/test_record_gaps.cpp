@@ -1,5 +1,6 @@
-// Run records that are short, built by hand: a run stopped inside its first
-// epoch (diagnose has too little to judge, the plots say what they draw).
+// Run records that are short or have holes, built by hand: a run stopped
+// inside its first epoch (diagnose has too little to judge, the plots say
+// what they draw) and a record with a gap (numbering kept, marked, shown).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include "apps/diagnose.h"
 #include "apps/run_plots.h"
 #include "apps/run_record.h"
+#include "helpers.h"
 #include "process_helpers.h"
 
 using namespace ck;
@@ -102,4 +104,38 @@ TEST_CASE("run plots: the gradient plot's title says what it draws") {
   CHECK(later.series[0].name == "conv2d_1");
   CHECK(later.series[1].name == "all layers, per step");
   CHECK(plot_named(plots, "updates").plot.title == "Update / weight ratio per layer (epoch mean)");
+}
+
+TEST_CASE("a record with a gap keeps its iteration numbers and is marked where the gap is") {
+  RunRecord r = run_of(20, 10, "running");  // epoch 1 was not recorded
+  r.initial_loss = std::nan("");
+  r.events.push_back({"gap", 0, 0, "iterations 1-20 (epoch 1, step 1 to epoch 1, step 20) are not recorded: ..."});
+  const test::TempDir temp;
+  write_run_files(temp.path.string(), r);
+  const std::string steps = test::read_text(temp / "steps.csv");
+  CHECK(test::contains(steps, "\n2,1,21,"));
+  CHECK(test::contains(steps, "\n2,10,30,"));
+  const RunRecord back = read_run_dir(temp.path.string());
+  CHECK(std::isnan(back.initial_loss));
+  REQUIRE(back.events.size() == 1);
+
+  const std::vector<Finding> findings = diagnose(back);
+  const Finding* gap = find(findings, "record-gap");
+  REQUIRE(gap);
+  CHECK(gap->severity == Severity::note);
+  CHECK(gap->title == "the record has a gap: " + back.events[0].message);
+
+  const std::vector<NamedPlot> plots = run_plots(back);
+  const LinePlot& loss = plot_named(plots, "loss").plot;
+  REQUIRE(loss.markers.size() == 1);
+  CHECK(loss.markers[0].first == 0);
+  CHECK(loss.markers[0].second == "not recorded");
+}
+
+TEST_CASE("diagnose: a record without an initial loss still finds a divergence against chance") {
+  RunRecord r = run_of(20, 60, "finished");
+  r.initial_loss = std::nan("");
+  for (size_t i = 10; i < r.steps.size(); ++i) r.steps[i].loss = 50;  // far past 4 x ln 10
+  const Finding* f = find(diagnose(r), "lr-too-high");
+  REQUIRE(f);
 }
