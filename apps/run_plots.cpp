@@ -1,5 +1,7 @@
 #include "apps/run_plots.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "apps/diagnose_rules.h"
@@ -49,11 +51,18 @@ void add_if_any(LinePlot& p, Series s) {
   if (!s.x.empty()) p.series.push_back(std::move(s));
 }
 
-// A labelled vertical line where each gap in the record begins.
+// A labelled vertical line where the record resumes after each gap (where
+// the gap begins may lie left of every curve, at the run's start).
 void mark_gaps(const RunRecord& r, LinePlot& p) {
   const double steps = r.steps_per_epoch > 0 ? static_cast<double>(r.steps_per_epoch) : 1.0;
-  for (const RunEvent& e : r.events)
-    if (e.kind == "gap") p.markers.push_back({e.epoch + e.step / steps, "not recorded"});
+  for (const RunEvent& e : r.events) {
+    if (e.kind != "gap") continue;
+    const int64_t first = e.detail.value("first_iteration", int64_t{0});
+    const int64_t last = e.detail.value("last_iteration", int64_t{0});
+    if (first < 1 || last < first) continue;
+    // Iteration i (1-based) ends at x = i / steps: the first one recorded again is last + 1.
+    p.markers.push_back({(last + 1) / steps, fmt::format("{} steps not recorded before", last - first + 1)});
+  }
 }
 
 }  // namespace

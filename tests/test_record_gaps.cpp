@@ -109,7 +109,8 @@ TEST_CASE("run plots: the gradient plot's title says what it draws") {
 TEST_CASE("a record with a gap keeps its iteration numbers and is marked where the gap is") {
   RunRecord r = run_of(20, 10, "running");  // epoch 1 was not recorded
   r.initial_loss = std::nan("");
-  r.events.push_back({"gap", 0, 0, "iterations 1-20 (epoch 1, step 1 to epoch 1, step 20) are not recorded: ..."});
+  r.events.push_back({"gap", 0, 0, "iterations 1-20 (epoch 1, step 1 to epoch 1, step 20) are not recorded: ...",
+                      {{"first_iteration", 1}, {"last_iteration", 20}}});
   const test::TempDir temp;
   write_run_files(temp.path.string(), r);
   const std::string steps = test::read_text(temp / "steps.csv");
@@ -128,8 +129,23 @@ TEST_CASE("a record with a gap keeps its iteration numbers and is marked where t
   const std::vector<NamedPlot> plots = run_plots(back);
   const LinePlot& loss = plot_named(plots, "loss").plot;
   REQUIRE(loss.markers.size() == 1);
-  CHECK(loss.markers[0].first == 0);
-  CHECK(loss.markers[0].second == "not recorded");
+  // Where the record resumes: the end of iteration 21, the first recorded (x = 21 / 20).
+  CHECK(loss.markers[0].first == doctest::Approx(1.05));
+  CHECK(loss.markers[0].second == "20 steps not recorded before");
+  // The per-step curve starts there too.
+  CHECK(loss.series[0].x.front() == doctest::Approx(1.05));
+}
+
+TEST_CASE("run plots: a per-step curve breaks over steps missing inside the record") {
+  RunRecord r = run_of(0, 5, "running");
+  const RunRecord later = run_of(10, 5, "running");
+  r.steps.insert(r.steps.end(), later.steps.begin(), later.steps.end());
+  const std::vector<NamedPlot> plots = run_plots(r);
+  const Series& steps = plot_named(plots, "loss").plot.series.at(0);
+  REQUIRE(steps.y.size() == 11);  // 5 steps, a break, 5 steps
+  CHECK(std::isnan(steps.y[5]));
+  CHECK(std::isfinite(steps.y[4]));
+  CHECK(std::isfinite(steps.y[6]));
 }
 
 TEST_CASE("diagnose: a record without an initial loss still finds a divergence against chance") {

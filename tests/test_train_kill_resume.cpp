@@ -149,5 +149,5 @@ TEST_CASE("train: a resumed run whose record was lost marks the missing steps as
   REQUIRE(test::run_convkit("diagnose " + run_dir, output) == 0);
   CHECK(test::contains(output, "note [record-gap] the record has a gap: " + gap + "\n"));
   REQUIRE(test::run_convkit("plot " + run_dir, output) == 0);
-  CHECK(test::contains(output, "Record gap: " + gap + " (the curves break there, marked \"not recorded\")\n"));
+  CHECK(test::contains(output, "Record gap: " + gap + " (the curves break there, marked where the record resumes)\n"));
 }
