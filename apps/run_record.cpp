@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -58,6 +59,11 @@ class CsvTable {
     }
   }
   size_t size() const { return rows_.size(); }
+  // A header without these is a damaged file, even with no rows to read.
+  void require(std::initializer_list<const char*> columns) const {
+    for (const char* c : columns)
+      if (!column_.count(c)) fail("{} has no column \"{}\"", path_, c);
+  }
   const std::string& text(size_t row, const std::string& column) const {
     auto it = column_.find(column);
     if (it == column_.end()) fail("{} has no column \"{}\"", path_, column);
@@ -229,11 +235,8 @@ nlohmann::json run_json(const RunRecord& run) {
   return j;
 }
 
-namespace {
-constexpr const char* kRunFiles[] = {"run.json",           "steps.csv",         "epochs.csv",
-                                     "layers.csv",         "samples.png",       "samples.safetensors",
-                                     "model.safetensors",  "plots",             "report.html"};
-}  // namespace
+constexpr const char* kRunFiles[] = {"run.json", "steps.csv", "epochs.csv", "layers.csv", "samples.png",
+                                     "samples.safetensors", "model.safetensors", "plots", "report.html"};
 
 std::vector<std::string> run_files_in_writing(const std::string& dir) {
   std::vector<std::string> found;
@@ -361,7 +364,14 @@ RunRecord read_run_dir(const std::string& dir) {
       run.epochs.push_back(e);
     }
     const CsvTable layers((d / "layers.csv").string(), read_text(d / "layers.csv"));
+    layers.require({"epoch", "units", "act_mean", "act_std", "near_zero", "dead_fraction", "param_norm",
+                    "grad_norm", "update_ratio"});
     const size_t L = run.layers.size();
+    // A process killed between replacing epochs.csv and layers.csv leaves the
+    // last epoch without its layer rows: drop that epoch (a resumed run redoes
+    // it, since its checkpoint is written after the record).
+    if (L > 0 && !run.epochs.empty() && layers.size() + L == L * run.epochs.size())
+      run.epochs.pop_back();
     if (layers.size() != L * run.epochs.size())
       fail("{}: {} rows for {} layers x {} epochs", (d / "layers.csv").string(), layers.size(), L,
            run.epochs.size());

@@ -8,6 +8,8 @@
 #include "apps/diagnose.h"
 #include "apps/run_plots.h"
 #include "apps/run_record.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "helpers.h"
 #include "process_helpers.h"
 
@@ -134,6 +136,25 @@ TEST_CASE("a record with a gap keeps its iteration numbers and is marked where t
   CHECK(loss.markers[0].second == "20 steps not recorded before");
   // The per-step curve starts there too.
   CHECK(loss.series[0].x.front() == doctest::Approx(1.05));
+}
+
+TEST_CASE("a record killed between writing epochs.csv and layers.csv reads back without that epoch") {
+  const RunRecord r = run_of(0, 40, "running");
+  REQUIRE(r.epochs.size() == 2);
+  const test::TempDir temp;
+  write_run_files(temp.path.string(), r);
+  // layers.csv as the first epoch's end wrote it: a header and one row per layer.
+  const std::string layers = test::read_text(temp / "layers.csv");
+  size_t end = 0;
+  for (int line = 0; line < 3; ++line) end = layers.find('\n', end) + 1;
+  write_file_atomically(temp / "layers.csv", layers.substr(0, end));
+  const RunRecord back = read_run_dir(temp.path.string());
+  CHECK(back.epochs.size() == 1);
+  CHECK(back.steps.size() == 40);
+  // Any other mismatch is still an error that names the file.
+  write_file_atomically(temp / "layers.csv", layers.substr(0, layers.find('\n') + 1));
+  CHECK_THROWS_WITH_AS(read_run_dir(temp.path.string()), doctest::Contains("layers.csv: 0 rows for 2 layers x 2 epochs"),
+                       Error);
 }
 
 TEST_CASE("run plots: a per-step curve breaks over steps missing inside the record") {
