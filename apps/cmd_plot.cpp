@@ -38,7 +38,8 @@ void setup_plot(CLI::App& cmd) {
       fmt::print("Run status: {} (the curves end where the record does)\n", run.status);
     for (const RunEvent& e : run.events)
       if (e.kind == "gap")
-        fmt::print("Record gap: {} (the curves break there, marked where the record resumes)\n", e.message);
+        fmt::print("Record gap: {} (the curves break there, marked where the record resumes)\n",
+                   e.message);
   });
 }
 

@@ -92,11 +92,13 @@ void rule_no_finished_epoch(DiagnosisContext& c) {
     where = fmt::format("no step is recorded; status \"{}\"", r.status);
   Finding f("no-finished-epoch", Severity::warning,
             fmt::format("too little to judge: no epoch finished ({})", where));
-  f.add("steps", static_cast<double>(r.steps.size()),
-        fmt::format("{} of {} steps of the first epoch recorded", r.steps.size(), r.steps_per_epoch));
+  f.add(
+      "steps", static_cast<double>(r.steps.size()),
+      fmt::format("{} of {} steps of the first epoch recorded", r.steps.size(), r.steps_per_epoch));
   f.threshold = "at least one finished epoch (the per-epoch figures most rules read)";
-  f.fix = "resume the run (convkit train --resume CHECKPOINT-DIR) or train at least one epoch, "
-          "then diagnose again";
+  f.fix =
+      "resume the run (convkit train --resume CHECKPOINT-DIR) or train at least one epoch, "
+      "then diagnose again";
   c.found.push_back(f);
 }
 
@@ -110,7 +112,7 @@ void rule_record_gap(DiagnosisContext& c) {
           fmt::format("first missing iteration {}", e.detail.value("first_iteration", int64_t{0})));
     f.add("last_iteration", e.detail.value("last_iteration", 0.0),
           fmt::format("last missing iteration {}", e.detail.value("last_iteration", int64_t{0})));
-    f.fix = "keep the run directory with its checkpoints: a resumed run then continues its record whole";
+    f.fix = "keep the run directory beside its checkpoints: a resumed run continues it whole";
     c.found.push_back(f);
   }
 }

@@ -21,8 +21,8 @@ void on_signal(int signal) {
     // tell its sender to press Ctrl-C.
     if (signal == SIGTERM) {
       const char note[] =
-          "\nconvkit: terminated (SIGTERM): stopping at the next safe point (a second signal quits at "
-          "once)\n";
+          "\nconvkit: terminated (SIGTERM): stopping at the next safe point (a second signal quits "
+          "at once)\n";
       [[maybe_unused]] ssize_t n = write(STDERR_FILENO, note, sizeof note - 1);
     } else {
       const char note[] =

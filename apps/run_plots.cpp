@@ -17,7 +17,9 @@ double step_x(const RunRecord& r, const StepRecord& s) {
   return s.epoch + (s.step + 1) / steps;
 }
 
-int64_t step_index(const RunRecord& r, const StepRecord& s) { return s.epoch * r.steps_per_epoch + s.step; }
+int64_t step_index(const RunRecord& r, const StepRecord& s) {
+  return s.epoch * r.steps_per_epoch + s.step;
+}
 
 Series per_step(const RunRecord& r, const std::string& name, double StepRecord::*field, size_t color) {
   Series s{name, {}, {}, series_color(color), true};
@@ -26,7 +28,8 @@ Series per_step(const RunRecord& r, const std::string& name, double StepRecord::
     // Steps missing from the record (a "gap" event): a NaN breaks the line
     // there rather than draw a straight line over steps nobody measured.
     const int64_t index = step_index(r, step);
-    if (previous >= 0 && index != previous + 1) s.x.push_back(step_x(r, step)), s.y.push_back(std::nan(""));
+    if (previous >= 0 && index != previous + 1)
+      s.x.push_back(step_x(r, step)), s.y.push_back(std::nan(""));
     previous = index;
     if (step.skipped) continue;
     s.x.push_back(step_x(r, step));
@@ -61,7 +64,8 @@ void mark_gaps(const RunRecord& r, LinePlot& p) {
     const int64_t last = e.detail.value("last_iteration", int64_t{0});
     if (first < 1 || last < first) continue;
     // Iteration i (1-based) ends at x = i / steps: the first one recorded again is last + 1.
-    p.markers.push_back({(last + 1) / steps, fmt::format("{} steps not recorded before", last - first + 1)});
+    p.markers.push_back(
+        {(last + 1) / steps, fmt::format("{} steps not recorded before", last - first + 1)});
   }
 }
 

@@ -138,10 +138,10 @@ std::string steps_csv(const RunRecord& run) {
   // The iteration is the step's place in the whole run, not a row count: a
   // record with a gap (a "gap" event) keeps its numbering.
   for (const StepRecord& r : run.steps)
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.epoch + 1, r.step + 1,
-                     r.epoch * run.steps_per_epoch + r.step + 1,
-                     num(r.loss), num(r.accuracy), num(r.learning_rate), num(r.grad_norm), r.capped,
-                     r.samples, r.skipped ? 1 : 0);
+    s +=
+        fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.epoch + 1, r.step + 1,
+                    r.epoch * run.steps_per_epoch + r.step + 1, num(r.loss), num(r.accuracy),
+                    num(r.learning_rate), num(r.grad_norm), r.capped, r.samples, r.skipped ? 1 : 0);
   return s;
 }
 
@@ -235,8 +235,9 @@ nlohmann::json run_json(const RunRecord& run) {
   return j;
 }
 
-constexpr const char* kRunFiles[] = {"run.json", "steps.csv", "epochs.csv", "layers.csv", "samples.png",
-                                     "samples.safetensors", "model.safetensors", "plots", "report.html"};
+constexpr const char* kRunFiles[] = {"run.json",          "steps.csv",   "epochs.csv",
+                                     "layers.csv",        "samples.png", "samples.safetensors",
+                                     "model.safetensors", "plots",       "report.html"};
 
 std::vector<std::string> run_files_in_writing(const std::string& dir) {
   std::vector<std::string> found;
@@ -364,12 +365,11 @@ RunRecord read_run_dir(const std::string& dir) {
       run.epochs.push_back(e);
     }
     const CsvTable layers((d / "layers.csv").string(), read_text(d / "layers.csv"));
-    layers.require({"epoch", "units", "act_mean", "act_std", "near_zero", "dead_fraction", "param_norm",
-                    "grad_norm", "update_ratio"});
+    layers.require({"epoch", "units", "act_mean", "act_std", "near_zero", "dead_fraction",
+                    "param_norm", "grad_norm", "update_ratio"});
     const size_t L = run.layers.size();
-    // A process killed between replacing epochs.csv and layers.csv leaves the
-    // last epoch without its layer rows: drop that epoch (a resumed run redoes
-    // it, since its checkpoint is written after the record).
+    // A kill between replacing epochs.csv and layers.csv leaves the last epoch
+    // without layer rows: drop it (its checkpoint comes later; a resume redoes it).
     if (L > 0 && !run.epochs.empty() && layers.size() + L == L * run.epochs.size())
       run.epochs.pop_back();
     if (layers.size() != L * run.epochs.size())

@@ -15,7 +15,8 @@ namespace {
 // JSON has no NaN (a layer whose update ratio was unmeasurable sums to NaN).
 nlohmann::json sums_json(const std::vector<double>& xs) {
   nlohmann::json a = nlohmann::json::array();
-  for (double x : xs) a.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(fmt::format("{}", x)));
+  for (double x : xs)
+    a.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(fmt::format("{}", x)));
   return a;
 }
 
@@ -23,7 +24,8 @@ std::vector<double> sums_of(const nlohmann::json& j, size_t n) {
   std::vector<double> xs(n, 0.0);
   if (!j.is_array() || j.size() != n) return xs;
   for (size_t i = 0; i < n; ++i)
-    xs[i] = j[i].is_number() ? j[i].get<double>() : std::strtod(j[i].get<std::string>().c_str(), nullptr);
+    xs[i] = j[i].is_number() ? j[i].get<double>()
+                             : std::strtod(j[i].get<std::string>().c_str(), nullptr);
   return xs;
 }
 
