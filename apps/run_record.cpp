@@ -260,10 +260,11 @@ std::vector<std::string> run_files_in(const std::string& dir) {
   return found;
 }
 
-void write_run_files(const std::string& dir, const RunRecord& run) {
+void write_run_files(const std::string& dir, const RunRecord& run, bool with_epochs) {
   const fs::path d(dir);
   write_file_atomically((d / "run.json").string(), run_json(run).dump(1) + "\n");
   write_file_atomically((d / "steps.csv").string(), steps_csv(run));
+  if (!with_epochs) return;
   write_file_atomically((d / "epochs.csv").string(), epochs_csv(run));
   write_file_atomically((d / "layers.csv").string(), layers_csv(run));
   if (!run.samples.empty())

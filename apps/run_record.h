@@ -13,7 +13,7 @@
 //                       near-zero share, dead ReLU units, parameter and
 //                       gradient norms, update-to-weight ratio
 //   samples.png         the sample inputs (as they entered the model)
-//   model.safetensors   the model (apps/model_file.h), saved every epoch
+//   model.safetensors   the model (apps/model_file.h), saved every epoch and at a stop
 //
 // Epochs and steps are 0-based in memory and 1-based in the files, as they
 // are printed. Every file is replaced atomically.
@@ -138,8 +138,9 @@ std::vector<std::string> run_files_in(const std::string& dir);
 // files above that a killed process left in `dir`.
 std::vector<std::string> run_files_in_writing(const std::string& dir);
 
-// Writes every file but the model and samples.png (atomically, one by one).
-void write_run_files(const std::string& dir, const RunRecord& run);
+// Writes every file but the model and samples.png (atomically, one by one);
+// with_epochs false: run.json and steps.csv only (the others unchanged).
+void write_run_files(const std::string& dir, const RunRecord& run, bool with_epochs = true);
 // Throws ck::Error naming the file when `dir` is not a readable run directory.
 RunRecord read_run_dir(const std::string& dir);
 

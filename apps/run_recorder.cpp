@@ -265,6 +265,7 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   std::fill(update_ratio_sum_.begin(), update_ratio_sum_.end(), 0.0);
   grad_steps_ = update_samples_ = 0;
   run_.epochs.push_back(std::move(e));
+  epochs_dirty_ = true;
 
   const EvalResult* eval = r.test ? &*r.test : r.validation ? &*r.validation : nullptr;
   if (run_.classes > 0) {
@@ -309,11 +310,13 @@ void RunRecorder::keep_data_figures() {
   if (weight_count_ > 0) run_.weight_mean = weight_sum_ / weight_count_;
 }
 
-void RunRecorder::write() {
+void RunRecorder::write(bool with_model) {
   dirty_ = false;
   if (dir_.empty()) return;
   namespace fs = std::filesystem;
-  write_run_files(dir_, run_);
+  // Mid-epoch only run.json and steps.csv change: fewer files to sync per checkpoint.
+  write_run_files(dir_, run_, epochs_dirty_ || with_model);
+  epochs_dirty_ = false;
   if (run_.samples.rank() == 4 && !fs::exists(fs::path(dir_) / "samples.png")) {
     const int64_t n = std::min<int64_t>(kSamplesShown, run_.samples.dim(0));
     std::vector<float> labels(
@@ -323,7 +326,7 @@ void RunRecorder::write() {
     write_png((fs::path(dir_) / "samples.png").string(),
               render_samples(run_.samples.slice(0, n), labels, 8, zoom));
   }
-  if (info_.model_info) {
+  if (info_.model_info && with_model) {
     ModelInfo info = *info_.model_info;
     info.training["input_stats"] = run_.input_stats.to_json();
     save_model((fs::path(dir_) / "model.safetensors").string(), model_, info);

@@ -73,7 +73,8 @@ class RunRecorder : public TrainObserver {
   void keep_data_figures();
   void mark_gap(const TrainPosition& start, int64_t steps_per_epoch);
   void close(const std::string& status);
-  void write();
+  // with_model false: the record alone (mid-epoch, before a checkpoint).
+  void write(bool with_model = true);
 
   Model& model_;
   Optimizer& optimizer_;
@@ -82,6 +83,8 @@ class RunRecorder : public TrainObserver {
   RunRecord run_;
   bool started_ = false, resumed_ = false, capture_inputs_ = true;
   bool dirty_ = false;  // the record changed since the directory was written
+  // The epoch files need writing: an epoch ended, or a resume cut the record.
+  bool epochs_dirty_ = true;
   int capture_epoch_ = 0;
   std::vector<std::vector<Param*>> layer_params_;  // per layer
   std::vector<Param*> params_;                     // all, in model order

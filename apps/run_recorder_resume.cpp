@@ -38,7 +38,9 @@ int64_t index_of(int epoch, int64_t step, int64_t steps_per_epoch) {
 nlohmann::json RunRecorder::checkpoint_state() {
   if (dirty_) {
     keep_data_figures();
-    write();
+    // The model file is the checkpoint's twin: saving it again would double
+    // the cost of each checkpoint. The directory keeps the last epoch's.
+    write(false);
   }
   return {{"grad_norm_sums", sums_json(grad_norm_sum_)},
           {"update_ratio_sums", sums_json(update_ratio_sum_)},
@@ -61,6 +63,7 @@ void RunRecorder::resume(Loader& train, const TrainPosition& start, const nlohma
   std::erase_if(run_.epochs, [&](const EpochRecord& e) { return e.epoch >= start.epoch; });
   std::erase_if(run_.events, [&](const RunEvent& e) { return !before_start(e.epoch, e.step); });
   mark_gap(start, spe);
+  epochs_dirty_ = true;
 
   // The running epoch's sums, as the checkpoint kept them.
   const size_t L = layer_params_.size();
