@@ -37,38 +37,76 @@ std::string list_names(const std::vector<std::string>& names) {
 
 bool hidden(const fs::path& p) { return p.filename().string().starts_with("."); }
 
-// The class names `convkit data export` folders stand for: with folders
-// "0-T-shirt-top", "1-Trouser", ... (indices 0..K-1 in order, padded as
-// class_folder_name pads them) the names are those export.json lists, else
-// the part after the dash. Empty for any other folders: they name themselves.
-// find_class_folder() maps the folders back to these names, so a test split
-// or evaluate --data reads the same folders.
+// Characters a file system may refuse, made '-': the name part of an exported folder.
+std::string safe_folder_part(std::string name) {
+  for (char& c : name)
+    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' ||
+        c == '<' || c == '>' || c == '|')
+      c = '-';
+  return name;
+}
+
+// The digits before the first dash of "<index>-<name>" ("" when not so).
+std::string index_part(const std::string& folder) {
+  const size_t dash = folder.find('-');
+  if (dash == 0 || dash == std::string::npos || dash + 1 == folder.size() ||
+      !std::all_of(folder.begin(), folder.begin() + dash,
+                   [](unsigned char c) { return std::isdigit(c) != 0; }))
+    return "";
+  return folder.substr(0, dash);
+}
+
+// The class names of folders `convkit data export` wrote, aligned with the
+// sorted `folders`; empty for any other folders (they name themselves).
+// Users' own folders often start with digits ("1-apple", "2019-trip"), so
+// only two strict cases count as an export:
+// 1. an export.json beside them lists exactly these folders (any order:
+//    --classes 9,7 lists them so), each "<index>-<recorded name, made safe>",
+//    indices distinct and of one width: the recorded names ("T-shirt/top").
+//    This is how a subset (--classes 5,7,9: "5-Sandal") is recognized.
+// 2. no usable export.json, but a whole export's exact pattern: "0-T-shirt-top",
+//    "1-Trouser", ... indices 0..K-1 padded as class_folder_name pads them:
+//    the part after the dash ("T-shirt-top"). A subset's folders without
+//    export.json keep their folder names ("5-Sandal").
+// find_class_folder() and scan_image_folder() map the folders back to these
+// names, so a test split or evaluate --data reads the same folders.
 std::vector<std::string> exported_class_names(const fs::path& root,
                                               const std::vector<std::string>& folders) {
   std::vector<std::string> names;
-  for (const std::string& folder : folders) {
-    const size_t dash = folder.find('-');
-    if (dash == 0 || dash == std::string::npos || dash + 1 == folder.size() ||
-        !std::all_of(folder.begin(), folder.begin() + dash,
-                     [](unsigned char c) { return std::isdigit(c) != 0; }))
-      return {};
-    names.push_back(folder.substr(dash + 1));
-  }
+  for (const std::string& folder : folders)
+    if (index_part(folder).empty()) return {};
+  auto distinct = [](const std::vector<std::string>& v) {
+    return std::set<std::string>(v.begin(), v.end()).size() == v.size();
+  };
   // export.json keeps the names before they were made safe ("T-shirt/top").
   try {
     const std::vector<uint8_t> bytes = read_file_bytes((root / "export.json").string(), 1 << 20);
     const nlohmann::json manifest = nlohmann::json::parse(bytes.begin(), bytes.end());
-    if (manifest.at("classes").get<std::vector<std::string>>() == folders)
-      names = manifest.at("class_names").get<std::vector<std::string>>();
+    const auto listed = manifest.at("classes").get<std::vector<std::string>>();
+    const auto recorded = manifest.at("class_names").get<std::vector<std::string>>();
+    if (listed.size() == folders.size() && recorded.size() == folders.size()) {
+      std::vector<std::string> indices;
+      for (const std::string& folder : folders) {
+        const size_t i = std::find(listed.begin(), listed.end(), folder) - listed.begin();
+        if (i == listed.size() || recorded[i].empty() ||
+            folder != index_part(folder) + "-" + safe_folder_part(recorded[i]))
+          break;
+        names.push_back(recorded[i]);
+        indices.push_back(index_part(folder));
+      }
+      if (names.size() == folders.size() && distinct(names) && distinct(indices) &&
+          std::all_of(indices.begin(), indices.end(),
+                      [&](const std::string& i) { return i.size() == indices[0].size(); }))
+        return names;
+    }
   } catch (const std::exception&) {
-    // No export.json, an older one or edited by hand: the folder names' part after the dash.
+    // No export.json, an older one or edited by hand: only the whole-export pattern counts.
   }
+  names.clear();
+  for (const std::string& folder : folders) names.push_back(folder.substr(folder.find('-') + 1));
   for (size_t k = 0; k < folders.size(); ++k)
-    if (names.size() != folders.size() || names[k].empty() ||
-        class_folder_name(names, static_cast<int>(k)) != folders[k] ||
-        std::find(names.begin(), names.begin() + k, names[k]) != names.begin() + k)
-      return {};
-  return names;
+    if (class_folder_name(names, static_cast<int>(k)) != folders[k]) return {};
+  return distinct(names) ? names : std::vector<std::string>{};
 }
 
 }  // namespace
@@ -81,12 +119,7 @@ bool has_image_extension(const std::string& path) {
 std::string class_folder_name(const std::vector<std::string>& class_names, int k) {
   const size_t classes = std::max<size_t>(class_names.size(), 1);
   const int width = static_cast<int>(std::to_string(classes - 1).size());
-  std::string name = class_names[k];
-  for (char& c : name)
-    if (c == '/' || c == '\\' || c == ':' || c == '\0' || c == '*' || c == '?' || c == '"' ||
-        c == '<' || c == '>' || c == '|')
-      c = '-';
-  return fmt::format("{:0{}}-{}", k, width, name);
+  return fmt::format("{:0{}}-{}", k, width, safe_folder_part(class_names[k]));
 }
 
 int find_class_folder(const std::string& folder, const std::vector<std::string>& class_names) {
@@ -118,17 +151,24 @@ ImageList scan_image_folder(const std::string& root, const std::vector<std::stri
          "(an IDX dataset as train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]), "
          "or pass a list file of \"path,label\" lines",
          root, loose_images ? fmt::format(" (it holds {} images directly)", loose_images) : "", root);
+  const std::vector<std::string> exported = exported_class_names(root, classes);
   list.class_names = class_names;
   if (list.class_names.empty()) {
-    list.class_names = exported_class_names(root, classes);
+    list.class_names = exported;
     if (!list.class_names.empty())
       list.note = fmt::format("class names from the folders `convkit data export` wrote (\"{}\" is "
                               "\"{}\")", classes[0], list.class_names[0]);
     else
       list.class_names = classes;
   }
-  for (const std::string& name : classes) {
-    const int label = find_class_folder(name, list.class_names);
+  for (size_t f = 0; f < classes.size(); ++f) {
+    const std::string& name = classes[f];
+    int label = find_class_folder(name, list.class_names);
+    // An export's folder ("7-Sneaker" of a --classes 5,7,9 export) is the
+    // class it stands for, under its recorded name or as made safe.
+    for (size_t k = 0; label < 0 && !exported.empty() && k < list.class_names.size(); ++k)
+      if (safe_folder_part(list.class_names[k]) == safe_folder_part(exported[f]))
+        label = static_cast<int>(k);
     if (label < 0)
       fail(
           "{}: class folder \"{}\" is not one of the training classes ({}), nor a folder name "

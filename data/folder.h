@@ -42,11 +42,15 @@ std::string class_folder_name(const std::vector<std::string>& class_names, int k
 int find_class_folder(const std::string& folder, const std::vector<std::string>& class_names);
 
 // root/<class>/**/<image>. `class_names` fixes the classes (a test split):
-// folders must be among them, by name or as exported (find_class_folder).
-// Without them, the folder names are the class names, except for the folders
-// `convkit data export` writes ("0-T-shirt-top", "1-Trouser", ... indices
-// 0..K-1 in order), which stand for the exported names ("T-shirt/top" from
-// the export.json beside them, else "T-shirt-top").
+// folders must be among them, by name, as exported (find_class_folder), or
+// as the export they are part of names them ("7-Sneaker" is "Sneaker").
+// Without them, the folder names are the class names, except for folders
+// recognizably written by `convkit data export`, which stand for the
+// exported names: listed by the export.json beside them ("5-Sandal" of a
+// --classes 5,7,9 export is "Sandal"; "0-T-shirt-top" is "T-shirt/top"), or,
+// without it, a whole export's folders ("0-T-shirt-top", "1-Trouser", ...
+// indices 0..K-1 in order: "T-shirt-top"). Other folders starting with
+// digits ("1-apple") keep their names.
 // Throws ck::Error for a root without class folders, an empty class folder,
 // or an unknown class (listing the expected names).
 ImageList scan_image_folder(const std::string& root,

@@ -67,7 +67,8 @@ TEST_CASE("data: export writes a deterministic, imbalanced class subset that loa
   REQUIRE(la.paths.size() == 40);
   for (size_t i = 0; i < la.paths.size(); ++i)
     CHECK(decode_image(la.paths[i]).pixels == decode_image(lb.paths[i]).pixels);
-  CHECK(la.class_names == std::vector<std::string>{"0-0", "2-2"});  // sorted names: class order
+  // The source's names (export.json), in sorted folder order: class order.
+  CHECK(la.class_names == std::vector<std::string>{"0", "2"});
   ImageLoadReport report;
   ImageLoadOptions lo;
   lo.size = std::make_pair(6, 6);
