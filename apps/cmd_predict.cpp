@@ -80,6 +80,17 @@ std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre)
         fail("{} is a table, but {} takes {} images", input, o.model,
              shape_compact(pre.stored_shape));
       CsvTable table = read_csv(input);
+      // Named from the header once, not as "line 2" of the first row.
+      std::vector<std::string> missing;
+      for (const std::string& column : pre.columns)
+        if (std::find(table.header.begin(), table.header.end(), column) == table.header.end())
+          missing.push_back('"' + column + '"');
+      if (!missing.empty())
+        fail("{}: the header line has no column{} {}; the model expects the column{} {} (the "
+             "features it was trained on): add {}, or name {} as in training",
+             input, missing.size() == 1 ? "" : "s", fmt::join(missing, ", "),
+             pre.columns.size() == 1 ? "" : "s", fmt::join(pre.columns, ", "),
+             missing.size() == 1 ? "it" : "them", missing.size() == 1 ? "it" : "them");
       if (table.rows.empty())  // else nothing printed and exit 0
         fail("{} has a header but no rows to predict; add a row of values per sample", input);
       for (size_t r = 0; r < table.rows.size(); ++r) {

@@ -237,4 +237,32 @@ TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview
   CHECK_FALSE(has(sized.err, "pass --resize"));  // the table is still there
 }
 
+TEST_CASE("CLI: predict names the columns a CSV's header lacks, not the line of the first row") {
+  const test::TempDir dir;
+  std::ofstream(dir / "r.csv") << "a,b,c,y\n1,2,3,0\n2,4,1,1\n3,6,2,0\n4,1,5,1\n";
+  std::ofstream(dir / "one.csv") << "a,c\n1,2\n";
+  std::ofstream(dir / "two.csv") << "a,y\n1,0\n";
+  const std::string model = dir / "m.safetensors";
+  REQUIRE(convkit("train --data " + (dir / "r.csv") + " --label-column y --model "
+                  "'dense(2,softmax)' --epochs 1 --save " + model).code == 0);
+  const Run one = convkit("predict --model " + model + " " + (dir / "one.csv"));
+  CHECK(one.code == 1);
+  CHECK(one.out.empty());
+  CHECK(one.err == "convkit: " + (dir / "one.csv") + ": the header line has no column \"b\"; the "
+                   "model expects the columns a, b, c (the features it was trained on): add it, or "
+                   "name it as in training\n");
+  const Run two = convkit("predict --model " + model + " " + (dir / "two.csv"));
+  CHECK(two.code == 1);
+  CHECK(two.err == "convkit: " + (dir / "two.csv") + ": the header line has no columns \"b\", "
+                   "\"c\"; the model expects the columns a, b, c (the features it was trained "
+                   "on): add them, or name them as in training\n");
+  CHECK_FALSE(has(two.err, "line 2"));
+  // The columns it has, in any order, with the label column or without: predicted.
+  std::ofstream(dir / "ok.csv") << "c,a,b\n3,1,2\n";
+  const Run ok = convkit("predict --model " + model + " " + (dir / "ok.csv"));
+  CAPTURE(ok.err);
+  CHECK(ok.code == 0);
+  CHECK(has(ok.out, "ok.csv line 2:"));
+}
+
 }  // namespace ck
