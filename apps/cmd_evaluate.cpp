@@ -91,10 +91,11 @@ void run_evaluate(const EvaluateOptions& o, const CLI::App& cmd) {
 
 void setup_evaluate(CLI::App& cmd) {
   auto o = std::make_shared<EvaluateOptions>();
-  // One option, two spellings: CLI11 lists it under both headings.
-  cmd.add_option("model,--model", o->model,
-                 "The saved model (.safetensors), first or after --model (one of the two)")
-      ->required();
+  // Two options, not one with two names: CLI11 would mark both REQUIRED and
+  // refuse both given ("At Most 1 required but received 2").
+  auto given = std::make_shared<std::string>();
+  cmd.add_option("model", o->model, "The saved model (.safetensors); or give it after --model");
+  cmd.add_option("--model", *given, "The saved model, if not given first (one of the two is needed)");
   cmd.add_option("--data", o->data.data,
                  "Data to evaluate on (default: the data the model was trained on); read with "
                  "the model's own preprocessing");
@@ -112,7 +113,10 @@ void setup_evaluate(CLI::App& cmd) {
                "Skip the model's scaling, resize and imputation (to reproduce the mistake; says "
                "what it skips)");
   add_compute_options(cmd);
-  cmd.callback([o, &cmd] { run_evaluate(*o, cmd); });
+  cmd.callback([o, given, &cmd] {
+    o->model = one_model_file(o->model, *given, "evaluate");
+    run_evaluate(*o, cmd);
+  });
 }
 
 }  // namespace ck

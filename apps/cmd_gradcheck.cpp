@@ -12,7 +12,7 @@ namespace ck {
 namespace {
 
 struct GradcheckOptions {
-  std::string model = "lenet5";
+  std::string model, model_flag;
   std::string input;
   int64_t batch = 2;
   int64_t entries = 64;
@@ -49,7 +49,9 @@ void run_gradcheck(const GradcheckOptions& o) {
 
 void setup_gradcheck(CLI::App& cmd) {
   auto o = std::make_shared<GradcheckOptions>();
-  cmd.add_option("model,--model", o->model, "A preset or a layer spec")->capture_default_str();
+  // Two options, not one with two names: CLI11 refuses both given.
+  cmd.add_option("model", o->model, "A preset or a layer spec; default lenet5");
+  cmd.add_option("--model", o->model_flag, "The same, if not given first");
   cmd.add_option("--input", o->input, "Input shape HxWxC (default: the preset's)");
   cmd.add_option("--batch", o->batch, "Samples per check")
       ->capture_default_str()
@@ -61,7 +63,10 @@ void setup_gradcheck(CLI::App& cmd) {
       ->capture_default_str()
       ->check(seed_value());
   add_compute_options(cmd);
-  cmd.callback([o] { run_gradcheck(*o); });
+  cmd.callback([o] {
+    o->model = one_model_file(o->model, o->model_flag, "gradcheck", "lenet5");
+    run_gradcheck(*o);
+  });
 }
 
 }  // namespace ck

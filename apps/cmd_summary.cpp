@@ -15,17 +15,21 @@ namespace ck {
 
 void setup_summary(CLI::App& cmd) {
   struct Options {
-    std::string model = "fmnist-cnn";
+    std::string model, model_flag;
     std::string input;
     bool list = false;
   };
   auto o = std::make_shared<Options>();
-  cmd.add_option("model,--model", o->model,
-                 "A preset name, a layer spec, or a saved model (.safetensors)")
-      ->capture_default_str();
+  // Two options, not one with two names: CLI11 refuses both given ("At Most 1
+  // required but received 2").
+  cmd.add_option("model", o->model,
+                 "A preset name, a layer spec, or a saved model (.safetensors); default "
+                 "fmnist-cnn");
+  cmd.add_option("--model", o->model_flag, "The same, if not given first");
   cmd.add_option("--input", o->input, "Input shape HxWxC (default: the preset's)");
   cmd.add_flag("--list", o->list, "List the model presets");
   cmd.callback([o] {
+    o->model = one_model_file(o->model, o->model_flag, "summary", "fmnist-cnn");
     if (o->list) {
       for (const Preset& p : presets())
         fmt::print("{:<26} {:<10} {}\n  {}\n", p.name, p.input, p.about, p.spec);

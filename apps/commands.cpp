@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "core/error.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -122,6 +123,18 @@ void add_compute_options(CLI::App& cmd, bool gemm) {
     set_threads(options->threads);
     set_gemm_backend(parse_gemm_backend(options->gemm));
   });
+}
+
+std::string one_model_file(const std::string& first, const std::string& flag,
+                           const std::string& command, const std::string& fallback) {
+  if (!first.empty() && !flag.empty() && first != flag)
+    fail("two models given, {} (first) and {} (--model); give one, first or after --model",
+         first, flag);
+  if (!first.empty()) return first;
+  if (!flag.empty()) return flag;
+  if (fallback.empty())
+    fail("no model given; name it first (convkit {} shoes.safetensors) or after --model", command);
+  return fallback;
 }
 
 }  // namespace ck

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <span>
+#include <string>
 
 namespace ck {
 
@@ -29,5 +30,11 @@ CLI::Validator at_least(long long min, const std::string& name);
 CLI::Validator seed_value();
 // The same for a real-number option: "--lr: must be a number > 0, got 0".
 CLI::Validator number_above(double min, bool or_equal, const std::string& name);
+
+// The model of a command that takes it first or after --model (evaluate,
+// summary): one of the two, or both when they are the same. Neither gives
+// `fallback`, or when that is empty throws saying how to give one.
+std::string one_model_file(const std::string& first, const std::string& flag,
+                           const std::string& command, const std::string& fallback = "");
 
 }  // namespace ck

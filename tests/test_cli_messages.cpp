@@ -237,6 +237,48 @@ TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview
   CHECK_FALSE(has(sized.err, "pass --resize"));  // the table is still there
 }
 
+TEST_CASE("CLI: evaluate and summary take the model first or after --model, one of the two") {
+  const test::TempDir dir;
+  std::ofstream(dir / "r.csv") << "a,b,c,y\n1,2,3,0\n2,4,1,1\n3,6,2,0\n4,1,5,1\n";
+  const std::string model = dir / "m.safetensors", other = dir / "o.safetensors";
+  REQUIRE(convkit("train --data " + (dir / "r.csv") + " --label-column y --model "
+                  "'dense(2,softmax)' --epochs 1 --save " + model).code == 0);
+  // Both spellings were marked REQUIRED, though one is enough.
+  const Run help = convkit("evaluate --help");
+  CHECK(help.code == 0);
+  CHECK_FALSE(has(help.out, "REQUIRED"));
+  CHECK(has(help.out, "one of the two is needed"));
+  CHECK_FALSE(has(convkit("summary --help").out, "REQUIRED"));
+  for (const std::string command : {"evaluate", "summary"}) {
+    CAPTURE(command);
+    for (const std::string& args : {" " + model, " --model " + model,
+                                    " " + model + " --model " + model}) {
+      CAPTURE(args);
+      const Run r = convkit(command + args);
+      CAPTURE(r.err);
+      CHECK(r.code == 0);
+      CHECK(has(r.out, model));
+    }
+    // Was "--model: At Most 1 required but received 2".
+    const Run two = convkit(command + " " + model + " --model " + other);
+    CHECK(two.code == 1);
+    CHECK(two.out.empty());
+    CHECK(two.err == "convkit: two models given, " + model + " (first) and " + other +
+                         " (--model); give one, first or after --model\n");
+  }
+  const Run none = convkit("evaluate");
+  CHECK(none.code == 1);
+  CHECK(none.err == "convkit: no model given; name it first (convkit evaluate shoes.safetensors) "
+                    "or after --model\n");
+  const Run grad = convkit("gradcheck lenet5 --model 'flatten dense(2,softmax)'");
+  CHECK(grad.code == 1);
+  CHECK(grad.err == "convkit: two models given, lenet5 (first) and flatten dense(2,softmax) "
+                    "(--model); give one, first or after --model\n");
+  const Run preset = convkit("summary");  // the default preset, as before
+  CHECK(preset.code == 0);
+  CHECK(has(preset.out, "conv2d"));
+}
+
 TEST_CASE("CLI: predict names the columns a CSV's header lacks, not the line of the first row") {
   const test::TempDir dir;
   std::ofstream(dir / "r.csv") << "a,b,c,y\n1,2,3,0\n2,4,1,1\n3,6,2,0\n4,1,5,1\n";
