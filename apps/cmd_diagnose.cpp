@@ -14,9 +14,9 @@ namespace {
 
 std::string run_summary(const RunRecord& r) {
   std::string s = fmt::format("Run: {} on {}\n", r.model_spec, r.config.value("data", std::string("?")));
-  s += fmt::format("  {}; {} epochs of {} planned, {} steps each; {}\n",
-                   r.config.value("optimizer", r.optimizer), r.epochs.size(), r.epochs_planned,
-                   r.steps_per_epoch, r.status);
+  s += fmt::format("  {}; {} epoch{} of {} planned, {} steps each; {}\n",
+                   r.config.value("optimizer", r.optimizer), r.epochs.size(),
+                   r.epochs.size() == 1 ? "" : "s", r.epochs_planned, r.steps_per_epoch, r.status);
   if (r.input_stats.samples > 0)
     s += fmt::format("  inputs: {} ({})\n", r.input_stats.describe(), r.input_stats.describe_range());
   if (!r.epochs.empty()) {

@@ -274,6 +274,8 @@ void write_run_files(const std::string& dir, const RunRecord& run, bool with_epo
 RunRecord read_run_dir(const std::string& dir) {
   const fs::path d(dir);
   std::error_code ec;
+  if (!fs::exists(d, ec))
+    fail("{}: no such directory (a run directory is written by convkit train --run-dir)", dir);
   if (!fs::is_directory(d, ec))
     fail("{} is not a directory (a run directory is written by convkit train --run-dir)", dir);
   if (!fs::exists(d / "run.json", ec))

@@ -68,6 +68,20 @@ TEST_CASE("train --run-dir records a run that reads back whole") {
   CHECK(contains(steps, "\n2,16,32,"));
 }
 
+TEST_CASE("diagnose names a missing run directory, a file given as one, and counts one epoch") {
+  const test::TempDir temp;
+  std::string out;
+  CHECK(run_convkit("diagnose " + (temp.path / "nowhere").string(), out) == 1);
+  CHECK(contains(out, "nowhere: no such directory (a run directory is written by convkit train --run-dir)"));
+  std::ofstream(temp.path / "file.txt") << "x";
+  CHECK(run_convkit("diagnose " + (temp.path / "file.txt").string(), out) == 1);
+  CHECK(contains(out, "file.txt is not a directory"));
+  const fs::path dir = temp.path / "one";
+  REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 1 --run-dir " + dir.string(), out) == 0);
+  REQUIRE(run_convkit("diagnose " + dir.string(), out) == 0);
+  CHECK(contains(out, "; 1 epoch of 1 planned, 16 steps each; finished"));
+}
+
 TEST_CASE("train --save records the input statistics in the model file without a run directory") {
   const test::TempDir temp;
   const fs::path dir = temp.path / "save";
