@@ -242,8 +242,9 @@ void match_classes(Dataset& data, const std::vector<std::string>& names) {
       }
       std::string expected;
       for (size_t i = 0; i < names.size() && i < 12; ++i) expected += (i ? ", " : "") + names[i];
-      fail("{}: class \"{}\" is not one of the training classes ({}{})", data.description, n,
-           expected, names.size() > 12 ? ", ..." : "");
+      fail("{}: class \"{}\" is not one of the training classes ({}{}); a model knows only "
+           "those: give data whose classes are among them",
+           data.description, n, expected, names.size() > 12 ? ", ..." : "");
     }
     map[k] = static_cast<float>(j);
   }

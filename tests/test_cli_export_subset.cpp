@@ -121,7 +121,8 @@ TEST_CASE("CLI: the README's shoes export trains a model that predicts Sneaker, 
   CHECK(source.code == 1);
   CHECK(source.err.starts_with("convkit: "));
   CHECK(has(source.err, ": class \"T-shirt/top\" is not one of the training classes (Sandal, "
-                        "Sneaker, Ankle boot)\n"));
+                        "Sneaker, Ankle boot); a model knows only those: give data whose "
+                        "classes are among them\n"));
 }
 
 }  // namespace ck

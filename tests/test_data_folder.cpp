@@ -209,7 +209,8 @@ TEST_CASE("data: a test source's classes match the training classes via exported
   CHECK(error_of([&] {
           match_classes(other, {"T-shirt/top", "Trouser"});
         }) ==
-        "other data: class \"cat\" is not one of the training classes (T-shirt/top, Trouser)");
+        "other data: class \"cat\" is not one of the training classes (T-shirt/top, Trouser); "
+        "a model knows only those: give data whose classes are among them");
 }
 
 }  // namespace ck
