@@ -209,8 +209,16 @@ DataSplits load_data(const std::string& spec, const SourceOptions& o) {
     }
   }
   if (!o.class_names.empty()) {
-    match_classes(out.train, o.class_names);
-    if (out.test) match_classes(*out.test, o.class_names);
+    // Only the splits asked for: evaluating the test split of Fashion-MNIST
+    // must not be refused over the train split (a source without a test split
+    // is evaluated on its train split).
+    const bool test_used = out.test && o.read_splits != SplitsToRead::train;
+    if (o.read_splits != SplitsToRead::test || !test_used) match_classes(out.train, o.class_names);
+    if (test_used) match_classes(*out.test, o.class_names);
+    // A split not asked for is not handed out unmatched (as for folders, see
+    // SourceOptions::read_splits).
+    if (o.read_splits == SplitsToRead::train) out.test.reset();
+    if (o.read_splits == SplitsToRead::test && test_used) out.train = Dataset{};
   }
   return out;
 }

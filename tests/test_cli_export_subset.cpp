@@ -120,7 +120,7 @@ TEST_CASE("CLI: the README's shoes export trains a model that predicts Sneaker, 
   const Run source = convkit("evaluate " + model + " --data fashion-mnist --limit 50");
   CHECK(source.code == 1);
   CHECK(source.err.starts_with("convkit: "));
-  CHECK(has(source.err, ": class \"T-shirt/top\" is not one of the training classes (Sandal, "
+  CHECK(has(source.err, " (test): class \"T-shirt/top\" is not one of the training classes (Sandal, "
                         "Sneaker, Ankle boot); a model knows only those: give data whose "
                         "classes are among them\n"));
 }
