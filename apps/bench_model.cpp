@@ -130,6 +130,7 @@ void bench_model(const BenchModelOptions& o) {
                         {"batch", o.batch},
                         {"threads", threads()},
                         {"gemm", gemm_backend_name(gemm_backend())},
+                        {"blas_kernels", blas_kernels()},
                         {"img_s", images_per_second},
                         {"mflop_img", flop_per_image * 1e-6},
                         {"gflops", gflops},
@@ -138,9 +139,9 @@ void bench_model(const BenchModelOptions& o) {
                         {"repeats", per_step.size()}};
     fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("{} ({}), {} batch {}, {} thread{}, {} GEMM, random data\n", o.model,
+    fmt::print("{} ({}), {} batch {}, {} thread{}, GEMM {}, random data\n", o.model,
                shape_compact(in), train ? "training (forward + backward + adam)" : "inference",
-               o.batch, threads(), threads() == 1 ? "" : "s", gemm_backend_name(gemm_backend()));
+               o.batch, threads(), threads() == 1 ? "" : "s", gemm_description());
     fmt::print("{:.1f} img/s  (median of {} repeats; {:.2f} ms per batch)\n", images_per_second,
                per_step.size(), seconds * 1e3);
     fmt::print("{:.2f} MFLOP/img, {:.1f} GFLOP/s", flop_per_image * 1e-6, gflops);
@@ -211,15 +212,16 @@ void bench_conv(const BenchConvOptions& o) {
         {"tool", "convkit"},      {"input", o.input},       {"filters", o.filters},
         {"kernel", o.kernel},     {"batch", o.batch},       {"threads", threads()},
         {"gemm", gemm_backend_name(gemm_backend())},
+        {"blas_kernels", blas_kernels()},
         {"forward", fwd},         {"backward_weights", bwd_w},
         {"fma_peak_gflops", peak}};
     j["backward_data"] = std::isnan(bwd_d) ? nlohmann::json() : nlohmann::json(bwd_d);
     fmt::print("{}\n", j.dump());
     return;
   }
-  fmt::print("conv2d {} -> {} filters, {}x{} same, batch {}, {} thread{}, {} GEMM; {:.2f} GFLOP per pass\n",
+  fmt::print("conv2d {} -> {} filters, {}x{} same, batch {}, {} thread{}, GEMM {}; {:.2f} GFLOP per pass\n",
              o.input, o.filters, o.kernel, o.kernel, N, threads(), threads() == 1 ? "" : "s",
-             gemm_backend_name(gemm_backend()), flops * 1e-9);
+             gemm_description(), flops * 1e-9);
   fmt::print("FMA peak, measured: {:.1f} GFLOP/s\n", peak);
   for (auto [what, r] : {std::pair{"forward (+bias, relu)", fwd},
                          {"backward data", bwd_d},

@@ -43,8 +43,9 @@ std::string rate(double gflops, double peak) {
 void bench_gemm(int thread_count, double seconds) {
   set_threads(thread_count);
   const int n = threads();
-  fmt::print("GEMM C = op(A) * op(B), float32, {} thread{}; simd kernel compiled for {}\n", n,
-             n == 1 ? "" : "s", gemm_simd_isa());
+  fmt::print("GEMM C = op(A) * op(B), float32, {} thread{}; simd kernel compiled for {}, "
+             "OpenBLAS running its {} kernels\n",
+             n, n == 1 ? "" : "s", gemm_simd_isa(), blas_kernels());
   std::fflush(stdout);
   const double peak = measure_fma_peak_gflops(n);
   fmt::print("FMA peak, measured: {:.1f} GFLOP/s ({:.1f} per thread)\n\n", peak, peak / n);

@@ -78,7 +78,8 @@ std::unique_ptr<TrainingRun> prepare_training(const TrainOptions& o) {
                         {"options", train_options_json(o)},
                         {"convkit_version", kVersion},
                         {"threads", threads()},
-                        {"gemm", gemm_backend_name(gemm_backend())}};
+                        {"gemm", gemm_backend_name(gemm_backend())},
+                        {"blas_kernels", blas_kernels()}};
   return run;
 }
 
@@ -92,8 +93,9 @@ std::string TrainingRun::header() const {
   s += fmt::format("  optimizer:     {}; loss {}{}\n", optimizer->describe(),
                    loss_name(model.loss()),
                    model.head() != Activation::linear ? " (from logits)" : "");
-  s += fmt::format("  run:           {} epochs, batch {}, seed {}, {} threads, gemm {}\n", o.epochs,
-                   o.batch, o.seed, threads(), gemm_backend_name(gemm_backend()));
+  s += fmt::format("  run:           {} epochs, batch {}, seed {}, {} thread{}, gemm {}\n",
+                   o.epochs, o.batch, o.seed, threads(), threads() == 1 ? "" : "s",
+                   gemm_description());
   return s;
 }
 

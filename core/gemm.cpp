@@ -1,6 +1,9 @@
 #include "core/gemm.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -19,6 +22,20 @@ std::string gemm_backend_name(GemmBackend backend) {
     case GemmBackend::naive: return "naive";
     case GemmBackend::simd: return "simd";
     case GemmBackend::blas: return "blas";
+  }
+  return "?";
+}
+
+std::string gemm_description() {
+  switch (gemm_backend()) {
+    case GemmBackend::naive: return "naive";
+    case GemmBackend::simd: return fmt::format("simd ({})", gemm_simd_isa());
+    case GemmBackend::blas:
+      // A kernel set forced by the environment is named as such: it can be
+      // slower than OpenBLAS's own pick (Haswell's AVX2 kernels on a CPU
+      // with AVX-512).
+      return fmt::format("blas (OpenBLAS, {} kernels{})", blas_kernels(),
+                         std::getenv("OPENBLAS_CORETYPE") ? " from OPENBLAS_CORETYPE" : "");
   }
   return "?";
 }

@@ -23,6 +23,9 @@ GemmBackend gemm_backend();
 // "naive", "simd", "blas"; parse throws ck::Error listing the choices.
 std::string gemm_backend_name(GemmBackend backend);
 GemmBackend parse_gemm_backend(const std::string& name);
+// The current backend with what it runs on, for headers and benchmarks:
+// "blas (OpenBLAS, Cooperlake kernels)", "simd (AVX-512)", "naive".
+std::string gemm_description();
 
 // Single-threaded GEMM with the current backend. Callers parallelize around it.
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
@@ -46,5 +49,9 @@ const char* gemm_simd_isa();
 
 // Keeps OpenBLAS single-threaded (see core/parallel.h for why).
 void blas_use_one_thread();
+
+// The kernel set OpenBLAS runs ("Cooperlake", "Haswell", ...): its own pick
+// for this CPU when it loaded, unless OPENBLAS_CORETYPE named one.
+std::string blas_kernels();
 
 }  // namespace ck

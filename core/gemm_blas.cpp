@@ -13,4 +13,6 @@ void gemm_blas(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
 
 void blas_use_one_thread() { openblas_set_num_threads(1); }
 
+std::string blas_kernels() { return openblas_get_corename(); }
+
 }  // namespace ck

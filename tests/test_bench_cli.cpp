@@ -3,6 +3,7 @@
 // used, a row per layer), whatever the speed of the machine.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -46,11 +47,32 @@ TEST_CASE("bench model: training counts three times the forward FLOPs, inference
   CHECK(infer["gemm"] == "blas");  // the default
 }
 
+TEST_CASE("bench model: names OpenBLAS's kernels, and OPENBLAS_CORETYPE when it chose them") {
+  // What OpenBLAS picks depends on the CPU, so set them: OpenBLAS reads the
+  // variable when it loads.
+  const char* before = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = before ? before : "";
+  setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  const nlohmann::json j = bench_json("bench model --model lenet5 --no-peak --threads 1" + kQuick);
+  std::string out;
+  const int code = run_convkit("bench model --model lenet5 --no-peak --threads 1" + kQuick, out);
+  unsetenv("OPENBLAS_CORETYPE");
+  const nlohmann::json picked =
+      bench_json("bench model --model lenet5 --no-peak --threads 1" + kQuick);
+  if (before) setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  CHECK(j["blas_kernels"] == "Haswell");
+  CHECK(code == 0);
+  CHECK(has(out, "GEMM blas (OpenBLAS, Haswell kernels from OPENBLAS_CORETYPE), random data"));
+  CHECK(!picked["blas_kernels"].get<std::string>().empty());
+}
+
 TEST_CASE("bench model: the text report names the figure and every layer") {
   std::string out;
   REQUIRE(run_convkit("bench model --model lenet5 --no-peak --threads 1 --layers" + kQuick, out) ==
           0);
-  CHECK(has(out, "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, blas GEMM"));
+  CHECK(has(out, "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, "
+                 "GEMM blas (OpenBLAS, "));
+  CHECK(has(out, " kernels"));
   CHECK(has(out, " img/s  (median of "));
   CHECK(has(out, "2.52 MFLOP/img"));
   for (const char* row : {"conv2d (conv2d(6,5,same,relu))", "max_pooling2d (maxpool(2))",

@@ -375,7 +375,7 @@ TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics"
   CHECK(has(r.out, "Epoch 1/2"));
   CHECK(has(r.out, "Epoch 2/2"));
   CHECK(has(r.out, "30 training samples 28x28x1 (10 classes), 10 validation, 40 test"));
-  CHECK(has(r.out, "1 threads, gemm naive"));
+  CHECK(has(r.out, "1 thread, gemm naive"));
   CHECK(has(r.out, "val_loss"));
   CHECK(has(r.out, "test:"));
   CHECK(has(r.out, "Confusion matrix"));
