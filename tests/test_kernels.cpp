@@ -64,9 +64,9 @@ const ConvCase kConvCases[] = {
     {3, 3, 16, 3, 3, 1, 1, true, 17},
     {12, 10, 3, 3, 3, 1, 1, true, 16},
     // 1024 output pixels with a 288-long patch (a 1.2 MB col): the forward
-    // im2col + GEMM and the backward GEMM + col2im run in 5 chunks of 205
-    // pixels, the last one partial, and the weight gradient is summed
-    // transposed (dw^T per part, transposed in the reduction).
+    // im2col + GEMM and the backward im2col + GEMMs + col2im run in 5 chunks
+    // of 205 pixels, the last one partial; the weight gradient sums chunk by
+    // chunk.
     {32, 32, 32, 3, 3, 1, 1, true, 5},
 };
 
