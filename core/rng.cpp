@@ -11,7 +11,6 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 
 Rng::Rng(uint64_t seed) {
@@ -27,20 +26,6 @@ Rng Rng::derive(uint64_t seed, uint64_t a, uint64_t b) {
   x = h ^ (b * 0xaf251af3b0f025b5ULL);
   return Rng(splitmix64(x));
 }
-
-uint64_t Rng::next() {
-  uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-float Rng::uniform() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
 uint64_t Rng::below(uint64_t n) {
   // Lemire, "Fast random integer generation in an interval" (2019).

@@ -14,10 +14,16 @@ void Dropout::forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) {
   }
   if (static_cast<int64_t>(mask_.size()) < x.size()) mask_.resize(x.size());
   const float scale = 1.0f / (1.0f - rate_);
+  // A local copy of the generator stays in registers through the loop.
+  Rng rng = *ctx.rng;
+  float* mask = mask_.data();
+  const float* xs = x.data();
+  float* ys = y.data();
   for (int64_t i = 0; i < x.size(); ++i) {
-    mask_[i] = ctx.rng->uniform() < rate_ ? 0.0f : scale;
-    y[i] = x[i] * mask_[i];
+    mask[i] = rng.uniform() < rate_ ? 0.0f : scale;
+    ys[i] = xs[i] * mask[i];
   }
+  *ctx.rng = rng;
 }
 
 void Dropout::backward(const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx) {
