@@ -73,7 +73,11 @@ void repro_resize_220(ReproContext& ctx) {
   }
   const std::vector<std::string> jpegs = files_in((work / "three").string(), ".jpg");
   std::string list = "path,label\n";
-  for (size_t i = 0; i < jpegs.size(); ++i) list += fmt::format("{},{}\n", jpegs[i], labels[i]);
+  // Relative to the list file, as a list's paths are read: the same list
+  // works under a relative --out (repro/...) and an absolute one.
+  for (size_t i = 0; i < jpegs.size(); ++i)
+    list += fmt::format("{},{}\n", fs::path(jpegs[i]).lexically_relative(work).generic_string(),
+                        labels[i]);
   const std::string list_file = (work / "three.txt").string();
   write_file_atomically(list_file, list);
 

@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <string>
 
 #include "apps/repro.h"
+#include "tests/helpers.h"
 
 using namespace ck;
 
@@ -84,6 +87,29 @@ TEST_CASE("repro resize-220: 220x220 trains like 224x224, and the saved model re
   // does not change it.
   CHECK(holds(r, "diagnose reads each 220x220 run as it reads its 224x224 twin"));
   CHECK(holds(r, "The saved 220x220 model resizes"));
+}
+
+TEST_CASE("repro resize-220 --out a relative folder: the list file's paths are found") {
+  // The list of three JPEGs holds paths relative to itself, as list files are
+  // read: written as repro/resize-220/work/three/..., they were looked for
+  // under repro/resize-220/work/repro/resize-220/work/three/... and the
+  // experiment stopped.
+  const test::TempDir temp;
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(temp.path);
+  ReproOptions o;
+  o.quick = true;
+  o.out_dir = "repro";
+  std::string error;
+  try {
+    const ExperimentResult r = run_experiment(*find_experiment("resize-220"), o, nullptr);
+    CHECK(holds(r, "Training at 220x220 runs to the end"));
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  std::filesystem::current_path(before);
+  CHECK(error == "");
+  CHECK(std::filesystem::exists(temp.path / "repro" / "resize-220" / "work" / "three.txt"));
 }
 
 TEST_CASE("repro shallow-model: the 'too shallow' model memorizes random labels, on real data "
