@@ -93,9 +93,9 @@ std::string TrainingRun::header() const {
   s += fmt::format("  optimizer:     {}; loss {}{}\n", optimizer->describe(),
                    loss_name(model.loss()),
                    model.head() != Activation::linear ? " (from logits)" : "");
-  s += fmt::format("  run:           {} epochs, batch {}, seed {}, {} thread{}, gemm {}\n",
-                   o.epochs, o.batch, o.seed, threads(), threads() == 1 ? "" : "s",
-                   gemm_description());
+  s += fmt::format("  run:           {} epoch{}, batch {}, seed {}, {} thread{}, gemm {}\n",
+                   o.epochs, o.epochs == 1 ? "" : "s", o.batch, o.seed, threads(),
+                   threads() == 1 ? "" : "s", gemm_description());
   return s;
 }
 
