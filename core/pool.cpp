@@ -41,8 +41,13 @@ int32_t window_argmax(const float* xn, const ConvGeometry& g, int64_t oh, int64_
 // xn (H,W,C) one image -> yo (C) and ao (C) at one output pixel. The last
 // C % 16 channels (all of them when C < 16, as in LeNet's 6) use masked loads
 // and stores. Returns the channels done (all).
+// KH_, KW_ fix the window at compile time (0: g's, at run time), so that the
+// common 2x2 and 3x3 windows' steps unroll (a batch of 64 at 28x28, 1 thread:
+// 6 channels 0.22-0.25 -> 0.19-0.20 ms, 32 channels 0.48-0.55 -> 0.32-0.36).
+template <int KH_, int KW_>
 int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeometry& g,
                           int64_t ih0, int64_t iw0) {
+  const int KH = KH_ ? KH_ : g.KH, KW = KW_ ? KW_ : g.KW;
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t c = 0; c < g.C; c += 16) {
     const __mmask16 lanes =
@@ -50,8 +55,8 @@ int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeo
     const int32_t base0 = static_cast<int32_t>((ih0 * g.W + iw0) * g.C + c);
     __m512 best = _mm512_maskz_loadu_ps(lanes, xn + base0);
     __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(base0), iota);
-    for (int kh = 0; kh < g.KH; ++kh)
-      for (int kw = 0; kw < g.KW; ++kw) {
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw) {
         if (kh == 0 && kw == 0) continue;
         const int32_t base = static_cast<int32_t>(((ih0 + kh) * g.W + iw0 + kw) * g.C + c);
         const __m512 v = _mm512_maskz_loadu_ps(lanes, xn + base);
@@ -72,6 +77,11 @@ int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeo
 
 void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g) {
   const int64_t in = g.in_size(), out = g.OH * g.OW * g.C;
+#if defined(__AVX512F__)
+  const auto window_max = g.KH == 2 && g.KW == 2   ? window_max_avx512<2, 2>
+                          : g.KH == 3 && g.KW == 3 ? window_max_avx512<3, 3>
+                                                   : window_max_avx512<0, 0>;
+#endif
   parallel_for(N, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * in;
@@ -85,7 +95,7 @@ void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const
           if (ih0 >= 0 && iw0 >= 0 && ih0 + g.KH <= g.H && iw0 + g.KW <= g.W) {
             int64_t c0 = 0;
 #if defined(__AVX512F__)
-            c0 = window_max_avx512(xn, yn + o, an + o, g, ih0, iw0);
+            c0 = window_max(xn, yn + o, an + o, g, ih0, iw0);
             if (c0 == g.C) continue;
 #endif
             for (int64_t c = c0; c < g.C; ++c) {
