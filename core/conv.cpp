@@ -96,8 +96,8 @@ float* scratch(std::vector<Tensor>& buffers, int part, int64_t size) {
   return t.data();
 }
 
-// Output pixels per im2col + GEMM (forward) and per GEMM + col2im (backward
-// data). An image whose col fits the core's L2 (1 MB: Fashion-MNIST's second
+// Output pixels per im2col + GEMM (forward) and per im2col + two GEMMs +
+// col2im (backward). An image whose col fits the core's L2 (1 MB: Fashion-MNIST's second
 // layer, 627 KB) goes whole; a larger one in even chunks of about 256 KB, at
 // least 64 pixels (shorter GEMMs spend their time packing the weights).
 constexpr int64_t kColFitsL2 = int64_t{256} << 10;  // floats: 1 MB
@@ -180,7 +180,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
     // Each image in the forward pass's chunks of output pixels, whose col
     // stays in the core's cache from im2col through both products (a whole
     // 56x56x64 image's is 7 MB: summed in chunks, its weight gradient runs at
-    // 72% of the FMA peak, against 59-70% in one product).
+    // 70-79% of the FMA peak, against 53-70% in one product).
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * g.in_size();
       const float* dzn = dz + n * g.out_size();
