@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/conv_direct.h"
+#include "core/conv_planar.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -119,9 +120,10 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
             F = static_cast<int>(g.F);
   make_parts(ws.col, parts);
   if (conv_direct_applies(g)) {
+    const auto direct = conv_planar_applies(g) ? conv2d_forward_planar : conv2d_forward_direct;
     parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n)
-        conv2d_forward_direct(x + n * g.in_size(), w, b, act, y + n * g.out_size(), g);
+        direct(x + n * g.in_size(), w, b, act, y + n * g.out_size(), g);
     });
     return;
   }
@@ -172,6 +174,11 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
     float* dw_part = part == 0 ? dw : scratch(ws.dw, part, wsize);
     if (direct) {
       std::fill(dw_part, dw_part + wsize, 0.0f);
+      if (conv_planar_applies(g)) {
+        conv2d_backward_weights_planar(x + begin * g.in_size(), dz + begin * g.out_size(),
+                                       end - begin, dw_part, g);
+        return;
+      }
       for (int64_t n = begin; n < end; ++n)
         conv2d_backward_weights_direct(x + n * g.in_size(), dz + n * g.out_size(), dw_part, g);
       return;

@@ -9,8 +9,8 @@
 namespace ck::direct {
 
 // Per-thread scratch, grown once and reused (no allocation in the steady
-// state): 0 holds zero-padded weights, 1 a padded weight gradient, 2 the
-// zero-padded image.
+// state): 0 holds zero-padded weights, 1 a padded weight gradient (the
+// planar kernels' rows of y or dz), 2 the zero-padded image.
 float* thread_scratch(int which, int64_t size);
 
 // F not a multiple of the vector width (LeNet's 6 filters): the kernels run
