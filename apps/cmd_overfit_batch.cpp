@@ -33,8 +33,8 @@ struct Options {
 
 // The batch's loss and accuracy in inference mode (no dropout).
 LossStats measure(Model& model, const Batch& batch) {
-  return compute_loss(model.loss(), model.forward(batch.x, ForwardContext{}), batch.targets.data(), nullptr,
-                      nullptr);
+  const Tensor& out = model.forward(batch.x, ForwardContext{.backward = false});
+  return compute_loss(model.loss(), out, batch.targets.data(), nullptr, nullptr);
 }
 
 void run(const Options& o) {

@@ -132,7 +132,7 @@ AsWritten vgg16_as_written(ReproContext& ctx) {
       Tensor x({1, 224, 224, 3});
       for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(-120.0f, 150.0f);
       const auto start = std::chrono::steady_clock::now();
-      model.forward(x, ForwardContext{});
+      model.forward(x, ForwardContext{.backward = false});
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       cost += fmt::format("; one image's forward pass took {} on this machine, so training would "
                           "take about {}",

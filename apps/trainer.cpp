@@ -29,7 +29,7 @@ EvalResult evaluate(Model& model, Loader& loader) {
   loader.start_epoch(0);
   Batch batch;
   while (loader.next(batch)) {
-    const Tensor& out = model.forward(batch.x, ForwardContext{});
+    const Tensor& out = model.forward(batch.x, ForwardContext{.backward = false});
     result.stats.add(compute_loss(model.loss(), out, batch.targets.data(), nullptr, nullptr));
     if (!classes) continue;
     const int64_t K = out.row_size();

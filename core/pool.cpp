@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -44,7 +45,8 @@ int32_t window_argmax(const float* xn, const ConvGeometry& g, int64_t oh, int64_
 // KH_, KW_ fix the window at compile time (0: g's, at run time), so that the
 // common 2x2 and 3x3 windows' steps unroll (a batch of 64 at 28x28, 1 thread:
 // 6 channels 0.22-0.25 -> 0.19-0.20 ms, 32 channels 0.48-0.55 -> 0.32-0.36).
-template <int KH_, int KW_>
+// Without kArgmax (inference) the winners are neither tracked nor stored.
+template <int KH_, int KW_, bool kArgmax>
 int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeometry& g,
                           int64_t ih0, int64_t iw0) {
   const int KH = KH_ ? KH_ : g.KH, KW = KW_ ? KW_ : g.KW;
@@ -64,10 +66,11 @@ int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeo
             _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
             (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
         best = _mm512_mask_mov_ps(best, wins, v);
-        idx = _mm512_mask_mov_epi32(idx, wins, _mm512_add_epi32(_mm512_set1_epi32(base), iota));
+        if constexpr (kArgmax)
+          idx = _mm512_mask_mov_epi32(idx, wins, _mm512_add_epi32(_mm512_set1_epi32(base), iota));
       }
     _mm512_mask_storeu_ps(yo + c, lanes, best);
-    _mm512_mask_storeu_epi32(ao + c, lanes, idx);
+    if constexpr (kArgmax) _mm512_mask_storeu_epi32(ao + c, lanes, idx);
   }
   return g.C;
 }
@@ -75,18 +78,26 @@ int64_t window_max_avx512(const float* xn, float* yo, int32_t* ao, const ConvGeo
 
 }  // namespace
 
-void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g) {
+namespace {
+
+template <bool kArgmax>
+void maxpool_forward_impl(const float* x, float* y, int32_t* argmax, int64_t N,
+                          const ConvGeometry& g) {
   const int64_t in = g.in_size(), out = g.OH * g.OW * g.C;
 #if defined(__AVX512F__)
-  const auto window_max = g.KH == 2 && g.KW == 2   ? window_max_avx512<2, 2>
-                          : g.KH == 3 && g.KW == 3 ? window_max_avx512<3, 3>
-                                                   : window_max_avx512<0, 0>;
+  const auto window_max = g.KH == 2 && g.KW == 2   ? window_max_avx512<2, 2, kArgmax>
+                          : g.KH == 3 && g.KW == 3 ? window_max_avx512<3, 3, kArgmax>
+                                                   : window_max_avx512<0, 0, kArgmax>;
 #endif
+  // Without argmax the scalar paths write the winners to this thread's
+  // scratch row instead (one image's worth; they stay in cache).
   parallel_for(N, 1, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<int32_t> scratch;
+    if (!kArgmax && static_cast<int64_t>(scratch.size()) < out) scratch.resize(out);
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * in;
       float* yn = y + n * out;
-      int32_t* an = argmax + n * out;
+      int32_t* an = kArgmax ? argmax + n * out : scratch.data();
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           const int64_t o = (oh * g.OW + ow) * g.C;
@@ -126,6 +137,15 @@ void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const
         }
     }
   });
+}
+
+}  // namespace
+
+void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g) {
+  if (argmax)
+    maxpool_forward_impl<true>(x, y, argmax, N, g);
+  else
+    maxpool_forward_impl<false>(x, y, nullptr, N, g);
 }
 
 void maxpool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t N,

@@ -10,7 +10,8 @@ namespace ck {
 
 // x (N,H,W,C) -> y (N,OH,OW,C), the max of each window per channel.
 // argmax (N,OH,OW,C) receives the winning input offset within its image
-// (first max on ties), for the backward pass.
+// (first max on ties), for the backward pass; null when no backward pass
+// follows (inference), which skips tracking the winners.
 void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g);
 // dx (N,H,W,C) = dy routed to each window's winner (summed where windows overlap).
 void maxpool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t N,

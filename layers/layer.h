@@ -21,6 +21,9 @@ namespace ck {
 struct ForwardContext {
   bool training = false;  // dropout and other train-only behaviour
   Rng* rng = nullptr;     // randomness for training-time layers (dropout)
+  // False when no backward pass follows (prediction, evaluation): layers may
+  // skip keeping what only backward needs (max pooling's winners).
+  bool backward = true;
 };
 
 class Layer {

@@ -39,14 +39,22 @@ Shape MaxPool2D::infer(const Shape& in) const {
   return out;
 }
 
-void MaxPool2D::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
+void MaxPool2D::forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) {
   Shape in(x.shape().begin() + 1, x.shape().end());
+  winners_kept_ = ctx.backward;
+  if (!ctx.backward) {
+    maxpool_forward(x.data(), y.data(), nullptr, x.dim(0), geometry(in));
+    return;
+  }
   if (static_cast<int64_t>(argmax_.size()) < y.size()) argmax_.resize(y.size());
   maxpool_forward(x.data(), y.data(), argmax_.data(), x.dim(0), geometry(in));
 }
 
 void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   if (!dx) return;
+  if (!winners_kept_)
+    fail("{}: backward after a forward pass made without one (ForwardContext::backward false)",
+         name);
   Shape in(x.shape().begin() + 1, x.shape().end());
   maxpool_backward(dy.data(), argmax_.data(), dx->data(), x.dim(0), geometry(in));
 }

@@ -29,6 +29,7 @@ class MaxPool2D : public Layer {
   ConvGeometry geometry(const Shape& input) const;
   PoolOptions o_;
   std::vector<int32_t> argmax_;  // winner of each output, from the last forward
+  bool winners_kept_ = false;    // whether the last forward filled argmax_
 };
 
 }  // namespace ck

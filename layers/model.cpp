@@ -148,7 +148,7 @@ void Model::backward(const Tensor& dout) {
 }
 
 void Model::predict(const Tensor& x, Tensor& probabilities) {
-  const Tensor& out = forward(x, ForwardContext{});
+  const Tensor& out = forward(x, ForwardContext{.backward = false});
   probabilities.resize(out.shape());
   probabilities.copy_from(out);
   bias_activation(probabilities.data(), nullptr, out.dim(0), out.row_size(), head_);

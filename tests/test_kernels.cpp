@@ -295,6 +295,11 @@ TEST_CASE("maxpool_forward/backward match the reference (valid/same, overlapping
       maxpool_forward(x.data(), y.data(), argmax.data(), N, g);
       maxpool_forward_reference(x.data(), yr.data(), N, g);
       CHECK(ck::test::max_abs_diff(y, yr) == 0.0f);
+      // Inference (no argmax): the same maxima.
+      Tensor yi(y.shape());
+      yi.fill(NAN);
+      maxpool_forward(x.data(), yi.data(), nullptr, N, g);
+      CHECK(ck::test::max_abs_diff(yi, yr) == 0.0f);
       Tensor dy = ck::test::random_tensor(y.shape(), rng);
       Tensor dx(x.shape()), dxr(x.shape());
       dx.fill(NAN);

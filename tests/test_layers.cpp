@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/error.h"
 #include "layers/activation_layer.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
@@ -169,6 +170,28 @@ TEST_CASE("MaxPool2D routes the gradient to the first maximum on ties") {
   CHECK(dx[1] == 5.0f);
   CHECK(dx[2] == 0.0f);
   CHECK(dx[3] == 0.0f);
+}
+
+TEST_CASE("MaxPool2D without a backward pass to follow keeps no winners, and says so if asked") {
+  PoolOptions o;  // 2x2, stride 2
+  MaxPool2D pool(o);
+  pool.name = "max_pooling2d";
+  pool.output_shape = pool.infer({2, 4, 1});
+  Tensor x({1, 2, 4, 1}), y({1, 1, 2, 1}), dy({1, 1, 2, 1}), dx({1, 2, 4, 1});
+  for (int i = 0; i < 8; ++i) x[i] = static_cast<float>((i * 5) % 8);  // 0 5 2 7 4 1 6 3
+  pool.forward(x, y, ForwardContext{.backward = false});
+  CHECK(y[0] == 5.0f);
+  CHECK(y[1] == 7.0f);
+  CHECK_THROWS_WITH_AS(pool.backward(x, y, dy, &dx),
+                       "max_pooling2d: backward after a forward pass made without one "
+                       "(ForwardContext::backward false)",
+                       ck::Error);
+  // A training forward pass keeps them again.
+  pool.forward(x, y, ForwardContext{});
+  dy[0] = 1, dy[1] = 2;
+  pool.backward(x, y, dy, &dx);
+  CHECK(dx[1] == 1.0f);
+  CHECK(dx[3] == 2.0f);
 }
 
 // --- GlobalAvgPool2D, Flatten, Activation, Dropout ----------------------------
