@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -49,6 +50,20 @@ inline float max_abs_diff(const Tensor& a, const Tensor& b) {
   float m = 0;
   for (int64_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
   return m;
+}
+
+// max |a - b| / max(1, max |b|): the error relative to the data's scale
+// (infinite where a holds NaN: an output left unwritten).
+inline double scaled_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0, scale = 1;
+  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::fabs(double{b[i]}));
+  for (int64_t i = 0; i < a.size(); ++i) {
+    double d = std::fabs(double{a[i]} - b[i]);
+    if (std::isnan(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return m / scale;
 }
 
 // Runs the convkit binary with `args` (a shell fragment); returns its exit

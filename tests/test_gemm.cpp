@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/peak.h"
 #include "core/rng.h"
+#include "tests/helpers.h"
 
 using namespace ck;
 
@@ -264,4 +266,73 @@ TEST_CASE("peak: FMA peak and GEMM timing give positive rates and restore the gl
   CHECK(time_gemm_gflops(GemmBackend::blas, 128, 96, 64, false, true, 2, 0.01) > 0.0);
   CHECK(gemm_backend() == GemmBackend::naive);
   CHECK(threads() == 2);
+}
+
+// --- GEMM --------------------------------------------------------------------------
+
+TEST_CASE(
+    "gemm_blas, gemm_simd and gemm_parallel agree with gemm_naive (transposes, ld, alpha, beta)") {
+  Rng rng(14);
+  struct Shape3 {
+    int M, N, K;
+  };
+  for (Shape3 s : {Shape3{1, 1, 1}, Shape3{5, 3, 7}, Shape3{70, 65, 80}, Shape3{33, 130, 70},
+                   Shape3{130, 33, 70}, Shape3{64, 64, 64}, Shape3{3, 200, 500}})
+    for (int ta : {0, 1})
+      for (int tb : {0, 1})
+        for (float beta : {0.0f, 1.0f, 0.5f}) {
+          CAPTURE(s.M);
+          CAPTURE(s.N);
+          CAPTURE(s.K);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(beta);
+          // Leading dimensions wider than the matrices, to catch ld mix-ups.
+          const int lda = (ta ? s.M : s.K) + 3, ldb = (tb ? s.K : s.N) + 2, ldc = s.N + 1;
+          const int a_rows = ta ? s.K : s.M, b_rows = tb ? s.N : s.K;
+          Tensor A = ck::test::random_tensor({int64_t{a_rows} * lda}, rng);
+          Tensor B = ck::test::random_tensor({int64_t{b_rows} * ldb}, rng);
+          Tensor C0 = ck::test::random_tensor({int64_t{s.M} * ldc}, rng);
+          if (beta == 0.0f) C0.fill(NAN);  // beta 0: C is not read
+          Tensor ref = C0.clone();
+          gemm_naive(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, ref.data(),
+                     ldc);
+          auto compare = [&](const Tensor& C) {
+            double worst = 0;
+            for (int i = 0; i < s.M; ++i)
+              for (int j = 0; j < s.N; ++j) {
+                double d = std::fabs(double{C[i * ldc + j]} - ref[i * ldc + j]);
+                worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+              }
+            // Padding columns of C (beyond N) are untouched.
+            for (int i = 0; i < s.M; ++i) {
+              const float a = C[i * ldc + s.N], b = C0[i * ldc + s.N];
+              if (!(a == b || (std::isnan(a) && std::isnan(b)))) worst = INFINITY;
+            }
+            return worst;
+          };
+          const double tol = 1e-4 * std::sqrt(double(s.K)) * 2;
+          Tensor C = C0.clone();
+          gemm_blas(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          CHECK(compare(C) < tol);
+          C = C0.clone();
+          gemm_simd(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          CHECK(compare(C) < tol);
+          for (int threads : {1, 2, 3}) {
+            ck::test::ThreadScope t(threads);
+            CAPTURE(threads);
+            C = C0.clone();
+            gemm_parallel(ta, tb, s.M, s.N, s.K, 1.5f, A.data(), lda, B.data(), ldb, beta, C.data(),
+                          ldc);
+            CHECK(compare(C) < tol);
+          }
+        }
+}
+
+TEST_CASE("gemm backend names parse and print, unknown names are errors listing the choices") {
+  CHECK(std::string(gemm_simd_isa()).size() > 0);
+  for (GemmBackend b : {GemmBackend::naive, GemmBackend::simd, GemmBackend::blas})
+    CHECK(parse_gemm_backend(gemm_backend_name(b)) == b);
+  CHECK_THROWS_WITH_AS(parse_gemm_backend("foo"), doctest::Contains("naive, simd or blas"),
+                       ck::Error);
 }
