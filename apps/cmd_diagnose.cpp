@@ -22,7 +22,7 @@ std::string run_summary(const RunRecord& r) {
   if (!r.epochs.empty()) {
     const EpochRecord& e = r.epochs.back();
     s += fmt::format("  last epoch: loss {}", short_number(e.loss));
-    if (r.has_accuracy()) s += fmt::format(", accuracy {}", short_number(e.accuracy));
+    if (e.accuracy) s += fmt::format(", accuracy {}", short_number(*e.accuracy));
     if (e.val_loss) s += fmt::format("; validation loss {}", short_number(*e.val_loss));
     if (e.val_accuracy) s += fmt::format(", accuracy {}", short_number(*e.val_accuracy));
     if (e.test_loss) s += fmt::format("; test loss {}", short_number(*e.test_loss));

@@ -76,10 +76,11 @@ void rule_overfitting(DiagnosisContext& c) {
   // its own: memorization shows a gap at either mix, so the gap is taken
   // against the better of the two (a gap at one mix only is the mix, or the
   // noise of re-weighting onto a few classes' small held-out counts).
-  if (r.classes > 0 && eval_accuracy(last)) {
+  const double train_accuracy = last.accuracy.value_or(0);
+  if (r.classes > 0 && last.accuracy && eval_accuracy(last)) {
     held_out = at_mix ? std::max(*at_mix, *eval_accuracy(last)) : *eval_accuracy(last);
-    gap = last.accuracy - held_out;
-    wide = gap >= (last.accuracy > kHighAccuracy ? kGapHighAccuracy : kGapLowAccuracy);
+    gap = train_accuracy - held_out;
+    wide = gap >= (train_accuracy > kHighAccuracy ? kGapHighAccuracy : kGapLowAccuracy);
   }
   if (!rising && !wide) return;
   const std::string held_out_text =
@@ -92,7 +93,7 @@ void rule_overfitting(DiagnosisContext& c) {
                                              "(epoch {}) while the training loss kept falling",
                                              name, 100 * gl, best + 1)
                                : fmt::format("training accuracy {} vs {}",
-                                             short_number(last.accuracy), held_out_text)));
+                                             short_number(train_accuracy), held_out_text)));
   f.add(
       "generalization_loss", gl,
       best + 1 == r.epochs.size()
@@ -100,16 +101,21 @@ void rule_overfitting(DiagnosisContext& c) {
           : fmt::format("{} loss {} now, {} at its best (epoch {}); training loss {} now, {} then",
                         name, short_number(*eval_loss(last)), short_number(min_loss), best + 1,
                         short_number(last.loss), short_number(r.epochs[best].loss)));
-  if (r.classes > 0)
+  if (r.classes > 0 && last.accuracy)
     f.add("accuracy_gap", gap,
-          fmt::format("train accuracy {} - the better of {} = {}", short_number(last.accuracy),
+          fmt::format("train accuracy {} - the better of {} = {}", short_number(train_accuracy),
                       held_out_text, short_number(gap)));
   f.threshold = fmt::format(
       "{} loss {:.0f}%+ above its minimum two or more epochs on (Prechelt's "
-      "generalization loss), or train - {} accuracy >= {} (>= {} above {} "
-      "training accuracy; AUTOTRAINER), against the better of the held-out accuracy as measured "
-      "and at the training class mix (per-class recall weighted by the training label shares)",
-      name, 100 * kGeneralizationLoss, name, kGapLowAccuracy, kGapHighAccuracy, kHighAccuracy);
+      "generalization loss)",
+      name, 100 * kGeneralizationLoss);
+  // A regression has no accuracy: the loss alone judges it.
+  if (r.has_accuracy())
+    f.threshold += fmt::format(
+        ", or train - {} accuracy >= {} (>= {} above {} training accuracy; AUTOTRAINER), "
+        "against the better of the held-out accuracy as measured and at the training class mix "
+        "(per-class recall weighted by the training label shares)",
+        name, kGapLowAccuracy, kGapHighAccuracy, kHighAccuracy);
   f.source =
       "Prechelt, \"Early Stopping - But When?\" (1998); AUTOTRAINER (ICSE 2021) test_not_well; "
       "Keras EarlyStopping";
@@ -132,13 +138,15 @@ void rule_overfitting(DiagnosisContext& c) {
 
 void rule_underfitting(DiagnosisContext& c) {
   const RunRecord& r = c.run;
-  if (r.classes < 2 || r.epochs.empty() || !eval_accuracy(r.epochs.back())) return;
+  if (r.classes < 2 || r.epochs.empty() || !r.epochs.back().accuracy ||
+      !eval_accuracy(r.epochs.back()))
+    return;
   for (const Finding& f : c.found)
     if (f.severity == Severity::problem) return;  // a root cause explains the poor fit
   const EpochRecord& last = r.epochs.back();
   const double chance = training_chance_loss(r);  // the training loss is weighted
   const double fraction = last.loss / chance;
-  const double gap = last.accuracy - *eval_accuracy(last);
+  const double gap = *last.accuracy - *eval_accuracy(last);
   if (!(fraction > kUnderfitLossFraction) || std::fabs(gap) >= kSameAccuracy) return;
   const double drop =
       r.epochs.size() >= 2 ? relative_drop(r.epochs[r.epochs.size() - 2].loss, last.loss) : 1;
@@ -165,7 +173,7 @@ void rule_underfitting(DiagnosisContext& c) {
       fmt::format("the model underfits: training loss {} ({:.0f}% of chance) with training and {} "
                   "accuracy alike ({} vs {}){}",
                   short_number(last.loss), 100 * fraction, eval_name(r),
-                  short_number(last.accuracy), short_number(*eval_accuracy(last)),
+                  short_number(*last.accuracy), short_number(*eval_accuracy(last)),
                   bottleneck ? fmt::format(": {} passes on {} values per sample for {} classes",
                                            r.layers[at].name, narrowest, r.classes)
                              : ": it stopped improving"));

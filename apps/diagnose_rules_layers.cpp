@@ -40,15 +40,37 @@ constexpr const char* kAutotrainerSource =
     "AUTOTRAINER (Zhang et al., \"AUTOTRAINER: An Automatic DNN Training Problem Detection and "
     "Repair System\", ICSE 2021): gradient-norm ratio of first to last layer";
 
+// A regression has no accuracy: it converges when its loss halves from the
+// first to the last tenth of the steps.
+constexpr double kConvergedLossFraction = 0.5;
+
 // Training is not converging: AUTOTRAINER judges gradients only then.
 bool not_converging(const RunRecord& r) {
   if (r.epochs.empty()) return true;
   const EpochRecord& last = r.epochs.back();
   if (!std::isfinite(last.loss)) return true;
-  if (r.classes > 0)
-    return last.accuracy < kConvergedAccuracy || last.loss >= training_chance_loss(r);
+  if (r.has_accuracy() && last.accuracy)
+    return *last.accuracy < kConvergedAccuracy || last.loss >= training_chance_loss(r);
   const double early = r.early_loss(), late = r.late_loss();
-  return !(late < 0.5 * early);
+  return !(late < kConvergedLossFraction * early);
+}
+
+// The evidence and the rule of not_converging, in the figures it judged.
+std::string not_converging_evidence(const RunRecord& r) {
+  const EpochRecord& last = r.epochs.back();
+  if (r.has_accuracy() && last.accuracy)
+    return fmt::format("training does not converge: final loss {}, accuracy {}",
+                       short_number(last.loss), short_number(*last.accuracy));
+  return fmt::format(
+      "training does not converge: final loss {}; loss {} over the last tenth of the steps vs {} "
+      "over the first",
+      short_number(last.loss), short_number(r.late_loss()), short_number(r.early_loss()));
+}
+std::string not_converging_rule(const RunRecord& r) {
+  if (r.has_accuracy())
+    return fmt::format("accuracy below {} or loss no better than chance", kConvergedAccuracy);
+  return fmt::format("the loss over the last tenth of the steps above {} x that over the first",
+                     kConvergedLossFraction);
 }
 
 }  // namespace
@@ -102,14 +124,12 @@ void rule_exploding_gradients(DiagnosisContext& c) {
           fmt::format("epoch 1 mean gradient norm: {} {} / {} {} = {}",
                       r.layers[layers.front()].name, short_number(g1), r.layers[layers.back()].name,
                       short_number(gL), short_number(first_last)));
-  f.add("final_loss", r.epochs.back().loss,
-        fmt::format("training does not converge: final loss {}, accuracy {}",
-                    short_number(r.epochs.back().loss), short_number(r.epochs.back().accuracy)));
+  f.add("final_loss", r.epochs.back().loss, not_converging_evidence(r));
   f.threshold = fmt::format(
       "a layer's gradient above {}x its weights at the first step (x sqrt(fan-in / {}) "
       "for wider layers), or first/last layer gradient ratio above {} (AUTOTRAINER beta_3), "
-      "while training does not converge (accuracy below {} or loss no better than chance)",
-      kInitialGradToWeight, kReferenceFanIn, kExplodeRatio, kConvergedAccuracy);
+      "while training does not converge ({})",
+      kInitialGradToWeight, kReferenceFanIn, kExplodeRatio, not_converging_rule(r));
   f.source = std::string(kAutotrainerSource) +
              "; Pascanu, Mikolov, Bengio, \"On the difficulty of training recurrent neural "
              "networks\" (2013)";
@@ -142,13 +162,15 @@ void rule_vanishing_gradients(DiagnosisContext& c) {
                            short_number(e.layers[i].grad_norm));
   f.add("first_last_ratio", g1 / gL, "epoch 1 mean gradient norms, input to output: " + profile);
   f.add("first_grad_norm", g1, fmt::format("first layer gradient norm {}", short_number(g1)));
-  f.add("final_accuracy", r.epochs.back().accuracy,
-        fmt::format("training does not converge: final loss {}, accuracy {}",
-                    short_number(r.epochs.back().loss), short_number(r.epochs.back().accuracy)));
+  const EpochRecord& last = r.epochs.back();
+  if (r.has_accuracy() && last.accuracy)
+    f.add("final_accuracy", *last.accuracy, not_converging_evidence(r));
+  else
+    f.add("final_loss", last.loss, not_converging_evidence(r));
   f.threshold = fmt::format(
       "first/last layer gradient ratio below {} and first-layer gradient below "
-      "{} (AUTOTRAINER beta_1, beta_2), while training does not converge",
-      kVanishRatio, kVanishFirst);
+      "{} (AUTOTRAINER beta_1, beta_2), while training does not converge ({})",
+      kVanishRatio, kVanishFirst, not_converging_rule(r));
   f.source = std::string(kAutotrainerSource) + "; Glorot & Bengio (2010) on saturating sigmoids";
   f.fix =
       "use ReLU instead of sigmoid/tanh in hidden layers, a shallower model, or batch "

@@ -21,7 +21,8 @@ int64_t step_index(const RunRecord& r, const StepRecord& s) {
   return s.epoch * r.steps_per_epoch + s.step;
 }
 
-Series per_step(const RunRecord& r, const std::string& name, double StepRecord::*field, size_t color) {
+template <class Get>
+Series per_step(const RunRecord& r, const std::string& name, size_t color, Get get) {
   Series s{name, {}, {}, series_color(color), true};
   int64_t previous = -1;
   for (const StepRecord& step : r.steps) {
@@ -31,9 +32,10 @@ Series per_step(const RunRecord& r, const std::string& name, double StepRecord::
     if (previous >= 0 && index != previous + 1)
       s.x.push_back(step_x(r, step)), s.y.push_back(std::nan(""));
     previous = index;
-    if (step.skipped) continue;
+    const std::optional<double> v = get(step);
+    if (step.skipped || !v) continue;
     s.x.push_back(step_x(r, step));
-    s.y.push_back(step.*field);
+    s.y.push_back(*v);
   }
   return s;
 }
@@ -77,7 +79,7 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
   loss.title = "Loss";
   loss.x_label = "epoch";
   loss.y_label = r.loss;
-  add_if_any(loss, per_step(r, "training, per step", &StepRecord::loss, 0));
+  add_if_any(loss, per_step(r, "training, per step", 0, [](const StepRecord& s) -> std::optional<double> { return s.loss; }));
   add_if_any(loss, per_epoch(r, "training", 0, [](const EpochRecord& e) -> std::optional<double> { return e.loss; }));
   add_if_any(loss, per_epoch(r, "validation", 1, [](const EpochRecord& e) { return e.val_loss; }));
   add_if_any(loss, per_epoch(r, "test", 2, [](const EpochRecord& e) { return e.test_loss; }));
@@ -95,8 +97,8 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
     acc.x_label = "epoch";
     acc.y_label = "accuracy";
     acc.y_min = 0, acc.y_max = 1, acc.y_fixed = true;
-    add_if_any(acc, per_step(r, "training, per step", &StepRecord::accuracy, 0));
-    add_if_any(acc, per_epoch(r, "training", 0, [](const EpochRecord& e) -> std::optional<double> { return e.accuracy; }));
+    add_if_any(acc, per_step(r, "training, per step", 0, [](const StepRecord& s) { return s.accuracy; }));
+    add_if_any(acc, per_epoch(r, "training", 0, [](const EpochRecord& e) { return e.accuracy; }));
     add_if_any(acc, per_epoch(r, "validation", 1, [](const EpochRecord& e) { return e.val_accuracy; }));
     add_if_any(acc, per_epoch(r, "test", 2, [](const EpochRecord& e) { return e.test_accuracy; }));
     acc.guides.push_back({1.0 / r.classes, "chance: 1/K"});
@@ -127,7 +129,8 @@ std::vector<NamedPlot> run_plots(const RunRecord& r) {
     // The titles say what is drawn: a run stopped inside its first epoch has
     // no per-layer epoch means yet, only the per-step line.
     const bool epoch_means = !grads.series.empty();
-    add_if_any(grads, per_step(r, "all layers, per step", &StepRecord::grad_norm, layers.size()));
+    add_if_any(grads, per_step(r, "all layers, per step", layers.size(),
+                               [](const StepRecord& s) -> std::optional<double> { return s.grad_norm; }));
     grads.title = epoch_means ? "Gradient norm per layer (epoch mean) and of all layers (per step)"
                               : "Gradient norm of all layers (per step; no epoch finished)";
     updates.title = epoch_means ? "Update / weight ratio per layer (epoch mean)"

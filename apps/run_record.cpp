@@ -140,7 +140,7 @@ std::string steps_csv(const RunRecord& run) {
   for (const StepRecord& r : run.steps)
     s +=
         fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.epoch + 1, r.step + 1,
-                    r.epoch * run.steps_per_epoch + r.step + 1, num(r.loss), num(r.accuracy),
+                    r.epoch * run.steps_per_epoch + r.step + 1, num(r.loss), opt(r.accuracy),
                     num(r.learning_rate), num(r.grad_norm), r.capped, r.samples, r.skipped ? 1 : 0);
   return s;
 }
@@ -151,9 +151,9 @@ std::string epochs_csv(const RunRecord& run) {
       "capped,samples,probe_loss,probe_accuracy\n";
   for (const EpochRecord& e : run.epochs)
     s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", e.epoch + 1, num(e.loss),
-                     num(e.accuracy), opt(e.val_loss), opt(e.val_accuracy), opt(e.test_loss),
+                     opt(e.accuracy), opt(e.val_loss), opt(e.val_accuracy), opt(e.test_loss),
                      opt(e.test_accuracy), num(e.learning_rate), num(e.seconds), e.capped,
-                     e.samples, num(e.probe_loss), num(e.probe_accuracy));
+                     e.samples, num(e.probe_loss), opt(e.probe_accuracy));
   return s;
 }
 
@@ -339,12 +339,13 @@ RunRecord read_run_dir(const std::string& dir) {
       s.epoch = static_cast<int>(steps.number(r, "epoch")) - 1;
       s.step = static_cast<int64_t>(steps.number(r, "step")) - 1;
       s.loss = steps.number(r, "loss");
-      s.accuracy = steps.number(r, "accuracy");
+      s.accuracy = steps.maybe(r, "accuracy");
       s.learning_rate = steps.number(r, "learning_rate");
       s.grad_norm = steps.number(r, "grad_norm");
       s.capped = static_cast<int64_t>(steps.number(r, "capped"));
       s.samples = static_cast<int64_t>(steps.number(r, "samples"));
       s.skipped = steps.number(r, "skipped") != 0;
+      if (!run.has_accuracy()) s.accuracy = std::nullopt;  // 0 in older records
       run.steps.push_back(s);
     }
     const CsvTable epochs((d / "epochs.csv").string(), read_text(d / "epochs.csv"));
@@ -353,7 +354,7 @@ RunRecord read_run_dir(const std::string& dir) {
       EpochRecord e;
       e.epoch = static_cast<int>(epochs.number(r, "epoch")) - 1;
       e.loss = epochs.number(r, "loss");
-      e.accuracy = epochs.number(r, "accuracy");
+      e.accuracy = epochs.maybe(r, "accuracy");
       e.val_loss = epochs.maybe(r, "val_loss");
       e.val_accuracy = epochs.maybe(r, "val_accuracy");
       e.test_loss = epochs.maybe(r, "test_loss");
@@ -363,8 +364,11 @@ RunRecord read_run_dir(const std::string& dir) {
       e.capped = static_cast<int64_t>(epochs.number(r, "capped"));
       e.samples = static_cast<int64_t>(epochs.number(r, "samples"));
       e.probe_loss = epochs.number(r, "probe_loss");
-      e.probe_accuracy = epochs.number(r, "probe_accuracy");
+      e.probe_accuracy = epochs.maybe(r, "probe_accuracy");
       if (r < predicted.size()) e.predicted = predicted[r].get<std::vector<int64_t>>();
+      // Records written before regression runs left accuracy out hold 0 there.
+      if (!run.has_accuracy())
+        e.accuracy = e.val_accuracy = e.test_accuracy = e.probe_accuracy = std::nullopt;
       run.epochs.push_back(e);
     }
     const CsvTable layers((d / "layers.csv").string(), read_text(d / "layers.csv"));

@@ -16,7 +16,8 @@
 //   model.safetensors   the model (apps/model_file.h), saved every epoch and at a stop
 //
 // Epochs and steps are 0-based in memory and 1-based in the files, as they
-// are printed. Every file is replaced atomically.
+// are printed. A regression run measures no accuracy: its accuracy fields are
+// empty (absent in memory). Every file is replaced atomically.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -30,7 +31,8 @@ namespace ck {
 struct StepRecord {
   int epoch = 0;
   int64_t step = 0;  // within the epoch
-  double loss = 0, accuracy = 0;
+  double loss = 0;
+  std::optional<double> accuracy;  // none for regression (RunRecord::has_accuracy)
   double learning_rate = 0;
   double grad_norm = 0;  // L2 norm of every parameter's gradient together
   int64_t capped = 0;    // samples whose loss exceeds Keras's cap (layers/loss.h)
@@ -57,13 +59,16 @@ struct LayerHealth {
   double param_norm = 0, grad_norm = 0, update_ratio = 0;  // epoch means; NaN without params
 };
 
+// Accuracies are absent for regression, and val_ / test_ figures without that split.
 struct EpochRecord {
   int epoch = 0;
-  double loss = 0, accuracy = 0;
+  double loss = 0;
+  std::optional<double> accuracy;
   std::optional<double> val_loss, val_accuracy, test_loss, test_accuracy;
   double learning_rate = 0, seconds = 0;
   int64_t capped = 0, samples = 0;  // training batches
-  double probe_loss = 0, probe_accuracy = 0;
+  double probe_loss = 0;
+  std::optional<double> probe_accuracy;
   std::vector<int64_t> predicted;   // probe predictions per class
   std::vector<LayerHealth> layers;  // aligned with RunRecord::layers
 };

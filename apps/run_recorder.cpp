@@ -144,7 +144,7 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   s.epoch = step.epoch;
   s.step = step.step;
   s.loss = step.batch.mean();
-  s.accuracy = step.batch.accuracy();
+  if (run_.has_accuracy()) s.accuracy = step.batch.accuracy();
   s.learning_rate = shortest(optimizer_.learning_rate);
   s.capped = step.batch.capped;
   s.samples = batch.size();
@@ -232,9 +232,13 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   EpochRecord e;
   e.epoch = r.epoch;
   e.loss = r.train.mean();
-  e.accuracy = r.train.accuracy();
-  if (r.validation) e.val_loss = r.validation->loss(), e.val_accuracy = r.validation->accuracy();
-  if (r.test) e.test_loss = r.test->loss(), e.test_accuracy = r.test->accuracy();
+  // A regression's LossStats count no correct answers: its accuracy would read 0.
+  const bool accuracy = run_.has_accuracy();
+  if (accuracy) e.accuracy = r.train.accuracy();
+  if (r.validation) e.val_loss = r.validation->loss();
+  if (r.validation && accuracy) e.val_accuracy = r.validation->accuracy();
+  if (r.test) e.test_loss = r.test->loss();
+  if (r.test && accuracy) e.test_accuracy = r.test->accuracy();
   e.learning_rate = shortest(r.learning_rate);
   e.seconds = r.seconds;
   e.capped = r.train.capped;
@@ -248,7 +252,7 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
   const Tensor probe = probe_.slice(0, probe_size_);
   ProbeResult p = run_probe(model_, probe, probe_targets_, run_.classes);
   e.probe_loss = p.stats.mean();
-  e.probe_accuracy = p.stats.accuracy();
+  if (accuracy) e.probe_accuracy = p.stats.accuracy();
   e.predicted = p.predicted;
   e.layers = p.layers;
   for (size_t i = 0; i < layer_params_.size(); ++i) {

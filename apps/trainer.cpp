@@ -126,6 +126,7 @@ std::vector<EpochResult> train(const TrainSetup& s) {
         r.seconds > 0 ? (info.images - (epoch == s.start.epoch ? s.start.images : 0)) / r.seconds
                       : 0;
     r.learning_rate = s.optimizer->learning_rate;
+    r.has_accuracy = model.loss() != LossKind::mean_squared_error;
     if (s.validation) r.validation = evaluate(model, *s.validation);
     if (s.test) r.test = evaluate(model, *s.test);
     for (TrainObserver* o : s.observers) o->on_epoch_end(r, s.epochs);
@@ -176,18 +177,18 @@ nlohmann::json epoch_json(const EpochResult& r) {
   nlohmann::json j = {
       {"epoch", r.epoch + 1},
       {"loss", number_json(r.train.mean())},
-      {"accuracy", r.train.accuracy()},
       // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
       {"learning_rate", std::stod(fmt::format("{}", r.learning_rate))},
       {"seconds", r.seconds},
       {"images_per_second", r.images_per_second}};
+  if (r.has_accuracy) j["accuracy"] = r.train.accuracy();
   if (r.validation) {
     j["val_loss"] = number_json(r.validation->loss());
-    j["val_accuracy"] = r.validation->accuracy();
+    if (r.has_accuracy) j["val_accuracy"] = r.validation->accuracy();
   }
   if (r.test) {
     j["test_loss"] = number_json(r.test->loss());
-    j["test_accuracy"] = r.test->accuracy();
+    if (r.has_accuracy) j["test_accuracy"] = r.test->accuracy();
   }
   return j;
 }

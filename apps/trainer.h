@@ -51,6 +51,8 @@ struct EpochResult {
   double seconds = 0;
   double images_per_second = 0;
   float learning_rate = 0;
+  // False for regression (mean_squared_error): LossStats count no correct answers there.
+  bool has_accuracy = true;
 };
 
 // Where a run starts: the beginning, or where a checkpoint left off.
@@ -96,7 +98,8 @@ struct TrainSetup {
 };
 
 // Per-epoch figures as JSON (loss, accuracy, val_*, test_*, seconds, ...),
-// the form used by checkpoints, model files and run directories.
+// the form used by checkpoints, model files and run directories; no
+// accuracies for regression.
 nlohmann::json epoch_json(const EpochResult& result);
 nlohmann::json loss_stats_json(const LossStats& stats);
 LossStats loss_stats_from_json(const nlohmann::json& j);

@@ -106,7 +106,7 @@ TEST_CASE("overfitting: held-out recall re-weighted to a long-tailed training mi
   for (EpochRecord& e : r.epochs) e.test_loss = 1.2, e.test_accuracy = balanced;
   r.epochs.back().accuracy =
       mix + 0.02;  // training accuracy: what the test recalls give at the mix
-  REQUIRE(r.epochs.back().accuracy - balanced >= 0.1);  // the raw gap AUTOTRAINER's rule would flag
+  REQUIRE(*r.epochs.back().accuracy - balanced >= 0.1);  // the raw gap AUTOTRAINER's rule would flag
   CHECK(!find(diagnose(r), "overfitting"));
   // A real gap at the training mix is still named, with both accuracies.
   r.epochs.back().accuracy = std::min(1.0, mix + 0.2);

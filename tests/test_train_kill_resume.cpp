@@ -63,9 +63,9 @@ std::string epochs_without_seconds(const std::string& dir) {
   RunRecord run = read_run_dir(dir);
   std::string s;
   for (const EpochRecord& e : run.epochs)
-    s += fmt::format("{} {} {} {} {} {} {} {} {} {}\n", e.epoch, e.loss, e.accuracy, e.test_loss.value_or(-1),
+    s += fmt::format("{} {} {} {} {} {} {} {} {} {}\n", e.epoch, e.loss, e.accuracy.value_or(-1), e.test_loss.value_or(-1),
                      e.test_accuracy.value_or(-1), e.learning_rate, e.capped, e.samples, e.probe_loss,
-                     e.probe_accuracy);
+                     e.probe_accuracy.value_or(-1));
   return s;
 }
 
