@@ -149,13 +149,13 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   s.capped = step.batch.capped;
   s.samples = batch.size();
   double total = 0;
+  step_grad_norms_.assign(layer_params_.size(), 0.0);
   for (size_t i = 0; i < layer_params_.size(); ++i) {
     if (layer_params_[i].empty()) continue;
     const double sq = layer_sum_squares(layer_params_[i], true);
     total += sq;
-    grad_norm_sum_[i] += std::sqrt(sq);
+    step_grad_norms_[i] = std::sqrt(sq);
   }
-  ++grad_steps_;
   s.grad_norm = std::sqrt(total);
   if (step.epoch == 0 && step.step == 0) {
     run_.initial_grad_norms.clear();
@@ -213,7 +213,12 @@ void RunRecorder::on_step_end(const StepInfo& step) {
     write();
   }
   last_learning_rate_ = optimizer_.learning_rate;
-  if (!sampled_ || step.skipped) return;
+  // A step the NaN guard rolled back counts in no epoch figure: only kept
+  // steps add to the layer sums (its row above says it was skipped).
+  if (step.skipped) return;
+  for (size_t i = 0; i < grad_norm_sum_.size(); ++i) grad_norm_sum_[i] += step_grad_norms_[i];
+  ++grad_steps_;
+  if (!sampled_) return;
   size_t k = 0;
   for (size_t i = 0; i < layer_params_.size(); ++i) {
     double diff = 0, norm = 0;

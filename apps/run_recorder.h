@@ -103,7 +103,8 @@ class RunRecorder : public TrainObserver {
   StepRecord pending_;
   bool sampled_ = false;
   std::vector<Tensor> before_;            // weights before a sampled update
-  std::vector<double> grad_norm_sum_;     // per layer, over the epoch's steps
+  std::vector<double> step_grad_norms_;   // per layer, this step's (summed once it is kept)
+  std::vector<double> grad_norm_sum_;     // per layer, over the epoch's kept steps
   std::vector<double> update_ratio_sum_;  // per layer, over sampled steps
   int64_t grad_steps_ = 0, update_samples_ = 0;
   bool nonfinite_seen_ = false;
