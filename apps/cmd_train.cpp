@@ -45,7 +45,8 @@ std::optional<Checkpoint> resume_options(TrainOptions& o, const CLI::App& cmd) {
   return c;
 }
 
-// Two records of one run's options: a resume may raise --epochs and records --resume.
+// Two records of one run's options: a resume may raise --epochs (and records
+// written before resume was left out of them hold --resume).
 bool same_run(nlohmann::json a, nlohmann::json b) {
   for (nlohmann::json* options : {&a, &b})
     if (options->is_object()) options->erase("epochs"), options->erase("resume");
@@ -121,6 +122,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     how.start = c.position;
     how.history = c.history;
     how.run_record = c.run_record;
+    how.resumed_from = resumed->path;
   }
 
   fmt::print("{}", run->header());

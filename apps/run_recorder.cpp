@@ -77,8 +77,9 @@ RunRecorder::RunRecorder(Model& model, Optimizer& optimizer, RunInfo info, std::
   run_.pretrained = info_.pretrained;
   if (info_.reference_input_stats) run_.reference_input_stats = info_.reference_input_stats;
   run_.config = info_.config;
-  run_.config["optimizer"] = optimizer_.describe();
-  run_.config["learning_rate"] = shortest(optimizer_.learning_rate);
+  if (!run_.config.contains("optimizer")) run_.config["optimizer"] = optimizer_.describe();
+  if (!run_.config.contains("learning_rate"))
+    run_.config["learning_rate"] = shortest(optimizer_.learning_rate);
   run_.config["params"] = model_.param_count();
   run_.status = "running";
 }

@@ -30,7 +30,9 @@ namespace ck {
 // What the recorder cannot see from inside the loop.
 struct RunInfo {
   std::vector<std::string> class_names;              // empty for regression
-  nlohmann::json config = nlohmann::json::object();  // options, data, preprocessing...
+  // Options, data, preprocessing...; "optimizer" and "learning_rate" default
+  // to the optimizer's as given.
+  nlohmann::json config = nlohmann::json::object();
   int epochs = 0;                                    // planned
   bool pretrained = false;                           // weights imported (--init-from)
   std::optional<InputStats> reference_input_stats;   // the pretrained base's inputs, if known

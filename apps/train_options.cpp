@@ -60,7 +60,13 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->check(CLI::IsMember({"stop", "rollback", "continue"}));
 }
 
-nlohmann::json train_options_json(const TrainOptions& o) { return o; }
+nlohmann::json train_options_json(const TrainOptions& o) {
+  nlohmann::json j = o;
+  // --resume is how a process continues the run, not one of the run's options:
+  // a resumed run's record reads as the run was started (the recorder notes the resume).
+  j["resume"] = "";
+  return j;
+}
 
 TrainOptions train_options_from_json(const nlohmann::json& j) {
   try {

@@ -45,7 +45,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, data, model, epoch
 
 void add_train_options(CLI::App& cmd, TrainOptions& options);
 
-// The JSON record of a run's options; from_json throws ck::Error when malformed.
+// The JSON record of a run's options, as the run was started (resume always
+// ""); from_json throws ck::Error when malformed.
 nlohmann::json train_options_json(const TrainOptions& options);
 TrainOptions train_options_from_json(const nlohmann::json& j);
 

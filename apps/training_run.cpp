@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <utility>
 
 #include "apps/interrupt.h"
 #include "apps/model_builder.h"
@@ -126,6 +127,12 @@ std::unique_ptr<RunRecorder> make_recorder(TrainingRun& run, const ExecuteOption
                  {"epochs", o.epochs},
                  {"seed", o.seed},
                  {"options", train_options_json(o)}};
+  // As configured: a resumed run's restored optimizer may carry a rate the
+  // NaN guard has lowered since.
+  const std::unique_ptr<Optimizer> configured =
+      make_optimizer(o.optimizer, o.lr, o.momentum, o.nesterov);
+  info.config["optimizer"] = configured->describe();
+  info.config["learning_rate"] = std::stod(fmt::format("{}", configured->learning_rate));
   info.pretrained = !o.init_from.empty();
   if (info.pretrained) info.reference_input_stats = base_input_stats(o.init_from);
   std::optional<RunRecord> previous;
@@ -135,6 +142,19 @@ std::unique_ptr<RunRecorder> make_recorder(TrainingRun& run, const ExecuteOption
     } catch (const Error&) {
       // Nothing usable there yet: the record starts at the resume point.
     }
+  }
+  if (how.resuming) {
+    // Each resume, where the run continued from; those at or past this one's
+    // position were of steps the record now drops and does again.
+    nlohmann::json resumes = nlohmann::json::array();
+    if (previous && previous->config.contains("resumed") && previous->config["resumed"].is_array())
+      for (const nlohmann::json& r : previous->config["resumed"])
+        if (r.is_object() && std::pair(r.value("epoch", 1) - 1, r.value("step", int64_t{0})) <
+                                 std::pair(how.start.epoch, how.start.step))
+          resumes.push_back(r);
+    resumes.push_back(
+        {{"checkpoint", how.resumed_from}, {"epoch", how.start.epoch + 1}, {"step", how.start.step}});
+    info.config["resumed"] = resumes;
   }
   return std::make_unique<RunRecorder>(run.model, *run.optimizer, info, how.run_dir,
                                        std::move(previous));

@@ -49,6 +49,7 @@ struct ExecuteOptions {
   std::string run_dir;                      // record the run here
   bool record = false;                      // record in memory even without run_dir
   bool resuming = false;                    // continue run_dir's record
+  std::string resumed_from;                 // resuming: the checkpoint file
   std::FILE* warnings = stderr;             // the guard's warnings
 };
 

@@ -195,6 +195,44 @@ TEST_CASE("a resumed run continues its run directory") {
   CHECK(run.input_stats.samples == 512);
 }
 
+TEST_CASE("a resumed run records the run's own configuration, and where it was resumed") {
+  const test::TempDir temp;
+  const std::string dir = temp / "run", ckpt = temp / "ckpt";
+  std::string out;
+  // The NaN guard lowers the rate in epoch 1: the checkpoint holds 10, the run was configured with 100.
+  REQUIRE(run_convkit("train --model \"flatten dense(64,relu) dense(64,relu) dense(10,softmax)\" --limit 2000 "
+                      "--test-limit 100 --epochs 1 --optimizer sgd --lr 100 --on-nan rollback --checkpoint-dir " +
+                          ckpt + " --run-dir " + dir, out) == 0);
+  REQUIRE(contains(out, "lowered the learning rate from 100 to 10"));
+  const nlohmann::json started = read_run_dir(dir).config;
+  CHECK(started["learning_rate"] == 100);
+  REQUIRE(run_convkit("train --resume " + ckpt + " --epochs 2", out) == 0);
+  nlohmann::json resumed = read_run_dir(dir).config;
+  CHECK(resumed["learning_rate"] == 100);
+  CHECK(resumed["options"]["resume"] == "");
+  CHECK(resumed["options"]["checkpoint_dir"] == ckpt);
+  CHECK(resumed["options"]["epochs"] == 2);
+  CHECK(resumed["epochs"] == 2);
+  REQUIRE(resumed.contains("resumed"));
+  REQUIRE(resumed["resumed"].size() == 1);
+  CHECK(resumed["resumed"][0]["epoch"] == 2);
+  CHECK(resumed["resumed"][0]["step"] == 0);
+  CHECK(contains(resumed["resumed"][0]["checkpoint"].get<std::string>(), ckpt + "/"));
+  // Everything else as the run was started: its options, data, optimizer.
+  resumed.erase("resumed");
+  resumed["epochs"] = 1, resumed["options"]["epochs"] = 1;
+  CHECK(resumed.dump(1) == started.dump(1));
+  // The model file in the directory records the same options.
+  const LoadedModel saved = load_model(dir + "/model.safetensors");
+  CHECK(saved.info.training.at("options") == read_run_dir(dir).config.at("options"));
+  // A second resume adds its own entry.
+  REQUIRE(run_convkit("train --resume " + ckpt + " --epochs 3", out) == 0);
+  const nlohmann::json twice = read_run_dir(dir).config["resumed"];
+  REQUIRE(twice.size() == 2);
+  CHECK(twice[0]["epoch"] == 2);
+  CHECK(twice[1]["epoch"] == 3);
+}
+
 TEST_CASE("a fresh run refuses a --run-dir that holds another run, and a resumed run keeps its own") {
   const test::TempDir temp;
   const std::string dir = temp / "run", ckpt = temp / "ckpt";
