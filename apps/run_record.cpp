@@ -245,7 +245,7 @@ std::vector<std::string> run_files_in_writing(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     for (const char* file : kRunFiles)
-      if (name.starts_with("." + std::string(file) + ".tmp.")) found.push_back(name);
+      if (name.starts_with(fmt::format(".{}.tmp.", file))) found.push_back(name);
   }
   return found;
 }

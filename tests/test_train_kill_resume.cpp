@@ -39,7 +39,10 @@ std::optional<TrainPosition> newest(const std::string& dir) {
   const std::string name = fs::path(*latest).filename().string();
   // ckpt-e<epoch>-s<step>.safetensors: the name says where, without reading a
   // file the writer may be replacing.
-  return TrainPosition{std::stoi(name.substr(6, 4)), std::stoll(name.substr(12, 7))};
+  TrainPosition position;
+  position.epoch = std::stoi(name.substr(6, 4));
+  position.step = std::stoll(name.substr(12, 7));
+  return position;
 }
 
 // SIGKILLs `args` once it has written a checkpoint inside epoch `epoch`
