@@ -64,8 +64,8 @@ void setup_summary(CLI::App& cmd) {
                    outputs == 1 ? "" : "s");
       }
       if (t.contains("epochs") && t["epochs"].is_array()) {
-        fmt::print("Trained on {} for {} epochs:\n", t.value("data", std::string("?")),
-                   t["epochs"].size());
+        fmt::print("Trained on {} for {} epoch{}:\n", t.value("data", std::string("?")),
+                   t["epochs"].size(), t["epochs"].size() == 1 ? "" : "s");
         for (const auto& e : t["epochs"]) {
           std::string line = fmt::format("  epoch {:>3}:", e.value("epoch", 0));
           for (const char* key :

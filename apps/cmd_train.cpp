@@ -157,8 +157,8 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     return fmt::format("loss {}{}", metric_text(s.mean()),
                        run->has_accuracy() ? fmt::format(", accuracy {:.4f}", s.accuracy()) : "");
   };
-  fmt::print("\nTrained {} epochs in {} ({:.0f} img/s training).\n", out.epochs.size(),
-             format_duration(out.seconds()),
+  fmt::print("\nTrained {} epoch{} in {} ({:.0f} img/s training).\n", out.epochs.size(),
+             out.epochs.size() == 1 ? "" : "s", format_duration(out.seconds()),
              run->data->train->samples() * out.epochs.size() / std::max(out.seconds(), 1e-9));
   fmt::print("  final train:   {}\n", metrics(last.train));
   if (last.validation) fmt::print("  validation:    {}\n", metrics(last.validation->stats));

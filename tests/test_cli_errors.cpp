@@ -377,6 +377,20 @@ TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics"
   CHECK(has(r.out, "30 training samples 28x28x1 (10 classes), 10 validation, 40 test"));
   CHECK(has(r.out, "1 thread, gemm naive"));
   CHECK(has(r.out, "val_loss"));
+  CHECK(has(r.out, "Trained 2 epochs in "));
   CHECK(has(r.out, "test:"));
   CHECK(has(r.out, "Confusion matrix"));
+  // One epoch: singular, in the header and in the summary.
+  const std::string model = (tiny.dir / "one.safetensors").string();
+  Run one = convkit("train " + tiny.data() +
+                    " --model 'conv2d(2,3,relu) maxpool(2) flatten dense(10,softmax)' --epochs 1"
+                    " --batch 8 --threads 1 --gemm naive --seed 3 --save " + model);
+  CAPTURE(one.out);
+  CHECK(one.code == 0);
+  CHECK(has(one.out, "1 epoch, batch 8"));
+  CHECK(has(one.out, "Trained 1 epoch in "));
+  Run summary = convkit("summary " + model);
+  CAPTURE(summary.out);
+  CHECK(summary.code == 0);
+  CHECK(has(summary.out, " for 1 epoch:\n"));
 }
