@@ -10,9 +10,7 @@
 namespace ck {
 
 const Finding* DiagnosisContext::get(const std::string& id) const {
-  for (const Finding& f : found)
-    if (f.id == id) return &f;
-  return nullptr;
+  return find_finding(found, id);
 }
 
 bool attribute(Finding& symptom, const DiagnosisContext& c, std::initializer_list<const char*> causes) {

@@ -7,6 +7,12 @@
 
 namespace ck {
 
+const Finding* find_finding(const std::vector<Finding>& findings, const std::string& id) {
+  for (const Finding& f : findings)
+    if (f.id == id) return &f;
+  return nullptr;
+}
+
 std::string severity_name(Severity s) {
   switch (s) {
     case Severity::note: return "note";

@@ -42,6 +42,9 @@ struct Finding {
 std::string format_findings(const std::vector<Finding>& findings);
 nlohmann::json findings_json(const std::vector<Finding>& findings);
 
+// The finding with this id, or null when there is none.
+const Finding* find_finding(const std::vector<Finding>& findings, const std::string& id);
+
 // True when some finding is a problem or a warning.
 bool has_alarm(const std::vector<Finding>& findings);
 

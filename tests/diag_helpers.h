@@ -123,12 +123,6 @@ inline RunRecord record_run(const RunConfig& c, const Dataset& train, const Data
   return recorder.record();
 }
 
-inline const Finding* find(const std::vector<Finding>& findings, const std::string& id) {
-  for (const Finding& f : findings)
-    if (f.id == id) return &f;
-  return nullptr;
-}
-
 // The findings as text, for failure messages (and printed when the
 // environment sets CONVKIT_SHOW_FINDINGS, to see what each test produced).
 inline std::string shown(const std::vector<Finding>& findings) {
@@ -143,7 +137,7 @@ inline void require_diagnosis(const std::vector<Finding>& findings, const std::s
   const std::string text = shown(findings);
   INFO(text);
   REQUIRE(!findings.empty());
-  const Finding* f = find(findings, id);
+  const Finding* f = find_finding(findings, id);
   REQUIRE(f != nullptr);
   CHECK(f->severity != Severity::note);
   CHECK(findings.front().id == id);

@@ -57,7 +57,7 @@ TEST_CASE("diagnose: unnormalized input (raw 0..255 pixels)") {
   c.scaling = Scaling::none;
   std::vector<Finding> f = diagnose(record_run(c, train_1000(), &validation_300()));
   require_diagnosis(f, "input-unnormalized");
-  CHECK(find(f, "input-unnormalized")->value("raw_pixels") == 1);
+  CHECK(find_finding(f, "input-unnormalized")->value("raw_pixels") == 1);
 }
 
 TEST_CASE("diagnose: underfitting (a 2-unit bottleneck)") {
@@ -102,8 +102,8 @@ TEST_CASE("diagnose: class imbalance with predictions collapsed onto the majorit
   std::vector<Finding> f = diagnose(record_run(c, binary));
   const std::string text = shown(f);
   INFO(text);
-  REQUIRE(find(f, "class-imbalance") != nullptr);
-  REQUIRE(find(f, "prediction-collapse") != nullptr);
-  CHECK(find(f, "prediction-collapse")->severity == Severity::problem);
-  CHECK(find(f, "class-imbalance")->severity == Severity::warning);
+  REQUIRE(find_finding(f, "class-imbalance") != nullptr);
+  REQUIRE(find_finding(f, "prediction-collapse") != nullptr);
+  CHECK(find_finding(f, "prediction-collapse")->severity == Severity::problem);
+  CHECK(find_finding(f, "class-imbalance")->severity == Severity::warning);
 }

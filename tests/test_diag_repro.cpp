@@ -143,7 +143,7 @@ TEST_CASE("repro class-weights: a long-tailed subset, without and with a remedy"
   plain.epochs = 1;
   std::vector<Finding> fixed = diagnose(record_run(plain, tail.subset(balanced), &fmnist_validation()));
   require_healthy(fixed);
-  CHECK(find(fixed, "class-imbalance") == nullptr);
+  CHECK(find_finding(fixed, "class-imbalance") == nullptr);
 }
 
 TEST_CASE("repro raw-binary twin: imbalanced 9:1 binary, raw vs scaled with class weights") {

@@ -15,14 +15,8 @@ using namespace ck;
 
 namespace {
 
-const Finding* find(const std::vector<Finding>& f, const std::string& id) {
-  for (const Finding& x : f)
-    if (x.id == id) return &x;
-  return nullptr;
-}
-
 bool alarm(const std::vector<Finding>& f, const std::string& id) {
-  const Finding* x = find(f, id);
+  const Finding* x = find_finding(f, id);
   return x && x->severity != Severity::note;
 }
 
@@ -89,7 +83,7 @@ TEST_CASE("initial-loss: a class-weighted first batch is compared with ln K x it
   RunRecord r = run_of(10, 5.1, 1.0);
   r.sample_weights = true;
   r.initial_weight_mean = 2.27;
-  CHECK(!find(diagnose(r), "initial-loss"));
+  CHECK(!find_finding(diagnose(r), "initial-loss"));
 }
 
 TEST_CASE("overfitting: held-out recall re-weighted to a long-tailed training mix is no gap") {
@@ -107,12 +101,12 @@ TEST_CASE("overfitting: held-out recall re-weighted to a long-tailed training mi
   r.epochs.back().accuracy =
       mix + 0.02;  // training accuracy: what the test recalls give at the mix
   REQUIRE(*r.epochs.back().accuracy - balanced >= 0.1);  // the raw gap AUTOTRAINER's rule would flag
-  CHECK(!find(diagnose(r), "overfitting"));
+  CHECK(!find_finding(diagnose(r), "overfitting"));
   // A real gap at the training mix is still named, with both accuracies.
   r.epochs.back().accuracy = std::min(1.0, mix + 0.2);
   const std::vector<Finding> f = diagnose(r);
-  REQUIRE(find(f, "overfitting"));
-  CHECK(find(f, "overfitting")->title.find("at the training class mix") != std::string::npos);
+  REQUIRE(find_finding(f, "overfitting"));
+  CHECK(find_finding(f, "overfitting")->title.find("at the training class mix") != std::string::npos);
 }
 
 TEST_CASE("class-imbalance names every neglected minority class, with or without sample weights") {
@@ -121,22 +115,22 @@ TEST_CASE("class-imbalance names every neglected minority class, with or without
   // The rarest class is recalled well; other tail classes are neglected.
   r.confusion = confusion_of({0.95, 0.9, 0.9, 0.2, 0.1, 0.05, 0.0, 0.0, 0.1, 0.9}, 50, "test");
   std::vector<Finding> f = diagnose(r);
-  REQUIRE(find(f, "class-imbalance"));
-  const Finding& c = *find(f, "class-imbalance");
+  REQUIRE(find_finding(f, "class-imbalance"));
+  const Finding& c = *find_finding(f, "class-imbalance");
   CHECK(c.severity == Severity::warning);
   CHECK(c.value("minority_classes") == 7);
   CHECK(c.title.find("6 (10)") != std::string::npos);  // a neglected tail class is named
   // Sample weights that did not rescue the minority classes do not make it a note.
   r.sample_weights = true;
   f = diagnose(r);
-  REQUIRE(find(f, "class-imbalance"));
-  CHECK(find(f, "class-imbalance")->severity == Severity::warning);
-  CHECK(find(f, "class-imbalance")->title.find("do not compensate") != std::string::npos);
+  REQUIRE(find_finding(f, "class-imbalance"));
+  CHECK(find_finding(f, "class-imbalance")->severity == Severity::warning);
+  CHECK(find_finding(f, "class-imbalance")->title.find("do not compensate") != std::string::npos);
   // When they do, it is a note.
   r.confusion = confusion_of({0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.7, 0.7, 0.7, 0.6}, 50, "test");
   f = diagnose(r);
-  REQUIRE(find(f, "class-imbalance"));
-  CHECK(find(f, "class-imbalance")->severity == Severity::note);
+  REQUIRE(find_finding(f, "class-imbalance"));
+  CHECK(find_finding(f, "class-imbalance")->severity == Severity::note);
 }
 
 TEST_CASE("lr-too-low: SGD with 1/count weights takes steps of lr x the mean weight") {
@@ -148,13 +142,13 @@ TEST_CASE("lr-too-low: SGD with 1/count weights takes steps of lr x the mean wei
   r.label_counts = {600, 300, 150, 80, 40, 20, 10, 6, 4, 3};
   const std::vector<Finding> f = diagnose(r);
   REQUIRE(alarm(f, "lr-too-low"));
-  CHECK(find(f, "lr-too-low")->value("effective_learning_rate") ==
+  CHECK(find_finding(f, "lr-too-low")->value("effective_learning_rate") ==
         doctest::Approx(0.001 * 10.0 / 1213));
   // Adam divides the scale out: the same record under Adam is not called
   // starved (at most too slow for its budget, the steady-but-slow reading).
   r.optimizer = "adam";
   const std::vector<Finding> adam = diagnose(r);
-  if (const Finding* low = find(adam, "lr-too-low"))
+  if (const Finding* low = find_finding(adam, "lr-too-low"))
     CHECK(std::isnan(low->value("effective_learning_rate")));
 }
 
@@ -167,12 +161,12 @@ TEST_CASE("underfitting: a convolution's width is all its positions, not its cha
               {"dense_1", "dense", "softmax", {10}, 34570}};
   for (EpochRecord& e : r.epochs) e.layers.resize(2);
   const std::vector<Finding> f = diagnose(r);
-  REQUIRE(find(f, "underfitting"));  // the plateau, not a bottleneck
-  CHECK(find(f, "underfitting")->value("narrowest_layer") == 24 * 24 * 6);
-  CHECK(find(f, "underfitting")->title.find("stopped improving") != std::string::npos);
+  REQUIRE(find_finding(f, "underfitting"));  // the plateau, not a bottleneck
+  CHECK(find_finding(f, "underfitting")->value("narrowest_layer") == 24 * 24 * 6);
+  CHECK(find_finding(f, "underfitting")->title.find("stopped improving") != std::string::npos);
   // A dense bottleneck of 2 units for 10 classes is one.
   r.layers[0] = {"dense_0", "dense", "relu", {2}, 100};
-  CHECK(find(diagnose(r), "underfitting")->title.find("2 values per sample") != std::string::npos);
+  CHECK(find_finding(diagnose(r), "underfitting")->title.find("2 values per sample") != std::string::npos);
 }
 
 TEST_CASE(
@@ -202,9 +196,9 @@ TEST_CASE(
   for (EpochRecord& e : r.epochs) e.accuracy = 0.9;
   r.epochs.back().loss = 0.2;
   std::vector<Finding> f = diagnose(r);
-  REQUIRE(find(f, "lr-too-high"));
-  CHECK(find(f, "lr-too-high")->severity == Severity::note);
-  CHECK(find(f, "lr-too-high")->title.find("recovered") != std::string::npos);
+  REQUIRE(find_finding(f, "lr-too-high"));
+  CHECK(find_finding(f, "lr-too-high")->severity == Severity::note);
+  CHECK(find_finding(f, "lr-too-high")->title.find("recovered") != std::string::npos);
   // A run that never recovers keeps the problem.
   for (size_t i = 15; i < r.steps.size(); ++i) r.steps[i].loss = 60;
   r.epochs.back().loss = 60;
@@ -230,8 +224,8 @@ TEST_CASE("exploding-gradients and initial-loss point at inputs unlike a pretrai
   r.input_stats.whole_fraction = 1;
   const std::vector<Finding> f = diagnose(r);
   REQUIRE(alarm(f, "preprocessing-mismatch"));
-  REQUIRE(find(f, "exploding-gradients"));
-  CHECK(find(f, "exploding-gradients")->severity == Severity::note);
-  REQUIRE(find(f, "initial-loss"));
-  CHECK(find(f, "initial-loss")->severity == Severity::note);
+  REQUIRE(find_finding(f, "exploding-gradients"));
+  CHECK(find_finding(f, "exploding-gradients")->severity == Severity::note);
+  REQUIRE(find_finding(f, "initial-loss"));
+  CHECK(find_finding(f, "initial-loss")->severity == Severity::note);
 }

@@ -52,12 +52,6 @@ RunRecord run_of(int64_t from, int64_t steps, std::string status) {
   return r;
 }
 
-const Finding* find(const std::vector<Finding>& f, const std::string& id) {
-  for (const Finding& x : f)
-    if (x.id == id) return &x;
-  return nullptr;
-}
-
 const NamedPlot& plot_named(const std::vector<NamedPlot>& plots, const std::string& name) {
   for (const NamedPlot& p : plots)
     if (p.name == name) return p;
@@ -70,7 +64,7 @@ const NamedPlot& plot_named(const std::vector<NamedPlot>& plots, const std::stri
 TEST_CASE("diagnose: a run stopped inside its first epoch is too little to judge, not healthy") {
   const RunRecord r = run_of(0, 7, "interrupted at epoch 1, step 7 of 20");
   const std::vector<Finding> findings = diagnose(r);
-  const Finding* f = find(findings, "no-finished-epoch");
+  const Finding* f = find_finding(findings, "no-finished-epoch");
   REQUIRE(f);
   CHECK(f->severity == Severity::warning);
   CHECK(f->title == "too little to judge: no epoch finished (it was interrupted at epoch 1, step 7 of 20)");
@@ -80,12 +74,12 @@ TEST_CASE("diagnose: a run stopped inside its first epoch is too little to judge
 
   // Killed (the record still says "running"): the position comes from the steps.
   const std::vector<Finding> after_kill = diagnose(run_of(0, 5, "running"));
-  const Finding* killed = find(after_kill, "no-finished-epoch");
+  const Finding* killed = find_finding(after_kill, "no-finished-epoch");
   REQUIRE(killed);
   CHECK(killed->title == "too little to judge: no epoch finished (its record ends at epoch 1, step 5 of 20; status "
                          "\"running\": still running, or killed)");
   // One finished epoch is enough to judge.
-  CHECK(!find(diagnose(run_of(0, 20, "finished")), "no-finished-epoch"));
+  CHECK(!find_finding(diagnose(run_of(0, 20, "finished")), "no-finished-epoch"));
 }
 
 TEST_CASE("run plots: the gradient plot's title says what it draws") {
@@ -123,7 +117,7 @@ TEST_CASE("a record with a gap keeps its iteration numbers and is marked where t
   REQUIRE(back.events.size() == 1);
 
   const std::vector<Finding> findings = diagnose(back);
-  const Finding* gap = find(findings, "record-gap");
+  const Finding* gap = find_finding(findings, "record-gap");
   REQUIRE(gap);
   CHECK(gap->severity == Severity::note);
   CHECK(gap->title == "the record has a gap: " + back.events[0].message);
@@ -173,6 +167,6 @@ TEST_CASE("diagnose: a record without an initial loss still finds a divergence a
   RunRecord r = run_of(20, 60, "finished");
   r.initial_loss = std::nan("");
   for (size_t i = 10; i < r.steps.size(); ++i) r.steps[i].loss = 50;  // far past 4 x ln 10
-  const Finding* f = find(diagnose(r), "lr-too-high");
+  const Finding* f = find_finding(diagnose(r), "lr-too-high");
   REQUIRE(f);
 }

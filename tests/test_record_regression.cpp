@@ -106,12 +106,6 @@ RunRecord regression_run(double g1, double gL) {
   return r;
 }
 
-const Finding* find(const std::vector<Finding>& f, const std::string& id) {
-  for (const Finding& x : f)
-    if (x.id == id) return &x;
-  return nullptr;
-}
-
 void check_cites_no_accuracy(const Finding& f) {
   CAPTURE(f.id);
   for (const Evidence& e : f.evidence) {
@@ -192,13 +186,13 @@ TEST_CASE("a regression run records no accuracy: empty in the files, absent when
 
 TEST_CASE("diagnose cites the loss, not an accuracy, for a regression run's gradient findings") {
   const std::vector<Finding> exploding = diagnose(regression_run(100, 1));
-  const Finding* e = find(exploding, "exploding-gradients");
+  const Finding* e = find_finding(exploding, "exploding-gradients");
   REQUIRE(e);
   check_cites_no_accuracy(*e);
   CHECK(has(e->threshold, "loss"));
 
   const std::vector<Finding> vanishing = diagnose(regression_run(1e-6, 1));
-  const Finding* v = find(vanishing, "vanishing-gradients");
+  const Finding* v = find_finding(vanishing, "vanishing-gradients");
   REQUIRE(v);
   check_cites_no_accuracy(*v);
   CHECK(std::isnan(v->value("final_accuracy")));
@@ -213,7 +207,7 @@ TEST_CASE("diagnose cites the loss, not an accuracy, for a regression run's grad
     rising.epochs.push_back(x);
   }
   const std::vector<Finding> overfitting = diagnose(rising);
-  const Finding* o = find(overfitting, "overfitting");
+  const Finding* o = find_finding(overfitting, "overfitting");
   REQUIRE(o);
   CHECK(!has(o->title, "accuracy"));
   CHECK(!has(o->threshold, "accuracy"));
