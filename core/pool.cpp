@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -89,15 +88,11 @@ void maxpool_forward_impl(const float* x, float* y, int32_t* argmax, int64_t N,
                           : g.KH == 3 && g.KW == 3 ? window_max_avx512<3, 3, kArgmax>
                                                    : window_max_avx512<0, 0, kArgmax>;
 #endif
-  // Without argmax the scalar paths write the winners to this thread's
-  // scratch row instead (one image's worth; they stay in cache).
   parallel_for(N, 1, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<int32_t> scratch;
-    if (!kArgmax && static_cast<int64_t>(scratch.size()) < out) scratch.resize(out);
     for (int64_t n = begin; n < end; ++n) {
       const float* xn = x + n * in;
       float* yn = y + n * out;
-      int32_t* an = kArgmax ? argmax + n * out : scratch.data();
+      int32_t* an = kArgmax ? argmax + n * out : nullptr;
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           const int64_t o = (oh * g.OW + ow) * g.C;
@@ -106,12 +101,12 @@ void maxpool_forward_impl(const float* x, float* y, int32_t* argmax, int64_t N,
           if (ih0 >= 0 && iw0 >= 0 && ih0 + g.KH <= g.H && iw0 + g.KW <= g.W) {
             int64_t c0 = 0;
 #if defined(__AVX512F__)
-            c0 = window_max(xn, yn + o, an + o, g, ih0, iw0);
+            c0 = window_max(xn, yn + o, kArgmax ? an + o : nullptr, g, ih0, iw0);
             if (c0 == g.C) continue;
 #endif
             for (int64_t c = c0; c < g.C; ++c) {
               int32_t i = static_cast<int32_t>((ih0 * g.W + iw0) * g.C + c);
-              an[o + c] = i;
+              if constexpr (kArgmax) an[o + c] = i;
               yn[o + c] = xn[i];
             }
             for (int kh = 0; kh < g.KH; ++kh)
@@ -123,7 +118,7 @@ void maxpool_forward_impl(const float* x, float* y, int32_t* argmax, int64_t N,
                   // "v > best" keeps the first max; the NaN test lets NaN win.
                   if (v > yn[o + c] || (v != v && yn[o + c] == yn[o + c])) {
                     yn[o + c] = v;
-                    an[o + c] = base + static_cast<int32_t>(c);
+                    if constexpr (kArgmax) an[o + c] = base + static_cast<int32_t>(c);
                   }
                 }
               }
@@ -131,7 +126,7 @@ void maxpool_forward_impl(const float* x, float* y, int32_t* argmax, int64_t N,
           }
           for (int64_t c = 0; c < g.C; ++c) {
             int32_t i = window_argmax(xn, g, oh, ow, c);
-            an[o + c] = i;
+            if constexpr (kArgmax) an[o + c] = i;
             yn[o + c] = xn[i];
           }
         }
