@@ -5,6 +5,7 @@
 
 #include "core/conv_direct.h"
 #include "core/conv_planar.h"
+#include "core/conv_tiled.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -127,6 +128,17 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
     });
     return;
   }
+  if (conv_tiled_applies(g, false)) {
+    // The weights packed once for the whole batch.
+    if (ws.packed.capacity() < g.patch() * g.F) ws.packed.resize({g.patch() * g.F});
+    conv_tiled_pack(w, g, ws.packed.data());
+    parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n)
+        conv2d_forward_tiled(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(),
+                             g);
+    });
+    return;
+  }
   // Each part convolves whole images, one at a time, in chunks of output
   // pixels: y_n[chunk] (pixels, F) = col (pixels, K) * w. A chunk's col fits
   // the core's cache, where a whole 109x109x288 image's (14 MB) went to memory
@@ -157,13 +169,22 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   make_parts(ws.col, parts);
   make_parts(ws.dw, parts);
   const int chunk = is_pointwise(g) ? rows : pixel_chunk(g);
-  // The first layer (no dx) with few input channels: direct, without im2col.
-  const bool direct = !dx && conv_direct_weights_applies(g);
+  // Tiled (core/conv_tiled.h) where it applies, except for a first layer
+  // whose kernel rows hold under 4 taps: its tiles would have fewer than 8
+  // sums to interleave, too few to cover the FMA latency, and the direct
+  // kernel is faster (28x28x1 -> 32, 3x3: 35 against 31 GFLOP/s; 5x5: 30
+  // against 50). Other first layers with few channels: direct, without im2col.
+  const bool tiled = conv_tiled_applies(g, dx != nullptr) &&
+                     (dx || g.KW * g.C >= 4 || !conv_direct_weights_applies(g));
+  const bool direct = !tiled && !dx && conv_direct_weights_applies(g);
   // dcol = dz * w^T as a plain product with a transposed copy of w: OpenBLAS's
   // small-matrix kernels run it faster than with w transposed in the call
   // (LeNet's 100x150x16: 0.31 against 0.42 ms per batch), with the same sums.
   float* wt = nullptr;
-  if (dx && !is_pointwise(g)) {
+  if (tiled && dx) {
+    if (ws.wt.capacity() < wsize) ws.wt.resize({wsize});
+    conv_tiled_pack_flipped(w, g, ws.wt.data());
+  } else if (dx && !is_pointwise(g)) {
     if (ws.wt.capacity() < wsize) ws.wt.resize({wsize});
     wt = ws.wt.data();
     for (int64_t k = 0; k < K; ++k)
@@ -181,6 +202,14 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
       }
       for (int64_t n = begin; n < end; ++n)
         conv2d_backward_weights_direct(x + n * g.in_size(), dz + n * g.out_size(), dw_part, g);
+      return;
+    }
+    if (tiled) {
+      conv2d_backward_weights_tiled(x + begin * g.in_size(), dz + begin * g.out_size(),
+                                    end - begin, dw_part, g);
+      if (dx)
+        for (int64_t n = begin; n < end; ++n)
+          conv2d_backward_data_tiled(dz + n * g.out_size(), ws.wt.data(), dx + n * g.in_size(), g);
       return;
     }
     float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{chunk} * K);

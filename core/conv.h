@@ -43,7 +43,8 @@ void col2im_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t
 struct ConvWorkspace {
   std::vector<Tensor> col;  // one im2col buffer per part
   std::vector<Tensor> dw;   // one partial weight gradient per part
-  Tensor wt;                // w transposed (F, KH*KW*C), for dx
+  Tensor wt;                // w transposed (F, KH*KW*C), or flipped and packed, for dx
+  Tensor packed;            // w packed for the tiled kernel (core/conv_tiled.h)
 };
 
 // x (N,H,W,C), w (KH,KW,C,F), b (F) or null -> y (N,OH,OW,F) = act(conv(x, w) + b).
