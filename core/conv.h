@@ -1,10 +1,13 @@
 #pragma once
 // 2-D convolution kernels, NHWC, weights HWIO (KH,KW,C,F) as in Keras.
 //
-// The fast path lowers convolution to GEMM (im2col): for one image, every
-// output pixel's receptive field (KH,KW,C) becomes one row of a matrix
-// col (OH*OW, KH*KW*C); then y (OH*OW, F) = col * w (KH*KW*C, F). The
-// reference path is the textbook seven nested loops.
+// The general fast path lowers convolution to GEMM (im2col): for one image,
+// every output pixel's receptive field (KH,KW,C) becomes one row of a matrix
+// col (OH*OW, KH*KW*C); then y (OH*OW, F) = col * w (KH*KW*C, F).
+// conv2d_forward and conv2d_backward pick a direct kernel instead where one
+// applies: few input channels (core/conv_direct.h, core/conv_planar.h) or
+// filters in slivers of 32 (core/conv_tiled.h). The reference path is the
+// textbook seven nested loops.
 #include <cstdint>
 #include <vector>
 
