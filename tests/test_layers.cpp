@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/conv_tiled.h"
 #include "core/error.h"
 #include "layers/activation_layer.h"
 #include "layers/conv2d.h"
@@ -82,6 +83,23 @@ TEST_CASE("Conv2D gradients: mixed strides, no bias, batch split over threads") 
   LayerCheck c = check_fresh(conv, {9, 6, 2}, 5);
   REQUIRE(c.tensors.size() == 2);  // input and kernel only
   require_gradients_ok(c);
+}
+
+// Filters and channels in whole slivers (32 with AVX-512, 16 with AVX2): all
+// three passes run the tiled kernels (core/conv_tiled.h). 64 entries of each
+// tensor are sampled (the kernel has 9 * S * S values).
+TEST_CASE("Conv2D gradients through the tiled kernels: valid and same, relu and tanh") {
+  const int S = conv_tiled_sliver();
+  if (S == 0) return;  // a build without FMA vectors
+  for (bool same : {false, true})
+    for (Activation act : {Activation::relu, Activation::tanh}) {
+      Conv2DOptions o;
+      o.filters = S, o.kh = o.kw = 3, o.same = same, o.activation = act;
+      Conv2D conv(o);
+      CAPTURE(conv.spec());
+      REQUIRE(conv_tiled_applies(conv_geometry(6, 5, S, 3, 3, 1, 1, same, S), true));
+      require_gradients_ok(check_fresh(conv, {6, 5, S}, 2));
+    }
 }
 
 // --- Dense ------------------------------------------------------------------
