@@ -1,7 +1,9 @@
 #include "core/kernels.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "core/parallel.h"
 #include "core/simd.h"
@@ -214,25 +216,52 @@ void activation_backward_reference(const float* y, const float* dy, float* dz, i
   }
 }
 
+namespace {
+
+// Columns [c0, c0 + NB * kLanes) of dz (rows, cols), of which the last vector
+// holds `tail` real columns, summed over the rows in one pass: db[j] = sum_i
+// dz[i][j], each block's running sum in a register. One pass, not one per
+// block: learning-rate-10's first layer has 32 filters, 1.6M rows (205 MB)
+// per batch, and a pass per block of 16 columns read it twice, each time
+// waiting on a single chain of additions.
+template <int NB>
+void sum_column_blocks(const float* dz, int64_t rows, int64_t cols, int64_t c0, int tail,
+                       float* db) {
+  simd::vec sum[NB];
+  for (int k = 0; k < NB; ++k) sum[k] = simd::set1(0.0f);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = dz + i * cols + c0;
+    for (int k = 0; k < NB - 1; ++k) sum[k] = simd::add(sum[k], simd::load(row + k * simd::kLanes));
+    const float* last = row + (NB - 1) * simd::kLanes;
+    sum[NB - 1] = simd::add(
+        sum[NB - 1], tail == simd::kLanes ? simd::load(last) : simd::load_first(last, tail));
+  }
+  for (int k = 0; k < NB - 1; ++k) simd::store(db + c0 + k * simd::kLanes, sum[k]);
+  simd::store_first(db + c0 + (NB - 1) * simd::kLanes, sum[NB - 1], tail);
+}
+
+constexpr int kBlocksPerPass = 8;  // running sums held in registers at once
+
+template <std::size_t... I>
+constexpr auto column_block_table(std::index_sequence<I...>) {
+  return std::array{&sum_column_blocks<static_cast<int>(I) + 1>...};
+}
+constexpr auto kSumColumnBlocks = column_block_table(std::make_index_sequence<kBlocksPerPass>{});
+
+}  // namespace
+
 // Threads split the columns, never the rows: each db[j] is summed over the
-// rows in order by one thread, so the result is the same at any thread count.
+// rows in order by one thread, so the result is the same at any thread count
+// (and the same additions in the same order as db[j] += dz[i][j] row by row).
 void bias_grad(const float* dz, int64_t rows, int64_t cols, float* db) {
   const int64_t block = simd::kLanes, blocks = (cols + block - 1) / block;
-  // Each block's running sums stay in a register: the same additions in the
-  // same order as db[j] += dz[i][j] row by row, without a store per row.
   auto sum_columns = [&](int64_t b0, int64_t b1) {
-    const int64_t c1 = std::min(cols, b1 * block);
-    int64_t c = b0 * block;
-    for (; c + simd::kLanes <= c1; c += simd::kLanes) {
-      simd::vec sum = simd::set1(0.0f);
-      for (int64_t i = 0; i < rows; ++i) sum = simd::add(sum, simd::load(dz + i * cols + c));
-      simd::store(db + c, sum);
+    for (int64_t b = b0; b < b1; b += kBlocksPerPass) {
+      const int nb = static_cast<int>(std::min<int64_t>(kBlocksPerPass, b1 - b));
+      const int64_t c0 = b * block, c1 = std::min(cols, (b + nb) * block);
+      const int tail = static_cast<int>(c1 - (c0 + (nb - 1) * block));
+      kSumColumnBlocks[nb - 1](dz, rows, cols, c0, tail, db);
     }
-    if (c == c1) return;
-    const int tail = static_cast<int>(c1 - c);  // the last columns, fewer than kLanes
-    simd::vec sum = simd::set1(0.0f);
-    for (int64_t i = 0; i < rows; ++i) sum = simd::add(sum, simd::load_first(dz + i * cols + c, tail));
-    simd::store_first(db + c, sum, tail);
   };
   if (rows * cols < kParallelValues || blocks == 1 || threads() == 1) return sum_columns(0, blocks);
   parallel_for(blocks, 1, sum_columns);

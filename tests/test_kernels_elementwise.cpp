@@ -110,7 +110,9 @@ TEST_CASE("activation_backward matches its reference, also in place (dz aliasing
 
 TEST_CASE("activation_backward and bias_grad split across threads: the same bits as one thread") {
   Rng rng(13);
-  const int64_t rows = 3001, cols = 35;  // 105,035 values: above the split threshold; a tail block
+  // 450,150 values: above the split threshold; 10 vectors of 16 columns, the
+  // last a tail: more than one pass of bias_grad's 8 running sums.
+  const int64_t rows = 3001, cols = 150;
   Tensor dz_in = ck::test::random_tensor({rows, cols}, rng);
   std::vector<float> one(cols), many(cols);
   {
@@ -160,7 +162,7 @@ TEST_CASE("softmax backward: the Jacobian-vector product, by hand") {
 
 TEST_CASE("bias_grad sums the rows, softmax_rows is stable for huge logits") {
   Rng rng(12);
-  for (int64_t cols : {1, 5, 6, 16, 35}) {
+  for (int64_t cols : {1, 5, 6, 16, 35, 128, 150}) {  // 128, 150: 8 and 10 vectors of 16
     Tensor dz = ck::test::random_tensor({9, cols}, rng);
     std::vector<float> db(cols, NAN);
     bias_grad(dz.data(), 9, cols, db.data());
