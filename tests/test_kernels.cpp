@@ -269,6 +269,7 @@ TEST_CASE("maxpool_forward/backward match the reference (valid/same, overlapping
     for (P p : {P{7, 7, 3, 2, 2, false}, P{7, 7, 3, 2, 2, true}, P{6, 8, 17, 3, 1, true},
                 P{6, 8, 17, 3, 1, false}, P{5, 5, 2, 3, 2, true}, P{8, 6, 4, 3, 2, false},
                 P{4, 4, 1, 4, 1, true}, P{1, 1, 5, 2, 2, true},
+                P{9, 9, 3, 2, 3, false},  // stride over the window: rows no window reaches
                 // 16+ channels: the AVX-512 path, with a scalar tail
                 P{9, 10, 32, 2, 2, false}, P{8, 7, 37, 3, 2, true}}) {
       CAPTURE(fmt::format("{}x{}x{} pool {} stride {} {}", p.H, p.W, p.C, p.K, p.S,
