@@ -50,6 +50,13 @@ struct ConvWorkspace {
   Tensor packed;            // w packed for the tiled kernel (core/conv_tiled.h)
 };
 
+// Whether conv2d_forward (conv2d_backward) writes y (dx), N images of `size`
+// floats at `out`, with streaming stores, past the caches: when it is larger
+// than the caches would keep (16 MB) and `out` is 64-byte aligned, as Tensors
+// are. The tiled kernel streams; a first layer with few channels then runs it
+// instead of the direct kernel. The values are the same either way.
+bool conv_streams_output(int64_t N, int64_t size, const float* out);
+
 // x (N,H,W,C), w (KH,KW,C,F), b (F) or null -> y (N,OH,OW,F) = act(conv(x, w) + b).
 void conv2d_forward(const float* x, const float* w, const float* b, Activation act, float* y,
                     int64_t N, const ConvGeometry& g, ConvWorkspace& ws);

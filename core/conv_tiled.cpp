@@ -80,7 +80,7 @@ const float* pad_image(const float* src, int64_t H, int64_t W, int64_t C, int64_
 // stride F) = the sums (+ bias) (then ReLU when relu).
 template <int P>
 void output_tile(const float* xs, const float* ws, const Valid& v, const float* bias, bool relu,
-                 float* out) {
+                 bool stream, float* out) {
   vec acc[P][2];
   for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = V::set1(0.0f);
   const int64_t run = v.run(), C = v.C;
@@ -103,7 +103,10 @@ void output_tile(const float* xs, const float* ws, const Valid& v, const float* 
       vec r = acc[p][h];
       if (bias) r = V::add(r, V::load(bias + h * L));
       if (relu) r = V::max(zero, r);
-      V::store(out + p * v.F + h * L, r);
+      if (stream)
+        V::stream(out + p * v.F + h * L, r);
+      else
+        V::store(out + p * v.F + h * L, r);
     }
 }
 
@@ -116,8 +119,8 @@ constexpr auto tile_table(std::index_sequence<I...>, Fn) {
 struct OutputTiles {
   template <int P>
   static void run(const float* xs, const float* ws, const Valid& v, const float* bias, bool relu,
-                  float* out) {
-    output_tile<P>(xs, ws, v, bias, relu, out);
+                  bool stream, float* out) {
+    output_tile<P>(xs, ws, v, bias, relu, stream, out);
   }
 };
 constexpr auto kOutputTiles = tile_table(std::make_index_sequence<kTile>{}, OutputTiles{});
@@ -126,9 +129,11 @@ constexpr auto kOutputTiles = tile_table(std::make_index_sequence<kTile>{}, Outp
 // (1 MB on Zen 4 and 5) alongside what streams through it: 512 KB.
 constexpr int64_t kL2Floats = int64_t{128} << 10;
 
-// xp padded as v describes, packed (F/S, K, S), b (F) or null -> out (OH,OW,F).
-void convolve(const float* xp, const float* packed, const float* b, bool relu, float* out,
-              const Valid& v) {
+// xp padded as v describes, packed (F/S, K, S), b (F) or null -> out (OH,OW,F),
+// streamed past the caches when `stream` (out aligned to a vector then: F is
+// a multiple of S).
+void convolve(const float* xp, const float* packed, const float* b, bool relu, bool stream,
+              float* out, const Valid& v) {
   const int64_t K = v.KH * v.run(), slivers = v.F / S;
   // Row by row through as many slivers as fit in L2 (all of them up to 128
   // filters of a 3x3x64 patch): the image goes through the cache once per
@@ -141,10 +146,13 @@ void convolve(const float* xp, const float* packed, const float* b, bool relu, f
         const float* bias = b ? b + s * S : nullptr;
         for (int64_t ow = 0; ow < v.OW; ow += kTile) {
           const int P = static_cast<int>(std::min<int64_t>(kTile, v.OW - ow));
-          kOutputTiles[P - 1](xp + (oh * v.Wp + ow) * v.C, ws, v, bias, relu,
+          kOutputTiles[P - 1](xp + (oh * v.Wp + ow) * v.C, ws, v, bias, relu, stream,
                               out + (oh * v.OW + ow) * v.F + s * S);
         }
       }
+  // Streaming stores are weakly ordered: make them visible before the
+  // caller's threads read out.
+  if (stream) _mm_sfence();
 }
 
 // P neighbouring taps of kernel row kh (xs: the first tap's value for output
@@ -233,21 +241,22 @@ void conv_tiled_pack_flipped(const float* w, const ConvGeometry& g, float* packe
 }
 
 void conv2d_forward_tiled(const float* x, const float* packed, const float* b, Activation act,
-                          float* y, const ConvGeometry& g) {
+                          float* y, const ConvGeometry& g, bool stream) {
 #if defined(__AVX2__) && defined(__FMA__)
   const Valid v = forward_valid(g);
   // Bias and ReLU go in the tile's registers before its store; sigmoid, tanh
-  // and softmax run over the image afterwards.
+  // and softmax run over the image afterwards (from the cache: not streamed).
   const bool in_tile = act == Activation::linear || act == Activation::relu;
-  convolve(padded_input(x, g, v), packed, in_tile ? b : nullptr, act == Activation::relu, y, v);
+  convolve(padded_input(x, g, v), packed, in_tile ? b : nullptr, act == Activation::relu,
+           stream && in_tile, y, v);
   if (!in_tile) bias_activation(y, b, g.OH * g.OW, g.F, act);
 #else
-  (void)x, (void)packed, (void)b, (void)act, (void)y, (void)g;
+  (void)x, (void)packed, (void)b, (void)act, (void)y, (void)g, (void)stream;
 #endif
 }
 
 void conv2d_backward_data_tiled(const float* dz, const float* packed, float* dx,
-                                const ConvGeometry& g) {
+                                const ConvGeometry& g, bool stream) {
 #if defined(__AVX2__) && defined(__FMA__)
   // dx (ih, iw) sums dz (ih + pad_top - kh, iw + pad_left - kw) * w (kh, kw):
   // a valid convolution of dz padded by KH-1-pad_top rows above (KW-1-pad_left
@@ -255,9 +264,9 @@ void conv2d_backward_data_tiled(const float* dz, const float* packed, float* dx,
   const Valid v{g.W + g.KW - 1, g.F, g.KH, g.KW, g.H, g.W, g.C};
   const float* dzp = pad_image(dz, g.OH, g.OW, g.F, g.KH - 1 - g.pad_top, g.KW - 1 - g.pad_left,
                                g.H + g.KH - 1, v.Wp);
-  convolve(dzp, packed, nullptr, false, dx, v);
+  convolve(dzp, packed, nullptr, false, stream, dx, v);
 #else
-  (void)dz, (void)packed, (void)dx, (void)g;
+  (void)dz, (void)packed, (void)dx, (void)g, (void)stream;
 #endif
 }
 

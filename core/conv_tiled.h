@@ -31,16 +31,17 @@ void conv_tiled_pack(const float* w, const ConvGeometry& g, float* packed);
 void conv_tiled_pack_flipped(const float* w, const ConvGeometry& g, float* packed);
 
 // x (H,W,C) one image, packed from conv_tiled_pack, b (F) or null ->
-// y (OH,OW,F) = act(conv(x, w) + b).
-// Requires: conv_tiled_applies(g, false).
+// y (OH,OW,F) = act(conv(x, w) + b). stream: y goes past the caches
+// (non-temporal stores), for outputs too large to be read back from them.
+// Requires: conv_tiled_applies(g, false); y aligned to a vector when stream.
 void conv2d_forward_tiled(const float* x, const float* packed, const float* b, Activation act,
-                          float* y, const ConvGeometry& g);
+                          float* y, const ConvGeometry& g, bool stream = false);
 
 // dz (OH,OW,F) one image's dL/d(pre-activation), packed from
-// conv_tiled_pack_flipped -> dx (H,W,C) overwritten.
-// Requires: conv_tiled_applies(g, true).
+// conv_tiled_pack_flipped -> dx (H,W,C) overwritten (streamed as above).
+// Requires: conv_tiled_applies(g, true); dx aligned to a vector when stream.
 void conv2d_backward_data_tiled(const float* dz, const float* packed, float* dx,
-                                const ConvGeometry& g);
+                                const ConvGeometry& g, bool stream = false);
 
 // x (N,H,W,C), dz (N,OH,OW,F) -> dw (KH,KW,C,F) = x-patches^T * dz summed over
 // the N images, image by image and pixel by pixel (overwritten).

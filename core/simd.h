@@ -83,6 +83,8 @@ struct Lanes16 {
   static constexpr int lanes = 16;
   static vec load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  // A non-temporal store, past the caches. Requires: p 64-byte aligned.
+  static void stream(float* p, vec v) { _mm512_stream_ps(p, v); }
   static vec set1(float x) { return _mm512_set1_ps(x); }
   static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
   static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
@@ -100,6 +102,8 @@ struct Lanes8 {
   static constexpr int lanes = 8;
   static vec load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+  // A non-temporal store, past the caches. Requires: p 32-byte aligned.
+  static void stream(float* p, vec v) { _mm256_stream_ps(p, v); }
   static vec set1(float x) { return _mm256_set1_ps(x); }
   static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }

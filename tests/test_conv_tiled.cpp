@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
 
 #include "core/conv.h"
@@ -96,7 +98,58 @@ TEST_CASE("conv2d_forward_tiled matches the reference, with each activation") {
         conv2d_forward_reference(x.data(), w.data(), bias, yr.data(), N, g);
         bias_activation_reference(yr.data(), nullptr, N * g.OH * g.OW, k.F, act);
         CHECK(scaled_diff(y, yr) < kTolerance);
+        // Streamed past the caches: the same bits.
+        Tensor ys(y.shape());
+        ys.fill(NAN);
+        for (int64_t n = 0; n < N; ++n)
+          conv2d_forward_tiled(x.data() + n * g.in_size(), packed.data(), bias, act,
+                               ys.data() + n * g.out_size(), g, true);
+        CHECK(std::memcmp(ys.data(), y.data(), y.size() * sizeof(float)) == 0);
       }
+  }
+}
+
+TEST_CASE("a batch too large for the caches is streamed, with the same values image by image") {
+  if (conv_tiled_sliver() == 0) return;
+  Rng rng(33);
+  const int S = conv_tiled_sliver();
+  // A first layer with 3 channels (tiled rather than direct once streamed)
+  // and a layer whose data gradient is streamed too.
+  struct Big {
+    int64_t H, C, F;
+    int K;
+  };
+  for (Big big : {Big{96, 3, S, 3}, Big{48, S, S, 2}}) {
+    const ConvGeometry g = conv_geometry(big.H, big.H, big.C, big.K, big.K, 1, 1, true, big.F);
+    const int64_t per_image = std::min(g.in_size(), g.out_size());
+    const int64_t N = (int64_t{16} << 20) / (4 * per_image) + 1;
+    CAPTURE(fmt::format("{} images of {}x{}x{} -> {}", N, big.H, big.H, big.C, big.F));
+    Tensor x = ck::test::random_tensor({N, big.H, big.H, big.C}, rng);
+    Tensor w = ck::test::random_tensor({big.K, big.K, big.C, big.F}, rng);
+    Tensor b = ck::test::random_tensor({big.F}, rng);
+    Tensor y({N, g.OH, g.OW, big.F}), one({1, g.OH, g.OW, big.F});
+    REQUIRE(conv_streams_output(N, g.out_size(), y.data()));
+    REQUIRE(!conv_streams_output(1, g.out_size(), one.data()));
+    ConvWorkspace ws;
+    y.fill(NAN);
+    conv2d_forward(x.data(), w.data(), b.data(), Activation::relu, y.data(), N, g, ws);
+    for (int64_t n : {int64_t{0}, N / 2, N - 1}) {
+      CAPTURE(n);
+      conv2d_forward(x.data() + n * g.in_size(), w.data(), b.data(), Activation::relu, one.data(),
+                     1, g, ws);
+      CHECK(std::memcmp(one.data(), y.data() + n * g.out_size(), one.size() * sizeof(float)) == 0);
+    }
+    if (big.C % S != 0) continue;
+    REQUIRE(conv_streams_output(N, g.in_size(), x.data()));
+    Tensor dz = ck::test::random_tensor(y.shape(), rng);
+    Tensor dx(x.shape()), dw(w.shape()), dx1({1, big.H, big.H, big.C}), dw1(w.shape());
+    dx.fill(NAN);
+    conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), nullptr, N, g, ws);
+    for (int64_t n : {int64_t{0}, N - 1}) {
+      conv2d_backward(x.data() + n * g.in_size(), w.data(), dz.data() + n * g.out_size(),
+                      dx1.data(), dw1.data(), nullptr, 1, g, ws);
+      CHECK(std::memcmp(dx1.data(), dx.data() + n * g.in_size(), dx1.size() * sizeof(float)) == 0);
+    }
   }
 }
 
