@@ -154,6 +154,27 @@ inline void require_gradients_ok(const LayerCheck& check, double tolerance = kGr
         std::max(2.0, 0.15 * static_cast<double>(check.checked() + check.skipped())));
 }
 
+inline constexpr Activation kActivations[] = {Activation::linear, Activation::relu, Activation::sigmoid,
+                                   Activation::tanh, Activation::softmax};
+
+// Builds `layer` for `sample`, gives its bias (if any) random values so the
+// bias is not trivially zero, and checks it on a random input.
+inline LayerCheck check_fresh(Layer& layer, const Shape& sample, int64_t batch,
+                       GradCheckOptions o = {}) {
+  layer.input_shape = sample;
+  layer.output_shape = layer.infer(sample);
+  layer.build(sample);
+  Rng rng(o.seed + 11);
+  layer.init(rng);
+  std::vector<Param*> ps = layer.params();
+  if (ps.size() > 1)
+    for (int64_t i = 0; i < ps[1]->value.size(); ++i) ps[1]->value[i] = rng.uniform(-0.5f, 0.5f);
+  Shape shape = {batch};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  Tensor x = ck::test::random_tensor(shape, rng);
+  return gradcheck_layer(layer, x, o);
+}
+
 // Sets the global thread count for a scope and restores it afterwards.
 struct ThreadScope {
   int saved;
