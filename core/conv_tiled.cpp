@@ -212,8 +212,10 @@ int conv_tiled_sliver() {
 
 bool conv_tiled_applies(const ConvGeometry& g, bool with_dx) {
 #if defined(__AVX2__) && defined(__FMA__)
+  // Padding of at most KH-1 (KW-1) before: conv_geometry's valid and same;
+  // the data gradient pads dz by KH-1-pad_top.
   return g.SH == 1 && g.SW == 1 && g.F >= S && g.F % S == 0 && g.OH > 0 && g.OW > 0 &&
-         (!with_dx || g.C % S == 0);
+         g.pad_top < g.KH && g.pad_left < g.KW && (!with_dx || g.C % S == 0);
 #else
   (void)g, (void)with_dx;
   return false;  // a build without FMA vectors: im2col + GEMM

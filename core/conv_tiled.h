@@ -17,8 +17,9 @@ namespace ck {
 // Filters per weight sliver: two vectors (32 with AVX-512, 16 with AVX2).
 int conv_tiled_sliver();
 
-// True in a build with FMA vectors for stride 1 and F a multiple of the
-// sliver; with_dx: the data gradient too, which needs C a multiple of it.
+// True in a build with FMA vectors for stride 1, F a multiple of the sliver
+// and padding before of at most KH-1 rows (KW-1 columns), as conv_geometry
+// makes; with_dx: the data gradient too, which needs C a multiple of it.
 bool conv_tiled_applies(const ConvGeometry& g, bool with_dx);
 
 // w (KH,KW,C,F) -> packed (F/S, KH*KW*C, S) for S = conv_tiled_sliver(): each

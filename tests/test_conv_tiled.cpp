@@ -70,6 +70,10 @@ TEST_CASE("conv_tiled_applies: stride 1, F in whole slivers, C too for the data 
   CHECK_FALSE(conv_tiled_applies(conv_geometry(14, 14, S, 3, 3, 2, 2, true, S), false));
   CHECK_FALSE(conv_tiled_applies(conv_geometry(14, 14, S, 3, 3, 1, 1, true, S + 8), false));
   CHECK_FALSE(conv_tiled_applies(conv_geometry(2, 2, S, 3, 3, 1, 1, false, S), false));
+  // Padding beyond KH-1 rows (never from conv_geometry, but a hand-built one).
+  ConvGeometry wide = conv_geometry(14, 14, S, 3, 3, 1, 1, true, S);
+  wide.pad_top = 3, wide.OH += 4;
+  CHECK_FALSE(conv_tiled_applies(wide, false));
 }
 
 TEST_CASE("conv2d_forward_tiled matches the reference, with each activation") {
