@@ -151,26 +151,45 @@ void bench_model(const BenchModelOptions& o) {
   }
   if (!o.layers) return;
 
-  // Per-layer breakdown: a few more steps with the model's layer timer on.
-  Model::LayerTimes times;
-  model.set_layer_times(&times);
-  const int timed = std::max(3, static_cast<int>(0.5 / seconds));
-  auto start = Clock::now();
-  for (int i = 0; i < timed; ++i) step();
-  const double total = since(start);
-  model.set_layer_times(nullptr);
-  fmt::print("\n{:<44} {:>10} {:>10} {:>7}\n", "layer (spec)", "fwd ms", "bwd ms", "share");
-  double layers_total = 0;
-  for (size_t i = 0; i < model.layers().size(); ++i) {
-    const double f = times.forward[i] / timed * 1e3, b = times.backward[i] / timed * 1e3;
-    layers_total += f + b;
-    fmt::print("{:<44} {:>10.3f} {:>10.3f} {:>6.1f}%\n",
-               fmt::format("{} ({})", model.layer(i).name, model.layer_spec(i)), f, b,
-               100 * (f + b) / (total / timed * 1e3));
+  // Per-layer breakdown: a few more steps with the model's layer timer on,
+  // each step timed on its own. Every figure is a median over the steps, so a
+  // step the machine stalled (another tenant, a page fault) lands in no row;
+  // the last row is the median of what each step spent outside the layers.
+  const int timed = std::max(5, static_cast<int>(0.5 / seconds));
+  const size_t L = model.layers().size();
+  std::vector<std::vector<double>> forward(L), backward(L);
+  std::vector<double> step_seconds, outside;
+  for (int i = 0; i < timed; ++i) {
+    Model::LayerTimes times;
+    model.set_layer_times(&times);
+    const auto start = Clock::now();
+    step();
+    const double total = since(start);
+    double in_layers = 0;
+    for (size_t l = 0; l < L; ++l) {
+      forward[l].push_back(times.forward[l]);
+      backward[l].push_back(times.backward[l]);
+      in_layers += times.forward[l] + times.backward[l];
+    }
+    step_seconds.push_back(total);
+    outside.push_back(total - in_layers);
   }
-  const double rest = total / timed * 1e3 - layers_total;
+  model.set_layer_times(nullptr);
+  // Shares are of the medians' sum: the step a machine without stalls runs.
+  double sum_ms = median(outside) * 1e3;
+  for (size_t l = 0; l < L; ++l) sum_ms += (median(forward[l]) + median(backward[l])) * 1e3;
+  fmt::print("\n{:<44} {:>10} {:>10} {:>7}\n", "layer (spec)", "fwd ms", "bwd ms", "share");
+  for (size_t l = 0; l < L; ++l) {
+    const double f = median(forward[l]) * 1e3, b = median(backward[l]) * 1e3;
+    fmt::print("{:<44} {:>10.3f} {:>10.3f} {:>6.1f}%\n",
+               fmt::format("{} ({})", model.layer(l).name, model.layer_spec(l)), f, b,
+               100 * (f + b) / sum_ms);
+  }
+  const double rest = median(outside) * 1e3;
   fmt::print("{:<44} {:>21.3f} {:>6.1f}%\n", train ? "loss, optimizer, other" : "head, other", rest,
-             100 * rest / (total / timed * 1e3));
+             100 * rest / sum_ms);
+  fmt::print("(medians over {} steps, {:.2f} ms in all; a whole step's median: {:.2f} ms)\n", timed,
+             sum_ms, median(step_seconds) * 1e3);
 }
 
 void bench_conv(const BenchConvOptions& o) {

@@ -79,6 +79,8 @@ TEST_CASE("bench model: the text report names the figure and every layer") {
                           "conv2d_1 (conv2d(16,5,relu))", "dense_2 (dense(10,softmax))",
                           "loss, optimizer, other"})
     CHECK_MESSAGE(has(out, row), row);
+  CHECK(has(out, " steps, "));
+  CHECK(has(out, " ms in all; a whole step's median: "));
 }
 
 TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are held against") {
