@@ -144,7 +144,7 @@ void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const
 }
 
 void maxpool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t N,
-                      const ConvGeometry& g) {
+                      const ConvGeometry& g, const float* relu_y) {
   const int64_t in = g.in_size(), out = g.OH * g.OW * g.C, out_row = g.OW * g.C,
                 in_row = g.W * g.C;
   parallel_for(N, 1, [&](int64_t begin, int64_t end) {
@@ -164,7 +164,13 @@ void maxpool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t
           std::fill(dxn + zeroed * in_row, dxn + reach * in_row, 0.0f);
           zeroed = reach;
         }
-        for (int64_t o = oh * out_row; o < (oh + 1) * out_row; ++o) dxn[an[o]] += dyn[o];
+        if (!relu_y) {
+          for (int64_t o = oh * out_row; o < (oh + 1) * out_row; ++o) dxn[an[o]] += dyn[o];
+          continue;
+        }
+        const float* yn = relu_y + n * out;
+        for (int64_t o = oh * out_row; o < (oh + 1) * out_row; ++o)
+          if (yn[o] > 0.0f) dxn[an[o]] += dyn[o];
       }
       std::fill(dxn + zeroed * in_row, dxn + in, 0.0f);  // rows no window reaches
     }

@@ -14,8 +14,13 @@ namespace ck {
 // follows (inference), which skips tracking the winners.
 void maxpool_forward(const float* x, float* y, int32_t* argmax, int64_t N, const ConvGeometry& g);
 // dx (N,H,W,C) = dy routed to each window's winner (summed where windows overlap).
+// relu_y: when not null, the pooled output y (N,OH,OW,C) of an input that is a
+// ReLU's output; dy then passes only where y > 0, and dx is the gradient with
+// respect to the ReLU's input (its pre-activation): the same values as routing
+// first and applying the ReLU's gradient after, since a winner's input value
+// is the pooled value, and it is the ReLU's gate that drops the rest.
 void maxpool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t N,
-                      const ConvGeometry& g);
+                      const ConvGeometry& g, const float* relu_y = nullptr);
 
 // Reference versions: recompute the winner from x directly.
 void maxpool_forward_reference(const float* x, float* y, int64_t N, const ConvGeometry& g);

@@ -67,11 +67,15 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
 }
 
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  Shape in(x.shape().begin() + 1, x.shape().end());
   dz_.resize(y.shape());
   activation_backward(y.data(), dy.data(), dz_.data(), y.size() / o_.filters, o_.filters,
                       o_.activation);
-  conv2d_backward(x.data(), kernel_.value.data(), dz_.data(), dx ? dx->data() : nullptr,
+  backward_pre_activation(x, dz_, dx);
+}
+
+void Conv2D::backward_pre_activation(const Tensor& x, const Tensor& dz, Tensor* dx) {
+  Shape in(x.shape().begin() + 1, x.shape().end());
+  conv2d_backward(x.data(), kernel_.value.data(), dz.data(), dx ? dx->data() : nullptr,
                   kernel_.grad.data(), o_.use_bias ? bias_.grad.data() : nullptr, x.dim(0),
                   geometry(in), ws_);
 }

@@ -26,6 +26,9 @@ class Conv2D : public Layer {
   void init(Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // backward from dz = dL/d(pre-activation) itself, the activation's gradient
+  // already applied (by MaxPool2D::backward_through_relu; Model::backward).
+  void backward_pre_activation(const Tensor& x, const Tensor& dz, Tensor* dx);
   std::vector<Param*> params() override;
   int64_t flops() const override;
   Activation activation() const override { return o_.activation; }

@@ -52,11 +52,20 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) {
 
 void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   if (!dx) return;
+  route(x, dy, *dx, nullptr);
+}
+
+void MaxPool2D::backward_through_relu(const Tensor& x, const Tensor& y, const Tensor& dy,
+                                     Tensor& dx) {
+  route(x, dy, dx, y.data());
+}
+
+void MaxPool2D::route(const Tensor& x, const Tensor& dy, Tensor& dx, const float* relu_y) {
   if (!winners_kept_)
     fail("{}: backward after a forward pass made without one (ForwardContext::backward false)",
          name);
   Shape in(x.shape().begin() + 1, x.shape().end());
-  maxpool_backward(dy.data(), argmax_.data(), dx->data(), x.dim(0), geometry(in));
+  maxpool_backward(dy.data(), argmax_.data(), dx.data(), x.dim(0), geometry(in), relu_y);
 }
 
 int64_t MaxPool2D::flops() const {

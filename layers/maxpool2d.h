@@ -22,11 +22,15 @@ class MaxPool2D : public Layer {
   Shape infer(const Shape& input) const override;
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // For an input x that is a ReLU's output: dx = the gradient with respect to
+  // the ReLU's input, the ReLU's gate applied as dy is routed (core/pool.h).
+  void backward_through_relu(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx);
   int64_t flops() const override;
   void release_scratch() override { argmax_ = {}; }
 
  private:
   ConvGeometry geometry(const Shape& input) const;
+  void route(const Tensor& x, const Tensor& dy, Tensor& dx, const float* relu_y);
   PoolOptions o_;
   std::vector<int32_t> argmax_;  // winner of each output, from the last forward
   bool winners_kept_ = false;    // whether the last forward filled argmax_

@@ -15,6 +15,8 @@
 
 namespace ck {
 
+class Conv2D;
+
 class Model {
  public:
   void add(LayerPtr layer);
@@ -67,6 +69,8 @@ class Model {
   const Tensor& activation(size_t i) const { return acts_[i]; }
   // dL/d(output of layer i) from the last backward, for i below the last
   // layer (the last layer's is the dout given to backward). For diagnostics.
+  // For a ReLU convolution under max pooling it is dL/d(its pre-activation):
+  // the pooling layer applies the ReLU's gradient (Model::backward).
   const Tensor& activation_grad(size_t i) const { return grads_[i]; }
 
   // Seconds spent in each layer, accumulated by forward() and backward()
@@ -77,10 +81,15 @@ class Model {
   void set_layer_times(LayerTimes* times);
 
  private:
+  // The convolution under layer i when layer i is max pooling and it is a
+  // ReLU convolution (their backward passes are fused), else null.
+  Conv2D* relu_conv_under_pool(size_t i) const;
+
   std::vector<LayerPtr> layers_;
   Shape input_shape_;
   std::vector<Tensor> acts_;   // acts_[i]: output of layer i
   std::vector<Tensor> grads_;  // grads_[i]: dL/d(input of layer i+1) = dL/d acts_[i]
+                               // (or d pre-activation: relu_conv_under_pool(i + 1))
   Tensor input_;               // view of the last forward's input
   Shape last_input_shape_;     // per-sample shape of the last forward
   std::vector<Shape> shapes_;  // per-sample output shapes for last_input_shape_

@@ -144,9 +144,9 @@ TEST_CASE("a batch too large for the caches is streamed, with the same values im
       CHECK(std::memcmp(one.data(), y.data() + n * g.out_size(), one.size() * sizeof(float)) == 0);
     }
     if (big.C % S != 0) continue;
-    REQUIRE(conv_streams_output(N, g.in_size(), x.data()));
     Tensor dz = ck::test::random_tensor(y.shape(), rng);
     Tensor dx(x.shape()), dw(w.shape()), dx1({1, big.H, big.H, big.C}), dw1(w.shape());
+    REQUIRE(conv_streams_output(N, g.in_size(), dx.data()));
     dx.fill(NAN);
     conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), nullptr, N, g, ws);
     for (int64_t n : {int64_t{0}, N - 1}) {

@@ -1,13 +1,21 @@
 // MaxPool2D's finite-difference gradient checks (layers/gradcheck.h), ties,
-// and inference without a backward pass.
+// inference without a backward pass, and the backward pass fused with a ReLU
+// convolution's under it.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <span>
+#include <utility>
 
+#include "apps/model_builder.h"
 #include "core/error.h"
+#include "core/kernels.h"
+#include "core/pool.h"
 #include "layers/maxpool2d.h"
+#include "layers/model.h"
 #include "tests/helpers.h"
 
 using namespace ck;
@@ -97,4 +105,67 @@ TEST_CASE("MaxPool2D without a backward pass to follow keeps no winners, and say
   pool.backward(x, y, dy, &dx);
   CHECK(dx[1] == 1.0f);
   CHECK(dx[3] == 2.0f);
+}
+
+// Max pooling over a ReLU convolution routes dy through the ReLU's gate
+// itself (Model::backward): the same bits as routing first and applying the
+// ReLU's gradient after, including windows whose max is 0 (every input <= 0)
+// and overlapping windows, where one input wins several times.
+TEST_CASE("max pooling through a ReLU: the same gradients as pooling, then the ReLU's gate") {
+  Rng rng(41);
+  for (auto [k, s] : {std::pair{2, 2}, std::pair{3, 1}, std::pair{2, 3}}) {
+    CAPTURE(k);
+    CAPTURE(s);
+    const ConvGeometry g = conv_geometry(9, 8, 5, k, k, s, s, false, 5);
+    const int64_t N = 3;
+    Tensor a = ck::test::random_tensor({N, 9, 8, 5}, rng);  // a ReLU's output: half of it 0
+    for (int64_t i = 0; i < a.size(); ++i) a[i] = std::max(0.0f, a[i]);
+    for (int64_t i = 0; i < 8 * 5; ++i) a[i] = 0.0f;  // a row of windows whose max is 0
+    Tensor y({N, g.OH, g.OW, 5}), dy = ck::test::random_tensor(y.shape(), rng);
+    std::vector<int32_t> argmax(y.size());
+    maxpool_forward(a.data(), y.data(), argmax.data(), N, g);
+    Tensor da(a.shape()), dz(a.shape()), fused(a.shape());
+    maxpool_backward(dy.data(), argmax.data(), da.data(), N, g);
+    activation_backward(a.data(), da.data(), dz.data(), a.size() / 5, 5, Activation::relu);
+    fused.fill(NAN);
+    maxpool_backward(dy.data(), argmax.data(), fused.data(), N, g, y.data());
+    CHECK(std::memcmp(fused.data(), dz.data(), dz.size() * sizeof(float)) == 0);
+    CHECK(ck::test::max_abs_diff(da, dz) > 0.0f);  // the gate did drop something
+  }
+}
+
+TEST_CASE("a model's ReLU convolution under max pooling: fused backward, the same gradients") {
+  Model m = make_model("conv2d(4,3,same,relu) maxpool(2) conv2d(8,3,relu) maxpool(2,stride=1) "
+                       "flatten dense(3,softmax)",
+                       Shape{10, 10, 2});
+  m.compile(LossKind::sparse_categorical_crossentropy);
+  Rng rng(42);
+  m.init(rng);
+  Tensor x = ck::test::random_tensor({4, 10, 10, 2}, rng);
+  const Tensor& out = m.forward(x, ForwardContext{});
+  Tensor dout = ck::test::random_tensor(out.shape(), rng);
+  m.backward(dout);  // fused: each max pooling layer applies its convolution's ReLU gate
+  std::vector<Tensor> fused;
+  for (Param* p : m.params()) fused.push_back(p->grad.clone());
+  // The same chain, layer by layer, unfused.
+  const size_t L = m.layers().size();
+  Tensor dy = dout.clone();
+  for (size_t i = L; i-- > 0;) {
+    Layer& layer = m.layer(i);
+    const Tensor& xi = i == 0 ? x : m.activation(i - 1);
+    if (layer.reshapes_only()) {
+      dy = dy.reshaped(xi.shape()).clone();
+      continue;
+    }
+    Tensor dx(xi.shape());
+    layer.backward(xi, m.activation(i), dy, i == 0 ? nullptr : &dx);
+    dy = std::move(dx);
+  }
+  const std::vector<Param*> params = m.params();
+  REQUIRE(params.size() == fused.size());
+  for (size_t p = 0; p < params.size(); ++p) {
+    CAPTURE(params[p]->name);
+    CHECK(std::memcmp(params[p]->grad.data(), fused[p].data(), fused[p].size() * sizeof(float)) ==
+          0);
+  }
 }
