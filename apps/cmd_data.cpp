@@ -3,6 +3,7 @@
 //   preview  a PNG grid of a training batch as the model sees it, before and after augmentation
 //   stats    classes and imbalance, image sizes, value ranges, missing values
 //   bench    pipeline throughput, and how much of a training epoch waits for data
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 // convkit data preview | stats | bench (see cmd_data.cpp for export).
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>

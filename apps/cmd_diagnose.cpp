@@ -1,6 +1,7 @@
 // convkit diagnose DIR: reads a run directory (convkit train --run-dir) and
 // says which failure it shows, with the evidence, threshold and source of
 // each finding.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "apps/commands.h"

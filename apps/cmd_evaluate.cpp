@@ -1,5 +1,6 @@
 // convkit evaluate: loss, accuracy and the confusion matrix of a saved model
 // on a dataset, read through the model's own preprocessing.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <numeric>

@@ -1,5 +1,6 @@
 // convkit explain LAYER: what a layer computes, its shapes, its backward pass,
 // and where its code lives; with --model, the layer's concrete shapes there.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "apps/commands.h"

@@ -1,5 +1,6 @@
 // convkit gradcheck: finite differences against backprop for every layer of
 // a model, one line per tensor (layers/gradcheck.h explains the measure).
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "apps/commands.h"

@@ -1,5 +1,6 @@
 // convkit lr-find: the learning-rate range test on the training data, with
 // the chosen model and optimizer.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "apps/commands.h"

@@ -3,6 +3,7 @@
 // overfit one batch): a model that cannot memorize a dozen samples has a bug,
 // a learning rate far off, or inputs it cannot use, and training on more
 // data will not fix that.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <cmath>

@@ -1,4 +1,5 @@
 // convkit plot DIR and convkit report DIR: pictures of a recorded run.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <filesystem>

@@ -1,4 +1,5 @@
 // convkit repro: replay the tutorial experiments (apps/repro.h).
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <filesystem>

@@ -1,4 +1,5 @@
 // convkit summary: print a model's layers, output shapes, parameters and FLOPs.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 // convkit train: train a model on a dataset, Keras fit() style.
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <cstdio>

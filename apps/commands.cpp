@@ -1,6 +1,7 @@
 // The one place where convkit's subcommands are registered.
 #include "apps/commands.h"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <cerrno>

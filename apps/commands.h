@@ -2,10 +2,17 @@
 // Every convkit subcommand is registered in one table (apps/commands.cpp).
 // A command file provides one setup function that declares the command's
 // options on `cmd` and its callback; errors are thrown as ck::Error.
-#include <CLI/CLI.hpp>
 
 #include <span>
 #include <string>
+
+// CLI11 is declared, not included: its header costs every file that includes
+// it about 10 s of compiling (CLI11 2.1 defines its validators in the header),
+// so only the files that declare options include <CLI/CLI.hpp>.
+namespace CLI {
+class App;
+class Validator;
+}  // namespace CLI
 
 namespace ck {
 

@@ -2,7 +2,6 @@
 // The data side of a training run: which data, how it is read, split,
 // preprocessed, augmented, balanced and batched. Shared by the commands that
 // train or look at data (train, data stats/preview/bench).
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <memory>
@@ -13,6 +12,10 @@
 #include "data/loader.h"
 #include "data/preprocess.h"
 #include "data/sources.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace ck {
 

@@ -1,5 +1,7 @@
 #include "apps/train_options.h"
 
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.h"
 #include "core/error.h"
 

@@ -2,13 +2,16 @@
 // The options of `convkit train`, shared by the command, checkpoints (which
 // store them, so `--resume DIR` continues a run exactly as it was started)
 // and the training record in model files.
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
 
 #include "apps/data_options.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace ck {
 
