@@ -38,7 +38,7 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double median(std::vector<double> v) {
+double step_median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
@@ -115,7 +115,7 @@ void bench_model(const BenchModelOptions& o) {
   };
 
   const std::vector<double> per_step = time_steps(step, o.warmup, o.steps, o.seconds);
-  const double seconds = median(per_step);
+  const double seconds = step_median(per_step);
   const double images_per_second = o.batch / seconds;
   // Training: forward + backward (about twice the forward) = 3x the forward FLOPs.
   const double flop_per_image = (train ? 3.0 : 1.0) * static_cast<double>(model.flops());
@@ -176,20 +176,20 @@ void bench_model(const BenchModelOptions& o) {
   }
   model.set_layer_times(nullptr);
   // Shares are of the medians' sum: the step a machine without stalls runs.
-  double sum_ms = median(outside) * 1e3;
-  for (size_t l = 0; l < L; ++l) sum_ms += (median(forward[l]) + median(backward[l])) * 1e3;
+  double sum_ms = step_median(outside) * 1e3;
+  for (size_t l = 0; l < L; ++l) sum_ms += (step_median(forward[l]) + step_median(backward[l])) * 1e3;
   fmt::print("\n{:<44} {:>10} {:>10} {:>7}\n", "layer (spec)", "fwd ms", "bwd ms", "share");
   for (size_t l = 0; l < L; ++l) {
-    const double f = median(forward[l]) * 1e3, b = median(backward[l]) * 1e3;
+    const double f = step_median(forward[l]) * 1e3, b = step_median(backward[l]) * 1e3;
     fmt::print("{:<44} {:>10.3f} {:>10.3f} {:>6.1f}%\n",
                fmt::format("{} ({})", model.layer(l).name, model.layer_spec(l)), f, b,
                100 * (f + b) / sum_ms);
   }
-  const double rest = median(outside) * 1e3;
+  const double rest = step_median(outside) * 1e3;
   fmt::print("{:<44} {:>21.3f} {:>6.1f}%\n", train ? "loss, optimizer, other" : "head, other", rest,
              100 * rest / sum_ms);
   fmt::print("(medians over {} steps, {:.2f} ms in all; a whole step's median: {:.2f} ms)\n", timed,
-             sum_ms, median(step_seconds) * 1e3);
+             sum_ms, step_median(step_seconds) * 1e3);
 }
 
 void bench_conv(const BenchConvOptions& o) {
@@ -207,7 +207,7 @@ void bench_conv(const BenchConvOptions& o) {
   ConvWorkspace ws;
   const double flops = 2.0 * N * g.OH * g.OW * g.F * g.patch();  // each of the three passes
   auto rate = [&](const std::function<void()>& call) {
-    return flops / median(time_steps(call, 2, 0, o.seconds)) * 1e-9;
+    return flops / step_median(time_steps(call, 2, 0, o.seconds)) * 1e-9;
   };
   const double fwd = rate(
       [&] { conv2d_forward(x.data(), w.data(), b.data(), Activation::relu, y.data(), N, g, ws); });

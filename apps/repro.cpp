@@ -161,7 +161,8 @@ ReproRun& ReproContext::train(const std::string& label, TrainOptions options) {
       csv += std::to_string(e + 1);
       for (const std::string& f : figures) {
         const double v = r->figure(f, e);
-        csv += "," + (std::isnan(v) ? std::string() : fmt::format("{}", v));
+        csv += ',';
+        if (!std::isnan(v)) csv += fmt::format("{}", v);  // an empty cell where there is none
       }
       csv += "\n";
     }

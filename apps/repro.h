@@ -52,6 +52,10 @@ struct Table {
 };
 
 // One training run of an experiment.
+// The `convkit train` command line of these options: every option that
+// differs from the default, as its flag.
+std::string train_command(const TrainOptions& options);
+
 struct ReproRun {
   std::string label;                  // "broken: raw 0..255"
   TrainOptions options;
@@ -60,7 +64,7 @@ struct ReproRun {
   std::vector<Finding> findings;      // diagnose() of the run
 
   // The `convkit train` command that reproduces this run.
-  std::string command() const;
+  std::string command() const { return train_command(options); }
   int epochs() const { return static_cast<int>(outcome.epochs.size()); }
   // Per-epoch figures (epoch 0-based); NaN when absent (no test split...).
   double figure(const std::string& name, int epoch) const;

@@ -24,7 +24,7 @@ constexpr double kNoise = 0.01;
 // The same layers at ranges that keep a garment upright and framed.
 constexpr const char* kGentleAugment = "flip(horizontal) rotation(0.03) zoom(0.1)";
 // A small CNN that overfits a thousand images within a few dozen epochs.
-constexpr const char* kModel =
+constexpr const char* kAugmentModel =
     "conv2d(32,3,relu) maxpool(2) flatten dense(128,relu) dense(10,softmax)";
 
 // A 28x28 gray image as characters, darkest to brightest.
@@ -113,7 +113,7 @@ void repro_augmentation(ReproContext& ctx) {
 
   ctx.heading("Real-data twin: a small Fashion-MNIST training set, without and with augmentation");
   const int epochs = ctx.pick(8, 30);
-  TrainOptions none = repro_options(ctx, "fashion-mnist", kModel, epochs);
+  TrainOptions none = repro_options(ctx, "fashion-mnist", kAugmentModel, epochs);
   none.data.limit = ctx.pick<int64_t>(400, 1000);
   none.data.test_limit = ctx.pick<int64_t>(1000, 10000);
   ctx.say(fmt::format(
@@ -124,7 +124,7 @@ void repro_augmentation(ReproContext& ctx) {
       "The training accuracy is measured twice: on the augmented batches as trained, and "
       "afterwards on the training images as they are, which is the one to hold against the "
       "test accuracy.",
-      kModel, with_commas(none.data.limit), epochs,
+      kAugmentModel, with_commas(none.data.limit), epochs,
       ctx.quick() ? " (--quick; the full budget trains 1,000 images for 30 epochs)" : "",
       with_commas(none.data.test_limit)));
   const std::vector<std::pair<std::string, std::string>> variants = {{"article", kArticleAugment},

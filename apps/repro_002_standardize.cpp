@@ -18,7 +18,7 @@ namespace ck {
 namespace {
 
 // The model of the real-data twin (and of the shape demonstration).
-constexpr const char* kModel = "lenet5";
+constexpr const char* kStandardizeModel = "lenet5";
 
 Preprocessing fitted(const Dataset& data, Scaling scaling) {
   Preprocessing p;
@@ -77,7 +77,7 @@ ArticleMap article_map(const Dataset& images, int batch) {
     const Tensor e = normalize(b);
     std::copy(e.data(), e.data() + e.size(), stacked.data() + b * e.size());
   }
-  Model model = make_model(kModel, images.sample_shape);
+  Model model = make_model(kStandardizeModel, images.sample_shape);
   try {
     ForwardContext ctx;
     model.forward(stacked, ctx);
@@ -121,7 +121,7 @@ void repro_standardize(ReproContext& ctx) {
       "({:.1f} TB).",
       article_images, shape_str(m.element), with_commas(element_values),
       shape_str(train.sample_shape), m.same_for_all ? "identical" : "different", shape_str(m.batch),
-      kModel, shape_str(train.sample_shape),
+      kStandardizeModel, shape_str(train.sample_shape),
       m.refused.empty() ? "accepts it" : "refuses it: \"" + m.refused + "\"",
       with_commas(train.size()), whole_bytes / 1e6, with_commas(train.size()),
       whole_bytes * static_cast<double>(train.size()) / 1e12));
@@ -178,7 +178,7 @@ void repro_standardize(ReproContext& ctx) {
 
   ctx.heading("Real-data twin: raw vs min-max vs z-score on Fashion-MNIST, same model and budget");
   const int epochs = ctx.pick(2, 5);
-  TrainOptions raw = repro_options(ctx, "fashion-mnist", kModel, epochs);
+  TrainOptions raw = repro_options(ctx, "fashion-mnist", kStandardizeModel, epochs);
   raw.data.limit = ctx.pick<int64_t>(2000, 20000);
   raw.data.test_limit = ctx.pick<int64_t>(1000, 10000);
   raw.data.scale = "none";

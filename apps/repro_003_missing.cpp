@@ -21,13 +21,6 @@ namespace ck {
 
 namespace {
 
-// The `convkit train` command line of options that are refused before training.
-std::string command_of(const TrainOptions& o) {
-  ReproRun r;
-  r.options = o;
-  return r.command();
-}
-
 // The error prepare_training stops with, or "" when it accepts the options.
 std::string refusal(const TrainOptions& o) {
   try {
@@ -151,7 +144,7 @@ void repro_missing_values(ReproContext& ctx) {
   plain.data.regression = true;
   plain.loss = "mse";
   const std::string refused = refusal(plain);
-  ctx.preformatted("$ " + command_of(plain) +
+  ctx.preformatted("$ " + train_command(plain) +
                    "\nconvkit: " + (refused.empty() ? "(it trained)" : refused));
   TrainOptions imputed = plain;
   imputed.data.impute = "mean";

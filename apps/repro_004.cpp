@@ -19,14 +19,7 @@ namespace ck {
 
 namespace {
 
-// The `convkit train` command line of options that are refused before training.
-std::string command_of(const TrainOptions& o) {
-  ReproRun r;
-  r.options = o;
-  return r.command();
-}
-
-constexpr const char* kModel = "conv2d(32,3,relu) maxpool(2) flatten dense(1,sigmoid)";
+constexpr const char* kBinaryModel = "conv2d(32,3,relu) maxpool(2) flatten dense(1,sigmoid)";
 
 // The error `what` stops with, or "" when it runs.
 template <class F>
@@ -53,8 +46,8 @@ void repro_raw_binary(ReproContext& ctx) {
       "batch 3, on JPEG files that are only decoded: no resize, no scaling. It reports about 60% "
       "accuracy. Keras cannot build this model: Flatten after a size that is not known gives "
       "Dense no input dimension. convkit refuses it the same way:");
-  const std::string build_error = error_of([] { make_model(kModel, Shape{-1, -1, 3}); });
-  ctx.preformatted(fmt::format("make_model(\"{}\", (-1, -1, 3))\nconvkit: {}", kModel,
+  const std::string build_error = error_of([] { make_model(kBinaryModel, Shape{-1, -1, 3}); });
+  ctx.preformatted(fmt::format("make_model(\"{}\", (-1, -1, 3))\nconvkit: {}", kBinaryModel,
                                build_error.empty() ? "(built)" : build_error));
   const bool refused =
       ctx.check("Flatten after an unknown spatial size is a build-time error with a clear message",
@@ -88,7 +81,7 @@ void repro_raw_binary(ReproContext& ctx) {
   ctx.say(
       "Even with a model that could take any size, the decoded files cannot be batched: "
       "they differ in size (Keras's dataset.batch(3) fails the same way).");
-  ctx.preformatted(fmt::format("$ {}\nconvkit: {}", command_of(decoded),
+  ctx.preformatted(fmt::format("$ {}\nconvkit: {}", train_command(decoded),
                                load_error.empty() ? "(it trained)" : load_error));
   ctx.check("Decoded files of different sizes stop training, with the sizes and the fix",
             contains(load_error, "--resize"), load_error.empty() ? "it trained" : load_error);

@@ -13,8 +13,6 @@ namespace ck {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 std::string pad(const std::string& s, size_t width, bool right) {
   // Width in characters, counting UTF-8 continuation bytes as nothing.
   size_t shown = 0;
@@ -69,8 +67,7 @@ std::string Table::markdown() const {
 
 // --- ReproRun ---------------------------------------------------------------------------------
 
-std::string ReproRun::command() const {
-  // Every option that differs from `convkit train`'s default, as its flag.
+std::string train_command(const TrainOptions& options) {
   const nlohmann::json given = train_options_json(options);
   const nlohmann::json defaults = train_options_json(TrainOptions{});
   std::string s = "convkit train";

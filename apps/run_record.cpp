@@ -21,8 +21,6 @@ namespace ck {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 double mean_loss(const std::vector<StepRecord>& steps, size_t begin, size_t end) {
   double sum = 0;
   int64_t n = 0;
@@ -40,9 +38,9 @@ std::string num(double x) {
 }
 std::string opt(const std::optional<double>& x) { return x ? num(*x) : ""; }
 
-class CsvTable {
+class RecordCsv {
  public:
-  CsvTable(const std::string& path, const std::string& text) : path_(path) {
+  RecordCsv(const std::string& path, const std::string& text) : path_(path) {
     std::istringstream in(text);
     std::string line;
     if (!std::getline(in, line)) fail("{} is empty; it should start with a header row", path);
@@ -333,7 +331,7 @@ RunRecord read_run_dir(const std::string& dir) {
     run.sample_labels = j.at("sample_labels").get<std::vector<int>>();
     run.sample_predictions = j.at("sample_predictions").get<std::vector<int>>();
 
-    const CsvTable steps((d / "steps.csv").string(), read_text(d / "steps.csv"));
+    const RecordCsv steps((d / "steps.csv").string(), read_text(d / "steps.csv"));
     for (size_t r = 0; r < steps.size(); ++r) {
       StepRecord s;
       s.epoch = static_cast<int>(steps.number(r, "epoch")) - 1;
@@ -348,7 +346,7 @@ RunRecord read_run_dir(const std::string& dir) {
       if (!run.has_accuracy()) s.accuracy = std::nullopt;  // 0 in older records
       run.steps.push_back(s);
     }
-    const CsvTable epochs((d / "epochs.csv").string(), read_text(d / "epochs.csv"));
+    const RecordCsv epochs((d / "epochs.csv").string(), read_text(d / "epochs.csv"));
     const auto& predicted = j.at("probe_predicted");
     for (size_t r = 0; r < epochs.size(); ++r) {
       EpochRecord e;
@@ -371,7 +369,7 @@ RunRecord read_run_dir(const std::string& dir) {
         e.accuracy = e.val_accuracy = e.test_accuracy = e.probe_accuracy = std::nullopt;
       run.epochs.push_back(e);
     }
-    const CsvTable layers((d / "layers.csv").string(), read_text(d / "layers.csv"));
+    const RecordCsv layers((d / "layers.csv").string(), read_text(d / "layers.csv"));
     layers.require({"epoch", "units", "act_mean", "act_std", "near_zero", "dead_fraction",
                     "param_norm", "grad_norm", "update_ratio"});
     const size_t L = run.layers.size();

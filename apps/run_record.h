@@ -19,6 +19,7 @@
 // are printed. A regression run measures no accuracy: its accuracy fields are
 // empty (absent in memory). Every file is replaced atomically.
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@
 #include "core/tensor.h"
 
 namespace ck {
+
+// A figure a record does not hold (a layer without parameters, a run without
+// validation): NaN, which the JSON files write as null.
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct StepRecord {
   int epoch = 0;

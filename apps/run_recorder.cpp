@@ -23,7 +23,6 @@ constexpr int64_t kProbeSamples = 512;              // "measured over the data, 
 constexpr int64_t kProbeBytes = int64_t{64} << 20;  // fewer samples for large images
 constexpr int64_t kUpdateSamplesPerEpoch = 16;  // steps per epoch whose update ratio is measured
 constexpr int kSamplesShown = 16;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The shortest decimal that reads back as this float: 0.001, not 0.0010000000474974513.
 double shortest(float x) { return std::stod(fmt::format("{}", x)); }

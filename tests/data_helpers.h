@@ -31,20 +31,4 @@ inline Image ramp_image(int h, int w, int c, int offset = 0) {
   return img;
 }
 
-// The message of the ck::Error `fn` throws (fails the test when it does not).
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("expected a ck::Error");
-  return "";
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 }  // namespace ck::test

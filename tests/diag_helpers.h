@@ -20,6 +20,9 @@
 
 namespace ck::test {
 
+// A small CNN for Fashion-MNIST runs that must train in a few seconds.
+inline constexpr const char* kSmallCnn = "conv2d(8,3,relu) maxpool(2) flatten dense(10,softmax)";
+
 // Fashion-MNIST, loaded once per test process.
 inline const DataSplits& fashion_mnist() {
   static const DataSplits data = load_data("fashion-mnist");

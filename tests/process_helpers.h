@@ -12,19 +12,9 @@
 #include <string>
 #include <thread>
 
+#include "tests/helpers.h"
+
 namespace ck::test {
-
-// A file's whole text, or "" when it cannot be read (yet).
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Polls generously (a loaded machine is slow to start); false if `ready` never held.
 inline bool wait_for(const std::function<bool()>& ready) {

@@ -9,6 +9,7 @@
 
 #include "tests/helpers.h"
 
+using ck::test::contains;
 using ck::test::run_convkit;
 
 namespace {
@@ -20,10 +21,6 @@ nlohmann::json bench_json(const std::string& args) {
   std::string out;
   REQUIRE(run_convkit(args + " --json", out) == 0);
   return nlohmann::json::parse(out);
-}
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace
@@ -62,7 +59,7 @@ TEST_CASE("bench model: names OpenBLAS's kernels, and OPENBLAS_CORETYPE when it 
   if (before) setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
   CHECK(j["blas_kernels"] == "Haswell");
   CHECK(code == 0);
-  CHECK(has(out, "GEMM blas (OpenBLAS, Haswell kernels from OPENBLAS_CORETYPE), random data"));
+  CHECK(contains(out, "GEMM blas (OpenBLAS, Haswell kernels from OPENBLAS_CORETYPE), random data"));
   CHECK(!picked["blas_kernels"].get<std::string>().empty());
 }
 
@@ -70,17 +67,17 @@ TEST_CASE("bench model: the text report names the figure and every layer") {
   std::string out;
   REQUIRE(run_convkit("bench model --model lenet5 --no-peak --threads 1 --layers" + kQuick, out) ==
           0);
-  CHECK(has(out, "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, "
+  CHECK(contains(out, "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, "
                  "GEMM blas (OpenBLAS, "));
-  CHECK(has(out, " kernels"));
-  CHECK(has(out, " img/s  (median of "));
-  CHECK(has(out, "2.52 MFLOP/img"));
+  CHECK(contains(out, " kernels"));
+  CHECK(contains(out, " img/s  (median of "));
+  CHECK(contains(out, "2.52 MFLOP/img"));
   for (const char* row : {"conv2d (conv2d(6,5,same,relu))", "max_pooling2d (maxpool(2))",
                           "conv2d_1 (conv2d(16,5,relu))", "dense_2 (dense(10,softmax))",
                           "loss, optimizer, other"})
-    CHECK_MESSAGE(has(out, row), row);
-  CHECK(has(out, " steps, "));
-  CHECK(has(out, " ms in all; a whole step's median: "));
+    CHECK_MESSAGE(contains(out, row), row);
+  CHECK(contains(out, " steps, "));
+  CHECK(contains(out, " ms in all; a whole step's median: "));
 }
 
 TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are held against") {
@@ -95,14 +92,14 @@ TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are hel
   CHECK((j["backward_data"].is_null() || j["backward_data"].get<double>() > 0));
   std::string out;
   CHECK(run_convkit("bench conv --input 8x8", out) != 0);
-  CHECK(has(out, "--input must be HxWxC"));
+  CHECK(contains(out, "--input must be HxWxC"));
 }
 
 TEST_CASE("bench gemm: each backend on each shape, as a share of the measured peak") {
   std::string out;
   REQUIRE(run_convkit("bench gemm --seconds 0", out) == 0);
-  CHECK(has(out, "FMA peak, measured: "));
-  CHECK(has(out, "naive           simd           blas"));
+  CHECK(contains(out, "FMA peak, measured: "));
+  CHECK(contains(out, "naive           simd           blas"));
   for (const char* shape : {"784 x 64 x 288", "576 x 128 x 3136", "3136 x 576 x 128"})
-    CHECK_MESSAGE(has(out, shape), shape);
+    CHECK_MESSAGE(contains(out, shape), shape);
 }

@@ -20,7 +20,7 @@ using ck::test::scaled_diff;
 
 namespace {
 
-struct Case {
+struct TiledCase {
   int64_t H, W, C;
   int KH, KW;
   bool same;
@@ -32,7 +32,7 @@ struct Case {
 // pixels (one tile, a tile and a rest, several tiles), 1x1 and 3x3 kernels,
 // an even kernel (same pads after), kernels wider than the image, valid
 // padding, and channels that are and are not a multiple of the sliver.
-const Case kCases[] = {
+const TiledCase kTiledCases[] = {
     {14, 14, 0, 5, 5, true, 2, 1},  {7, 30, 0, 3, 3, true, 1, 2},  {5, 1, 0, 3, 3, true, 1, 1},
     {9, 17, 5, 3, 3, false, 3, 0},  {6, 9, 0, 4, 4, true, 1, 1},   {3, 4, 0, 5, 5, true, 2, 1},
     {8, 15, 0, 1, 1, false, 1, 1},  {10, 6, 0, 2, 3, false, 2, 1}, {12, 29, 9, 5, 3, true, 1, 0},
@@ -42,13 +42,13 @@ const Case kCases[] = {
     {60, 60, 0, 3, 3, true, 2, 1},  {8, 9, 0, 2, 1, true, 1, 1},   {6, 5, 0, 3, 3, true, 3, 6},
 };
 
-Case sized(Case k) {
+TiledCase sized(TiledCase k) {
   if (k.C_slivers > 0) k.C = k.C_slivers * conv_tiled_sliver();
   k.F *= conv_tiled_sliver();
   return k;
 }
 
-std::string describe(const Case& k) {
+std::string describe(const TiledCase& k) {
   return fmt::format("{}x{}x{} k{}x{} {} F{}", k.H, k.W, k.C, k.KH, k.KW, k.same ? "same" : "valid",
                      k.F);
 }
@@ -79,8 +79,8 @@ TEST_CASE("conv_tiled_applies: stride 1, F in whole slivers, C too for the data 
 TEST_CASE("conv2d_forward_tiled matches the reference, with each activation") {
   if (conv_tiled_sliver() == 0) return;
   Rng rng(31);
-  for (const Case& c : kCases) {
-    const Case k = sized(c);
+  for (const TiledCase& c : kTiledCases) {
+    const TiledCase k = sized(c);
     const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.KH, k.KW, 1, 1, k.same, k.F);
     CAPTURE(describe(k));
     REQUIRE(conv_tiled_applies(g, false));
@@ -160,10 +160,10 @@ TEST_CASE("a batch too large for the caches is streamed, with the same values im
 TEST_CASE("conv2d_backward's tiled gradients match the reference, on 1 to 3 threads") {
   if (conv_tiled_sliver() == 0) return;
   Rng rng(32);
-  for (const Case& c : kCases)
+  for (const TiledCase& c : kTiledCases)
     for (int threads : {1, 2, 3}) {
       ck::test::ThreadScope t(threads);
-      const Case k = sized(c);
+      const TiledCase k = sized(c);
       const ConvGeometry g = conv_geometry(k.H, k.W, k.C, k.KH, k.KW, 1, 1, k.same, k.F);
       CAPTURE(describe(k));
       CAPTURE(threads);

@@ -20,6 +20,7 @@
 #include "tests/helpers.h"
 
 using namespace ck;
+using ck::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -53,14 +54,6 @@ std::vector<uint8_t> iota_bytes(size_t n, uint8_t start = 0) {
   return v;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const ck::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // An MNIST-style pair: `n` images of h x w with pixel (i, p) = i * 10 + p,
 // labels i % classes.

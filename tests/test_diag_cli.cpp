@@ -13,6 +13,8 @@
 #include "helpers.h"
 
 using namespace ck;
+using ck::test::contains;
+using ck::test::read_text;
 using ck::test::run_convkit;
 namespace fs = std::filesystem;
 
@@ -21,14 +23,7 @@ namespace {
 const std::string kModel = "\"conv2d(8,3,relu) maxpool(2) flatten dense(10,softmax)\"";
 const std::string kData = " --limit 640 --test-limit 200 --validation-split 0.2 ";
 
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -63,7 +58,7 @@ TEST_CASE("train --run-dir records a run that reads back whole") {
   LoadedModel saved = load_model((dir / "model.safetensors").string());
   CHECK(InputStats::from_json(saved.info.training.at("input_stats")).samples == 512);
   // The CSV files a user opens elsewhere.
-  const std::string steps = read(dir / "steps.csv");
+  const std::string steps = read_text(dir / "steps.csv");
   CHECK(steps.rfind("epoch,step,iteration,loss,accuracy,learning_rate,grad_norm", 0) == 0);
   CHECK(contains(steps, "\n2,16,32,"));
 }
@@ -241,7 +236,7 @@ TEST_CASE("a fresh run refuses a --run-dir that holds another run, and a resumed
                       out) == 0);
   REQUIRE(run_convkit("plot " + dir, out) == 0);
   REQUIRE(run_convkit("report " + dir, out) == 0);
-  const std::string record = read(fs::path(dir) / "run.json");
+  const std::string record = read_text(fs::path(dir) / "run.json");
 
   // A new run there would leave the old plots and report beside its record: refused, nothing touched.
   CHECK(run_convkit("train --model lenet5" + kData + "--epochs 1 --run-dir " + dir, out) == 1);
@@ -250,7 +245,7 @@ TEST_CASE("a fresh run refuses a --run-dir that holds another run, and a resumed
                    "samples.safetensors, model.safetensors, plots/, report.html); choose an empty folder, or delete "
                    "that one first (to continue a run in its folder, resume it: convkit train --resume "
                    "CHECKPOINT-DIR)\n");
-  CHECK(read(fs::path(dir) / "run.json") == record);
+  CHECK(read_text(fs::path(dir) / "run.json") == record);
   const std::string file = temp / "file";
   std::ofstream(file) << "x";
   CHECK(run_convkit("train --model lenet5" + kData + "--epochs 1 --run-dir " + file, out) == 1);
@@ -263,11 +258,11 @@ TEST_CASE("a fresh run refuses a --run-dir that holds another run, and a resumed
   // Once another run has taken the folder over, resuming refuses to mix into it.
   fs::remove_all(dir);
   REQUIRE(run_convkit("train --model lenet5" + kData + "--epochs 1 --run-dir " + dir, out) == 0);
-  const std::string other = read(fs::path(dir) / "run.json");
+  const std::string other = read_text(fs::path(dir) / "run.json");
   CHECK(run_convkit("train --resume " + ckpt + " --epochs 3", out) == 1);
   CHECK(out == "convkit: --resume " + ckpt + ": the run's --run-dir " + dir + " now holds another run's record (model " +
                    read_run_dir(dir).model_spec + "); move that folder away, then resume again\n");
-  CHECK(read(fs::path(dir) / "run.json") == other);
+  CHECK(read_text(fs::path(dir) / "run.json") == other);
 }
 
 TEST_CASE("lr-find sweeps the rate, stops on divergence and suggests one") {
@@ -280,10 +275,10 @@ TEST_CASE("lr-find sweeps the rate, stops on divergence and suggests one") {
   INFO(out);
   CHECK(contains(out, "Suggested learning rate: "));
   CHECK(contains(out, "steepest descent:"));
-  const std::string csv = read(dir / "lr.csv");
+  const std::string csv = read_text(dir / "lr.csv");
   CHECK(csv.rfind("learning_rate,loss,smoothed_loss\n1e-07,", 0) == 0);
-  CHECK(contains(read(dir / "lr.svg"), "data-series=\"smoothed loss\""));
-  CHECK(read(dir / "lr.png").substr(1, 3) == "PNG");
+  CHECK(contains(read_text(dir / "lr.svg"), "data-series=\"smoothed loss\""));
+  CHECK(read_text(dir / "lr.png").substr(1, 3) == "PNG");
 }
 
 TEST_CASE("overfit-batch passes for a working model and fails for a learning rate of 1e-7") {
@@ -312,13 +307,13 @@ TEST_CASE("plot and report draw a recorded run") {
   REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 2 --run-dir " + dir.string(), out) == 0);
   REQUIRE(run_convkit("plot " + dir.string(), out) == 0);
   for (const char* name : {"loss", "accuracy", "gradients", "updates"}) {
-    const std::string svg = read(dir / "plots" / (std::string(name) + ".svg"));
+    const std::string svg = read_text(dir / "plots" / (std::string(name) + ".svg"));
     CHECK(svg.rfind("<svg", 0) == 0);
     CHECK(contains(svg, "<polyline class=\"series\""));
-    CHECK(read(dir / "plots" / (std::string(name) + ".png")).substr(1, 3) == "PNG");
+    CHECK(read_text(dir / "plots" / (std::string(name) + ".png")).substr(1, 3) == "PNG");
   }
   REQUIRE(run_convkit("report " + dir.string(), out) == 0);
-  const std::string html = read(dir / "report.html");
+  const std::string html = read_text(dir / "report.html");
   for (const char* part : {"<!DOCTYPE html>", "id=\"findings\"", "id=\"plot-loss\"", "id=\"confusion\"",
                            "id=\"samples\"", "data:image/png;base64,", "id=\"layers\""})
     CHECK_MESSAGE(contains(html, part), part);

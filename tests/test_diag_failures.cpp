@@ -10,8 +10,6 @@ using namespace ck::test;
 
 namespace {
 
-const char* kSmallCnn = "conv2d(8,3,relu) maxpool(2) flatten dense(10,softmax)";
-
 const Dataset& train_1000() {
   static const Dataset d = first_samples(fashion_mnist().train, 1000);
   return d;

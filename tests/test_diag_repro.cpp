@@ -49,7 +49,6 @@ Dataset standardized(const Dataset& data, const Dataset& fit) {
 }
 
 constexpr const char* kRawPixelsModel = "conv2d(32,3,relu) maxpool(2) flatten dense(10,softmax)";
-constexpr const char* kSmallCnn = "conv2d(8,3,relu) maxpool(2) flatten dense(10,softmax)";
 
 }  // namespace
 

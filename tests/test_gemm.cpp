@@ -24,7 +24,7 @@ namespace {
 using GemmFn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int,
                         float, float*, int);
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+const float kFloatNaN = std::numeric_limits<float>::quiet_NaN();
 const float kSentinel = 12345.0f;  // fills C's padding, which must stay untouched
 
 // One GEMM problem with its operands stored as the flags say, each row padded
@@ -45,12 +45,12 @@ struct Problem {
     lda = a_cols + pad;
     ldb = b_cols + pad;
     ldc = N + pad;
-    A = filled(a_rows, a_cols, lda, rng, kNaN);
-    B = filled(b_rows, b_cols, ldb, rng, kNaN);
+    A = filled(a_rows, a_cols, lda, rng, kFloatNaN);
+    B = filled(b_rows, b_cols, ldb, rng, kFloatNaN);
     C0 = filled(M, N, ldc, rng, kSentinel);
     // With beta == 0, C must be written without being read.
     if (beta == 0.0f)
-      for (int i = 0; i < M; ++i) std::fill_n(C0.begin() + static_cast<size_t>(i) * ldc, N, kNaN);
+      for (int i = 0; i < M; ++i) std::fill_n(C0.begin() + static_cast<size_t>(i) * ldc, N, kFloatNaN);
   }
 
   static std::vector<float> filled(int rows, int cols, int ld, Rng& rng, float padding) {
@@ -141,10 +141,10 @@ TEST_CASE("gemm: a hand-computed 2x3 * 3x2 product, exactly, in every backend") 
   const float B[] = {7, 8, 9, 10, 11, 12}, Bt[] = {7, 9, 11, 8, 10, 12};
   const float want[] = {58, 64, 139, 154};
   for (GemmFn fn : {gemm_naive, gemm_simd, gemm_blas}) {
-    float C[4] = {kNaN, kNaN, kNaN, kNaN};
+    float C[4] = {kFloatNaN, kFloatNaN, kFloatNaN, kFloatNaN};
     fn(false, false, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2);
     for (int i = 0; i < 4; ++i) CHECK(C[i] == want[i]);
-    float Ct[4] = {kNaN, kNaN, kNaN, kNaN};
+    float Ct[4] = {kFloatNaN, kFloatNaN, kFloatNaN, kFloatNaN};
     fn(true, true, 2, 2, 3, 1.0f, At, 2, Bt, 3, 0.0f, Ct, 2);
     for (int i = 0; i < 4; ++i) CHECK(Ct[i] == want[i]);
     // C = 2*A*B + 1*C doubles and adds.

@@ -14,19 +14,12 @@
 #include "tests/helpers.h"
 
 using namespace ck;
+using ck::test::error_of;
 
 namespace {
 
 Model build(const std::string& spec, Shape input) { return make_model(spec, input); }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const ck::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::vector<std::string> layer_names(const Model& m) {
   std::vector<std::string> names;

@@ -16,15 +16,9 @@
 using namespace ck;
 using ck::test::convkit;
 using ck::test::has;
+using ck::test::read_text;
 
 namespace {
-
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -134,7 +128,7 @@ TEST_CASE("a regression run records no accuracy: empty in the files, absent when
   CAPTURE(train.err);
   REQUIRE(train.code == 0);
 
-  const std::string epochs = read(dir + "/epochs.csv"), steps = read(dir + "/steps.csv");
+  const std::string epochs = read_text(dir + "/epochs.csv"), steps = read_text(dir + "/steps.csv");
   // The header stays the same for every run: only the values are left out.
   CHECK(epochs.rfind("epoch,loss,accuracy,val_loss,val_accuracy,", 0) == 0);
   for (const char* name : {"accuracy", "val_accuracy", "test_accuracy", "probe_accuracy"})
@@ -180,8 +174,8 @@ TEST_CASE("a regression run records no accuracy: empty in the files, absent when
   const std::string again = temp / "again";
   std::filesystem::create_directories(again);
   write_run_files(again, old);
-  CHECK(read(again + "/epochs.csv") == epochs);
-  CHECK(read(again + "/steps.csv") == steps);
+  CHECK(read_text(again + "/epochs.csv") == epochs);
+  CHECK(read_text(again + "/steps.csv") == steps);
 }
 
 TEST_CASE("diagnose cites the loss, not an accuracy, for a regression run's gradient findings") {

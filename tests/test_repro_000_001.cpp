@@ -11,41 +11,10 @@
 
 #include "apps/repro.h"
 #include "tests/helpers.h"
+#include "tests/repro_helpers.h"
 
 using namespace ck;
-
-namespace {
-
-ExperimentResult quick(const std::string& id) {
-  const Experiment* e = find_experiment(id);
-  REQUIRE(e != nullptr);
-  ReproOptions o;
-  o.quick = true;
-  return run_experiment(*e, o, nullptr);
-}
-
-// The ids of a run's problems and warnings (notes left out).
-std::vector<std::string> alarms(const ExperimentResult& r, const std::string& run) {
-  const std::vector<Finding>* f = r.findings(run);
-  REQUIRE_MESSAGE(f != nullptr, "no run labelled ", run);
-  std::vector<std::string> ids;
-  for (const Finding& x : *f)
-    if (x.severity != Severity::note) ids.push_back(x.id);
-  return ids;
-}
-
-bool has(const std::vector<std::string>& ids, const std::string& id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
-bool holds(const ExperimentResult& r, const std::string& claim) {
-  const ReproCheck* c = r.check(claim);
-  REQUIRE_MESSAGE(c != nullptr, "no check starting with: ", claim);
-  INFO(c->claim, " -- ", c->evidence);
-  return c->holds;
-}
-
-}  // namespace
+using namespace ck::test;
 
 TEST_CASE("repro pretrained-preprocessing: VGG16 is caffe (not -1..1), a base fed other inputs "
           "than it was trained on loses accuracy or calibration, diagnose names the mismatch") {

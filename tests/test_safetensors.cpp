@@ -28,7 +28,7 @@ std::string make_file(const nlohmann::json& header, size_t data_bytes) {
   return le64(json.size()) + json + std::string(data_bytes, '\0');
 }
 
-std::string error_of(const std::string& bytes) {
+std::string parse_error(const std::string& bytes) {
   try {
     parse_safetensors(bytes, "m.safetensors");
   } catch (const Error& e) {
@@ -87,68 +87,68 @@ TEST_CASE("safetensors: the layout matches the published format byte for byte") 
 
 TEST_CASE("safetensors: hostile and damaged files are refused with a reason") {
   SUBCASE("shorter than the length prefix") {
-    CHECK(error_of("abc").find(
+    CHECK(parse_error("abc").find(
               "is not a convkit model file (it is 3 bytes long, shorter than the 8-byte "
               "header length") != std::string::npos);
   }
   SUBCASE("no JSON header after the length: another kind of file") {
-    CHECK(error_of("x1,x2,label\n1,2,0\n") ==
+    CHECK(parse_error("x1,x2,label\n1,2,0\n") ==
           "m.safetensors is not a convkit model file (it is a text file; model files are the "
           "safetensors files "
           "`convkit train --save` writes)");
     const std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
-    CHECK(error_of(png).find("(it does not start with a safetensors header;") != std::string::npos);
+    CHECK(parse_error(png).find("(it does not start with a safetensors header;") != std::string::npos);
   }
   SUBCASE("header length past the end of the file") {
-    CHECK(error_of(le64(1000) + "{}").find("goes past the end of the file") != std::string::npos);
+    CHECK(parse_error(le64(1000) + "{}").find("goes past the end of the file") != std::string::npos);
   }
   SUBCASE("header length beyond the format's limit") {
-    CHECK(error_of(le64(uint64_t{1} << 40) + "{}").find("100 MB limit") != std::string::npos);
+    CHECK(parse_error(le64(uint64_t{1} << 40) + "{}").find("100 MB limit") != std::string::npos);
   }
   SUBCASE("header is not JSON") {
-    CHECK(error_of(le64(5) + "{oops").find("not valid JSON") != std::string::npos);
+    CHECK(parse_error(le64(5) + "{oops").find("not valid JSON") != std::string::npos);
   }
   SUBCASE("wrong dtype") {
-    auto e = error_of(make_file({{"w", entry("F16", {2}, 0, 4)}}, 4));
+    auto e = parse_error(make_file({{"w", entry("F16", {2}, 0, 4)}}, 4));
     CHECK(e.find("dtype F16") != std::string::npos);
     CHECK(e.find("F32") != std::string::npos);
   }
   SUBCASE("offsets outside the data buffer (a truncated file)") {
-    CHECK(error_of(make_file({{"w", entry("F32", {4}, 0, 16)}}, 8)).find("outside the 8-byte data buffer") !=
+    CHECK(parse_error(make_file({{"w", entry("F32", {4}, 0, 16)}}, 8)).find("outside the 8-byte data buffer") !=
           std::string::npos);
   }
   SUBCASE("shape disagrees with the offsets") {
-    CHECK(error_of(make_file({{"w", entry("F32", {3}, 0, 8)}}, 8)).find("data_offsets span 8 bytes") !=
+    CHECK(parse_error(make_file({{"w", entry("F32", {3}, 0, 8)}}, 8)).find("data_offsets span 8 bytes") !=
           std::string::npos);
   }
   SUBCASE("overlapping tensors") {
     nlohmann::json h = {{"a", entry("F32", {2}, 0, 8)}, {"b", entry("F32", {2}, 4, 12)}};
-    CHECK(error_of(make_file(h, 12)).find("overlaps") != std::string::npos);
+    CHECK(parse_error(make_file(h, 12)).find("overlaps") != std::string::npos);
   }
   SUBCASE("a gap between tensors") {
     nlohmann::json h = {{"a", entry("F32", {1}, 0, 4)}, {"b", entry("F32", {1}, 8, 12)}};
-    CHECK(error_of(make_file(h, 12)).find("a gap of 4 bytes") != std::string::npos);
+    CHECK(parse_error(make_file(h, 12)).find("a gap of 4 bytes") != std::string::npos);
   }
   SUBCASE("bytes after the last tensor") {
-    CHECK(error_of(make_file({{"a", entry("F32", {1}, 0, 4)}}, 12)).find("8 bytes follow") !=
+    CHECK(parse_error(make_file({{"a", entry("F32", {1}, 0, 4)}}, 12)).find("8 bytes follow") !=
           std::string::npos);
   }
   SUBCASE("a huge declared shape is refused before any allocation") {
     // 2^31 x 2^31 floats would be 16 EiB; the size check fires first.
-    auto e = error_of(make_file({{"w", entry("F32", {1u << 31, 1u << 31}, 0, 8)}}, 8));
+    auto e = parse_error(make_file({{"w", entry("F32", {1u << 31, 1u << 31}, 0, 8)}}, 8));
     CHECK(e.find("more than 4 GiB") != std::string::npos);
   }
   SUBCASE("negative or fractional dimensions") {
     nlohmann::json h = {{"w", {{"dtype", "F32"}, {"shape", {-2}}, {"data_offsets", {0, 8}}}}};
-    CHECK(error_of(make_file(h, 8)).find("malformed shape") != std::string::npos);
+    CHECK(parse_error(make_file(h, 8)).find("malformed shape") != std::string::npos);
   }
   SUBCASE("metadata values must be strings") {
     nlohmann::json h = {{"__metadata__", {{"format", 3}}}};
-    CHECK(error_of(make_file(h, 0)).find("is not a string") != std::string::npos);
+    CHECK(parse_error(make_file(h, 0)).find("is not a string") != std::string::npos);
   }
   SUBCASE("an entry without data_offsets") {
     nlohmann::json h = {{"w", {{"dtype", "F32"}, {"shape", {2}}}}};
-    CHECK(error_of(make_file(h, 8)).find("lacks dtype, shape or data_offsets") != std::string::npos);
+    CHECK(parse_error(make_file(h, 8)).find("lacks dtype, shape or data_offsets") != std::string::npos);
   }
 }
 

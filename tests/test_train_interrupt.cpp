@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using test::contains;
-std::string read(const std::string& path) { return test::read_text(path); }
+using test::read_text;
 
 // Sends SIGINT once `ready` holds; returns the exit code (-1: killed by a signal).
 int interrupt_when(pid_t pid, const std::function<bool()>& ready) {
@@ -48,8 +48,8 @@ TEST_CASE("train: Ctrl-C finishes the step, records the run as interrupted, chec
 
   const pid_t pid = test::spawn_convkit(
       with({"--save", saved, "--run-dir", run_dir, "--checkpoint-dir", ckpt}), out, err);
-  const int code = interrupt_when(pid, [&] { return contains(read(out), "Epoch 1/2"); });
-  const std::string printed = read(out), errors = read(err);
+  const int code = interrupt_when(pid, [&] { return contains(read_text(out), "Epoch 1/2"); });
+  const std::string printed = read_text(out), errors = read_text(err);
   INFO(printed, errors);
   REQUIRE(code == 130);
 
@@ -87,8 +87,8 @@ TEST_CASE("train: Ctrl-C without --checkpoint-dir says the run cannot be resumed
   const test::TempDir temp;
   const std::string saved = temp / "int.safetensors", out = temp / "out.txt", err = temp / "err.txt";
   const pid_t pid = test::spawn_convkit(with({"--save", saved}), out, err);
-  const int code = interrupt_when(pid, [&] { return contains(read(out), "Epoch 1/2"); });
-  const std::string errors = read(err);
+  const int code = interrupt_when(pid, [&] { return contains(read_text(out), "Epoch 1/2"); });
+  const std::string errors = read_text(err);
   INFO(errors);
   CHECK(code == 130);
   CHECK(contains(errors, "convkit: interrupted: training stopped "));
@@ -105,9 +105,9 @@ TEST_CASE("repro: Ctrl-C during a training stops the experiment and removes its 
   // process, says so, then trains (seconds).
   const fs::path work = fs::temp_directory_path() / fmt::format("convkit-repro-class-weights-{}", pid);
   const int code = interrupt_when(
-      pid, [&] { return contains(read(out), "Real data: Fashion-MNIST exported") && fs::exists(work); });
-  const std::string errors = read(err);
-  INFO(read(out), errors);
+      pid, [&] { return contains(read_text(out), "Real data: Fashion-MNIST exported") && fs::exists(work); });
+  const std::string errors = read_text(err);
+  INFO(read_text(out), errors);
   CHECK(code == 130);
   CHECK(contains(errors, "convkit: interrupted: repro class-weights: training stopped at epoch 1, step "));
   CHECK(!fs::exists(work));
@@ -135,8 +135,8 @@ TEST_CASE("train: SIGTERM is named as such, exits 143, and checkpoints like Ctrl
   const int code = test::signal_when(pid, SIGTERM, [&] {
     return newest_checkpoint(ckpt).starts_with("ckpt-e0000-s");
   });
-  const std::string errors = read(err);
-  INFO(read(out), errors);
+  const std::string errors = read_text(err);
+  INFO(read_text(out), errors);
   CHECK(code == 143);
   CHECK(contains(errors, "\nconvkit: terminated (SIGTERM): stopping at the next safe point (a second signal "
                          "quits at once)\n"));

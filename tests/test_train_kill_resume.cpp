@@ -21,11 +21,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // 94 steps an epoch (batch 32), a checkpoint every 5.
-const std::vector<std::string> kRun = {"train", "--model", "lenet5", "--limit", "3000", "--test-limit", "100",
+const std::vector<std::string> kResumableRun = {"train", "--model", "lenet5", "--limit", "3000", "--test-limit", "100",
                                        "--threads", "2", "--checkpoint-every", "5"};
 
 std::string args(const std::vector<std::string>& extra) {
-  std::string s = fmt::format("{}", fmt::join(kRun, " "));
+  std::string s = fmt::format("{}", fmt::join(kResumableRun, " "));
   for (const std::string& a : extra) s += " " + a;
   return s;
 }
@@ -90,7 +90,7 @@ TEST_CASE("train: a run killed after mid-epoch checkpoints resumes with the reco
   REQUIRE(test::run_convkit(args({"--epochs", "2", "--run-dir", full_run, "--checkpoint-dir", full_ckpt}), output) ==
           0);
 
-  std::vector<std::string> killed = kRun;
+  std::vector<std::string> killed = kResumableRun;
   killed.insert(killed.end(), {"--epochs", "2", "--run-dir", run_dir, "--checkpoint-dir", ckpt});
   // Killed inside the first epoch: no epoch end has written the record, so
   // only the writes before each checkpoint cover it.
