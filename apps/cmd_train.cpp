@@ -101,7 +101,11 @@ std::string what_next_after_interrupt(const TrainOptions& o, const std::string& 
 
 void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
   const std::string& path = run.options.save;
-  if (path.empty()) return;
+  if (path.empty()) {
+    // Otherwise a first run ends and the user looks for a model file that was never written.
+    fmt::print("  not saved:     the model was not kept (train with --save FILE.safetensors)\n");
+    return;
+  }
   save_model(path, run.model, trained_model_info(run, outcome));
   fmt::print("  saved:         {} (convkit predict --model {} FILES)\n", path, path);
 }

@@ -1,7 +1,9 @@
 // convkit: train, evaluate, predict, inspect and diagnose convolutional networks.
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -94,15 +96,13 @@ int main(int argc, char** argv) {
   // CLI11 answers an unknown command with "A subcommand is required", which
   // reads as if none was given: name it instead.
   if (argc > 1 && argv[1][0] != '-') {
-    std::string names;
-    bool known = false;
-    for (const ck::Command& command : ck::commands()) {
-      known = known || command.name == std::string(argv[1]);
-      names += (names.empty() ? "" : ", ") + std::string(command.name);
-    }
-    if (!known) {
-      fmt::print(stderr, "convkit: unknown command \"{}\"; commands: {} (see convkit --help)\n",
-                 argv[1], names);
+    std::vector<std::string> names;
+    for (const ck::Command& command : ck::commands()) names.emplace_back(command.name);
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      const std::string best = ck::closest_word(argv[1], names);
+      fmt::print(stderr, "convkit: unknown command \"{}\"{}; commands: {} (see convkit --help)\n",
+                 argv[1], best.empty() ? "" : fmt::format(" (did you mean {}?)", best),
+                 fmt::join(names, ", "));
       return 1;
     }
   }

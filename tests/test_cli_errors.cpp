@@ -260,7 +260,11 @@ TEST_CASE("CLI: no subcommand, unknown subcommand") {
   CHECK(has(none.err, "train                       Train a model"));
   Run unknown = convkit("trian --epochs 1");
   CHECK(unknown.code == 1);
-  CHECK(has(unknown.err, "convkit: unknown command \"trian\"; commands: train, evaluate, predict"));
+  CHECK(has(unknown.err,
+            "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate"));
+  Run far = convkit("frobnicate");  // nothing close: no guess
+  CHECK(far.code == 1);
+  CHECK(has(far.err, "convkit: unknown command \"frobnicate\"; commands: train, evaluate"));
 }
 
 TEST_CASE("CLI: a mistyped option names the nearest one, before any work") {
@@ -380,6 +384,8 @@ TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics"
   CHECK(has(r.out, "Trained 2 epochs in "));
   CHECK(has(r.out, "test:"));
   CHECK(has(r.out, "Confusion matrix"));
+  // Without --save it says the model is gone, and how to keep one.
+  CHECK(has(r.out, "not saved:     the model was not kept (train with --save FILE.safetensors)"));
   // One epoch: singular, in the header and in the summary.
   const std::string model = (tiny.dir / "one.safetensors").string();
   Run one = convkit("train " + tiny.data() +
@@ -389,6 +395,8 @@ TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics"
   CHECK(one.code == 0);
   CHECK(has(one.out, "1 epoch, batch 8"));
   CHECK(has(one.out, "Trained 1 epoch in "));
+  CHECK(has(one.out, "saved:         " + model));
+  CHECK_FALSE(has(one.out, "not saved"));
   Run summary = convkit("summary " + model);
   CAPTURE(summary.out);
   CHECK(summary.code == 0);

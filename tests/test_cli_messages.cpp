@@ -46,7 +46,7 @@ TEST_CASE("CLI: CLI11's parse errors exit 1 as convkit's own do, with convkit's 
        "see convkit --help\n"},
       {"train --frobnicate",
        "convkit train: unknown option --frobnicate\nsee convkit train --help\n"},
-      {"trian", "convkit: unknown command \"trian\"; commands: train, evaluate, predict, summary, "
+      {"trian", "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate, predict, summary, "
                 "data, repro, diagnose, lr-find, overfit-batch, gradcheck, explain, plot, report, "
                 "bench (see convkit --help)\n"},
   };
