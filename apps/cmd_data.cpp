@@ -117,8 +117,16 @@ void run_export(const ExportCli& c) {
     throw Error(with_rollback(e.what()));
   }
   rollback.keep();
-  fmt::print("Train on it: convkit train --data {}{}\n", shell_word(c.to),
-             o.max_side ? fmt::format(" --resize {}x{}", splits.train.sample_shape[0], splits.train.sample_shape[1]) : "");
+  // A test split is for judging a model, not for training one.
+  if (c.split == "test")
+    fmt::print("Evaluate a model on it: convkit evaluate MODEL.safetensors --data {0}\n"
+               "or predict its files: convkit predict --model MODEL.safetensors {0}\n",
+               shell_word(c.to));
+  else
+    fmt::print("Train on it: convkit train --data {}{}\n", shell_word(c.to),
+               o.max_side ? fmt::format(" --resize {}x{}", splits.train.sample_shape[0],
+                                        splits.train.sample_shape[1])
+                          : "");
 }
 
 void setup_export(CLI::App& cmd) {

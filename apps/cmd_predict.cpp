@@ -47,11 +47,25 @@ Tensor raw_image_input(const Image& image, int channels) {
   return t;
 }
 
-std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre) {
+// An image file that could not be decoded, and why.
+struct Unreadable {
+  std::string name, why;
+};
+
+// What the inputs hold. An image that cannot be decoded is reported and
+// skipped, so one corrupt file does not cost the predictions for a whole folder.
+std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre,
+                              std::vector<Unreadable>& unreadable) {
   std::vector<Item> items;
   const int channels = pre.stored_shape.size() == 3 ? static_cast<int>(pre.stored_shape[2]) : 0;
   auto add_image = [&](const std::string& path) {
-    Image image = decode_image(path);
+    Image image;
+    try {
+      image = decode_image(path);
+    } catch (const Error& e) {
+      unreadable.push_back({path, e.what()});
+      return;
+    }
     Item item{path, {}};
     if (o.no_preprocess) {
       item.x = raw_image_input(image, channels);
@@ -118,7 +132,12 @@ void run_predict(const PredictOptions& o) {
                "predictions will not be what the model was trained to give\n",
                skipped);
   }
-  std::vector<Item> items = read_inputs(o, pre);
+  std::vector<Unreadable> unreadable;
+  std::vector<Item> items = read_inputs(o, pre, unreadable);
+  if (items.empty() && unreadable.size() == 1) fail("{}", unreadable[0].why);
+  for (const Unreadable& u : unreadable)
+    fmt::print(stderr, "convkit: {}{}\n", u.why, items.empty() ? "" : "; skipped");
+  if (items.empty()) fail("none of the {} images could be read", unreadable.size());
   // The inputs as they enter the model (after the saved preprocessing, or
   // raw with --no-preprocess) against the training record: train/inference skew.
   InputStatsAccumulator entering;
@@ -177,10 +196,20 @@ void run_predict(const PredictOptions& o) {
       fmt::print("{}\n", line);
   }
   if (o.json) {
-    const nlohmann::json out = {{"predictions", all},
-                                {"input_check", input_check_json(saved, skew)}};
+    nlohmann::json out = {{"predictions", all}, {"input_check", input_check_json(saved, skew)}};
+    if (!unreadable.empty()) {
+      out["unreadable"] = nlohmann::json::array();
+      for (const Unreadable& u : unreadable)
+        out["unreadable"].push_back({{"input", u.name}, {"error", u.why}});
+    }
     fmt::print("{}\n", out.dump(2));
   }
+  // Exit 1 even though the rest were predicted: a script must not take a
+  // partial answer for a whole one.
+  if (!unreadable.empty())
+    fail("{} of {} inputs could not be read and have no prediction (named above); the other {} "
+         "were predicted",
+         unreadable.size(), unreadable.size() + items.size(), items.size());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // convkit evaluate and predict: a saved model applied to new files through
 // its own preprocessing, and every way the inputs can fail to fit.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
@@ -142,6 +143,56 @@ TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual a
 
   CHECK(run_convkit("predict --model /nonexistent.safetensors " + trained().images, out) == 1);
   CHECK(out.find("/nonexistent.safetensors not found") != std::string::npos);
+}
+
+TEST_CASE("predict: a corrupt image in a folder is named and skipped, the rest are predicted") {
+  const fs::path dir = trained().dir.path / "mixed";
+  fs::create_directories(dir);
+  int copied = 0;
+  for (const auto& e : fs::recursive_directory_iterator(trained().images))
+    if (e.is_regular_file() && copied < 3)
+      fs::copy_file(e.path(), dir / fmt::format("{}.png", copied++));
+  std::ofstream((dir / "cut.png").string()) << "\x89PNG but nothing after";
+  std::ofstream((dir / "text.jpg").string()) << "hello";
+  std::string out;
+  CHECK(run_convkit("predict --model " + trained().model + " " + dir.string(), out) == 1);
+  CAPTURE(out);
+  int lines = 0;
+  for (size_t p = out.find(".png: "); p != std::string::npos; p = out.find(".png: ", p + 1))
+    ++lines;
+  CHECK(lines == 3);
+  CHECK(out.find((dir / "text.jpg").string() + " is not a JPEG, PNG, BMP or GIF file (it starts "
+                                               "with 68 65 6c 6c); skipped\n") != std::string::npos);
+  CHECK(out.find((dir / "cut.png").string()) != std::string::npos);
+  CHECK(out.find("convkit: 2 of 5 inputs could not be read and have no prediction (named above); "
+                 "the other 3 were predicted\n") != std::string::npos);
+  // --json lists them beside the predictions.
+  CHECK(run_convkit("predict --json --model " + trained().model + " " + dir.string(), out) == 1);
+  const size_t start = out.find("{\n"), end = out.rfind("\n}\n");  // stderr lines around it
+  REQUIRE(end != std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(out.substr(start, end + 2 - start));
+  CHECK(j["predictions"].size() == 3);
+  REQUIRE(j["unreadable"].size() == 2);
+  CHECK(j["unreadable"][1]["input"] == (dir / "text.jpg").string());
+  // Nothing readable at all: one message, no "skipped".
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream((dir / "a.png").string()) << "aaaa";
+  std::ofstream((dir / "b.png").string()) << "bbbb";
+  CHECK(run_convkit("predict --model " + trained().model + " " + dir.string(), out) == 1);
+  CHECK(out.find("skipped") == std::string::npos);
+  CHECK(out.find("convkit: none of the 2 images could be read\n") != std::string::npos);
+}
+
+TEST_CASE("data export: a test split is offered to evaluate and predict, not to train") {
+  const ck::test::TempDir dir;
+  std::string out;
+  REQUIRE(run_convkit("data export --to " + (dir / "t") + " --split test --limit 10", out) == 0);
+  CHECK(out.find("Train on it") == std::string::npos);
+  CHECK(out.find("Evaluate a model on it: convkit evaluate MODEL.safetensors --data " +
+                 (dir / "t")) != std::string::npos);
+  REQUIRE(run_convkit("data export --to " + (dir / "tr") + " --limit 10", out) == 0);
+  CHECK(out.find("Train on it: convkit train --data " + (dir / "tr")) != std::string::npos);
 }
 
 TEST_CASE("predict and evaluate: a CSV model applies its saved imputer, and refuses without one") {
