@@ -87,7 +87,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
     fail("{} is not a valid safetensors file: its header length {} exceeds the format's 100 MB limit",
          what, n);
   if (n > bytes.size() - 8)
-    fail("{} is truncated or corrupt: its header length {} goes past the end of the file ({} bytes)",
+    fail("{} is truncated or corrupt: its header length {} goes past the end of the file ({} "
+         "bytes); copy the file again, or save the model again (convkit train --save)",
          what, n, bytes.size());
   nlohmann::json header;
   try {
@@ -140,7 +141,9 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
       bad("has malformed data_offsets");
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (begin > end || end > data_size)
-      bad(fmt::format("has data_offsets [{}, {}] outside the {}-byte data buffer (truncated file?)",
+      bad(fmt::format("has data_offsets [{}, {}] outside the {}-byte data buffer: the file is "
+                      "cut short or corrupt; copy it again, or save the model again (convkit "
+                      "train --save)",
                       begin, end, data_size));
     if (end - begin != count * sizeof(float))
       bad(fmt::format("has shape {} ({} bytes as F32) but data_offsets span {} bytes",
