@@ -25,6 +25,7 @@ struct PredictOptions {
   int top = 3;
   bool json = false;
   bool no_preprocess = false;
+  std::string on_bad_image = "stop";
 };
 
 // One model input and where it came from.
@@ -52,17 +53,26 @@ struct Unreadable {
   std::string name, why;
 };
 
-// What the inputs hold. An image that cannot be decoded is reported and
-// skipped, so one corrupt file does not cost the predictions for a whole folder.
+// What the inputs hold. An image that cannot be decoded stops the command
+// (as in train), or with --on-bad-image skip is left out and listed in `unreadable`.
 std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre,
                               std::vector<Unreadable>& unreadable) {
   std::vector<Item> items;
   const int channels = pre.stored_shape.size() == 3 ? static_cast<int>(pre.stored_shape[2]) : 0;
+  // Whether there are other images the user may still want predicted.
+  const bool several =
+      o.inputs.size() > 1 || std::any_of(o.inputs.begin(), o.inputs.end(), [](auto& in) {
+        std::error_code ec;
+        return fs::is_directory(in, ec);
+      });
   auto add_image = [&](const std::string& path) {
     Image image;
     try {
       image = decode_image(path);
     } catch (const Error& e) {
+      if (o.on_bad_image != "skip")
+        fail("{}{}", e.what(),
+             several ? "; pass --on-bad-image skip to predict the other images without it" : "");
       unreadable.push_back({path, e.what()});
       return;
     }
@@ -134,9 +144,8 @@ void run_predict(const PredictOptions& o) {
   }
   std::vector<Unreadable> unreadable;
   std::vector<Item> items = read_inputs(o, pre, unreadable);
-  if (items.empty() && unreadable.size() == 1) fail("{}", unreadable[0].why);
   for (const Unreadable& u : unreadable)
-    fmt::print(stderr, "convkit: {}{}\n", u.why, items.empty() ? "" : "; skipped");
+    fmt::print(stderr, "convkit: warning: skipped: {}\n", u.why);
   if (items.empty()) fail("none of the {} images could be read", unreadable.size());
   // The inputs as they enter the model (after the saved preprocessing, or
   // raw with --no-preprocess) against the training record: train/inference skew.
@@ -204,12 +213,6 @@ void run_predict(const PredictOptions& o) {
     }
     fmt::print("{}\n", out.dump(2));
   }
-  // Exit 1 even though the rest were predicted: a script must not take a
-  // partial answer for a whole one.
-  if (!unreadable.empty())
-    fail("{} of {} inputs could not be read and have no prediction (named above); the other {} "
-         "were predicted",
-         unreadable.size(), unreadable.size() + items.size(), items.size());
 }
 
 }  // namespace
@@ -222,6 +225,10 @@ void setup_predict(CLI::App& cmd) {
       ->capture_default_str()
       ->check(at_least(1, "POSITIVE"));
   cmd.add_flag("--json", o->json, "Print the predictions as JSON");
+  cmd.add_option("--on-bad-image", o->on_bad_image,
+                 "A corrupt, truncated or unreadable image: stop, or skip it with a warning")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stop", "skip"}));
   cmd.add_flag("--no-preprocess", o->no_preprocess,
                "Skip the model's scaling, resize and imputation (to reproduce the mistake; says "
                "what it skips)");

@@ -145,7 +145,7 @@ TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual a
   CHECK(out.find("/nonexistent.safetensors not found") != std::string::npos);
 }
 
-TEST_CASE("predict: a corrupt image in a folder is named and skipped, the rest are predicted") {
+TEST_CASE("predict: a corrupt image in a folder stops it, or with --on-bad-image skip is left out") {
   const fs::path dir = trained().dir.path / "mixed";
   fs::create_directories(dir);
   int copied = 0;
@@ -154,33 +154,43 @@ TEST_CASE("predict: a corrupt image in a folder is named and skipped, the rest a
       fs::copy_file(e.path(), dir / fmt::format("{}.png", copied++));
   std::ofstream((dir / "cut.png").string()) << "\x89PNG but nothing after";
   std::ofstream((dir / "text.jpg").string()) << "hello";
+  const std::string predict = "predict --model " + trained().model + " " + dir.string();
   std::string out;
-  CHECK(run_convkit("predict --model " + trained().model + " " + dir.string(), out) == 1);
+  // As train and evaluate do: stop, naming the file and the way on.
+  CHECK(run_convkit(predict, out) == 1);
+  CHECK(out.find(".png: ") == std::string::npos);
+  CHECK(out.find("; pass --on-bad-image skip to predict the other images without it\n") !=
+        std::string::npos);
+  // A single file: nothing else to predict, so no such advice.
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "text.jpg").string(), out) ==
+        1);
+  CHECK(out == "convkit: " + (dir / "text.jpg").string() +
+                   " is not a JPEG, PNG, BMP or GIF file (it starts with 68 65 6c 6c)\n");
+
+  CHECK(run_convkit(predict + " --on-bad-image skip", out) == 0);
   CAPTURE(out);
   int lines = 0;
   for (size_t p = out.find(".png: "); p != std::string::npos; p = out.find(".png: ", p + 1))
     ++lines;
   CHECK(lines == 3);
-  CHECK(out.find((dir / "text.jpg").string() + " is not a JPEG, PNG, BMP or GIF file (it starts "
-                                               "with 68 65 6c 6c); skipped\n") != std::string::npos);
-  CHECK(out.find((dir / "cut.png").string()) != std::string::npos);
-  CHECK(out.find("convkit: 2 of 5 inputs could not be read and have no prediction (named above); "
-                 "the other 3 were predicted\n") != std::string::npos);
+  CHECK(out.find("convkit: warning: skipped: " + (dir / "text.jpg").string() +
+                 " is not a JPEG, PNG, BMP or GIF file (it starts with 68 65 6c 6c)\n") !=
+        std::string::npos);
+  CHECK(out.find("convkit: warning: skipped: " + (dir / "cut.png").string()) != std::string::npos);
   // --json lists them beside the predictions.
-  CHECK(run_convkit("predict --json --model " + trained().model + " " + dir.string(), out) == 1);
-  const size_t start = out.find("{\n"), end = out.rfind("\n}\n");  // stderr lines around it
+  CHECK(run_convkit(predict + " --on-bad-image skip --json", out) == 0);
+  const size_t start = out.find("{\n"), end = out.rfind("\n}\n");  // after the stderr lines
   REQUIRE(end != std::string::npos);
   const nlohmann::json j = nlohmann::json::parse(out.substr(start, end + 2 - start));
   CHECK(j["predictions"].size() == 3);
   REQUIRE(j["unreadable"].size() == 2);
   CHECK(j["unreadable"][1]["input"] == (dir / "text.jpg").string());
-  // Nothing readable at all: one message, no "skipped".
+  // Nothing readable at all is an error, skip or not.
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream((dir / "a.png").string()) << "aaaa";
   std::ofstream((dir / "b.png").string()) << "bbbb";
-  CHECK(run_convkit("predict --model " + trained().model + " " + dir.string(), out) == 1);
-  CHECK(out.find("skipped") == std::string::npos);
+  CHECK(run_convkit(predict + " --on-bad-image skip", out) == 1);
   CHECK(out.find("convkit: none of the 2 images could be read\n") != std::string::npos);
 }
 
