@@ -66,6 +66,13 @@ std::vector<Item> read_inputs(const PredictOptions& o, const Preprocessing& pre,
         return fs::is_directory(in, ec);
       });
   auto add_image = [&](const std::string& path) {
+    if (!o.no_preprocess) {
+      try {
+        pre.require_images();
+      } catch (const Error& e) {
+        fail("{}: {}", path, e.what());
+      }
+    }
     Image image;
     try {
       image = decode_image(path);
@@ -205,12 +212,11 @@ void run_predict(const PredictOptions& o) {
       fmt::print("{}\n", line);
   }
   if (o.json) {
-    nlohmann::json out = {{"predictions", all}, {"input_check", input_check_json(saved, skew)}};
-    if (!unreadable.empty()) {
-      out["unreadable"] = nlohmann::json::array();
-      for (const Unreadable& u : unreadable)
-        out["unreadable"].push_back({{"input", u.name}, {"error", u.why}});
-    }
+    nlohmann::json out = {{"predictions", all},
+                          {"input_check", input_check_json(saved, skew)},
+                          {"unreadable", nlohmann::json::array()}};  // --on-bad-image skip
+    for (const Unreadable& u : unreadable)
+      out["unreadable"].push_back({{"input", u.name}, {"error", u.why}});
     fmt::print("{}\n", out.dump(2));
   }
 }

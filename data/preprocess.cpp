@@ -284,13 +284,17 @@ void Preprocessing::apply(float* x, int64_t count, int64_t sample_size) const {
   scale(x, count, sample_size);
 }
 
-void Preprocessing::image_input(const Image& image, float* out) const {
+void Preprocessing::require_images() const {
   if (!images || stored_shape.size() != 3)
     fail("this model takes {} feature{}, not an image; give a .csv file with {}",
          shape_size(stored_shape), shape_size(stored_shape) == 1 ? "" : "s",
          columns.empty()
              ? "one column per feature"
              : fmt::format("the columns it was trained on ({})", fmt::join(columns, ", ")));
+}
+
+void Preprocessing::image_input(const Image& image, float* out) const {
+  require_images();
   const int H = static_cast<int>(stored_shape[0]), W = static_cast<int>(stored_shape[1]);
   const int C = static_cast<int>(stored_shape[2]);
   if ((image.height != H || image.width != W) && !resize)

@@ -91,6 +91,9 @@ struct Preprocessing {
   // and no resize was recorded.
   void image_input(const Image& image, float* out) const;
   Tensor image_input(const Image& image) const;
+  // Throws the ck::Error image_input() would for a model of table features
+  // (so an image is refused before it is decoded).
+  void require_images() const;
   // Inference: one CSV row (cells named by `header`) -> the model's input.
   // `where` names the row in messages ("new.csv line 3"). Throws ck::Error
   // naming row and column for a missing column, a non-number, or a missing

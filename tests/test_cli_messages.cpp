@@ -181,6 +181,7 @@ TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview
   std::ofstream(dir / "r.csv") << "x,y\n1,2\n2,4\n3,6\n";
   std::ofstream(dir / "header.csv") << "x,y\n";
   test::write_bytes(dir / "photo.png", encode_png(test::ramp_image(4, 4, 1)));
+  std::ofstream(dir / "broken.png") << "not a png";
   const std::string model = dir / "r.safetensors";
   REQUIRE(convkit("train --data " + (dir / "r.csv") + " --label-column y --regression --model "
                   "'dense(1)' --epochs 1 --save " + model).code == 0);
@@ -206,6 +207,10 @@ TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview
        "values per sample\n"},
       {"predict --model " + model + " " + (dir / "photo.png"),
        "convkit: " + (dir / "photo.png") + ": this model takes 1 feature, not an image; give a "
+       ".csv file with the columns it was trained on (x)\n"},
+      // Refused as an image before it is decoded, not as a corrupt file.
+      {"predict --model " + model + " " + (dir / "r.csv") + " " + (dir / "broken.png"),
+       "convkit: " + (dir / "broken.png") + ": this model takes 1 feature, not an image; give a "
        ".csv file with the columns it was trained on (x)\n"},
       // A PNG under the name of the table replaced the table.
       {"data preview --data synthetic:images=20,shape=8x8x1,classes=2 --out " + (dir / "r.csv"),
