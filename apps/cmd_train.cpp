@@ -102,8 +102,14 @@ std::string what_next_after_interrupt(const TrainOptions& o, const std::string& 
 void save_if_asked(TrainingRun& run, const TrainingOutcome& outcome) {
   const std::string& path = run.options.save;
   if (path.empty()) {
-    // Otherwise a first run ends and the user looks for a model file that was never written.
-    fmt::print("  not saved:     the model was not kept (train with --save FILE.safetensors)\n");
+    // --run-dir keeps one in the record; otherwise say so, or a first run ends
+    // and the user looks for a model file that was never written.
+    const std::string recorded =
+        (std::filesystem::path(run.options.run_dir) / "model.safetensors").string();
+    if (!run.options.run_dir.empty() && std::filesystem::exists(recorded))
+      fmt::print("  saved:         {} (convkit predict --model {} FILES)\n", recorded, recorded);
+    else
+      fmt::print("  not saved:     the model was not kept (train with --save FILE.safetensors)\n");
     return;
   }
   save_model(path, run.model, trained_model_info(run, outcome));

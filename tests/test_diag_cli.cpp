@@ -32,6 +32,9 @@ TEST_CASE("train --run-dir records a run that reads back whole") {
   const fs::path dir = temp.path / "record";
   std::string out;
   REQUIRE(run_convkit("train --model " + kModel + kData + "--epochs 2 --run-dir " + dir.string(), out) == 0);
+  // The record's model file is the saved model: no "not saved" line.
+  CHECK(contains(out, "saved:         " + (dir / "model.safetensors").string()));
+  CHECK_FALSE(contains(out, "not saved"));
   for (const char* file : {"run.json", "steps.csv", "epochs.csv", "layers.csv", "model.safetensors", "samples.png",
                            "samples.safetensors"})
     CHECK_MESSAGE(fs::exists(dir / file), file);
