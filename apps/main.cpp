@@ -99,7 +99,15 @@ int main(int argc, char** argv) {
     std::vector<std::string> names;
     for (const ck::Command& command : ck::commands()) names.emplace_back(command.name);
     if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
-      const std::string best = ck::closest_word(argv[1], names);
+      // The guess also knows the nested commands: "export" means "data export".
+      std::vector<std::string> words = names, full = names;
+      for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; }))
+        for (const CLI::App* sub : command->get_subcommands([](const CLI::App*) { return true; })) {
+          words.push_back(sub->get_name());
+          full.push_back(command->get_name() + " " + sub->get_name());
+        }
+      std::string best = ck::closest_word(argv[1], words);
+      if (!best.empty()) best = full[std::find(words.begin(), words.end(), best) - words.begin()];
       fmt::print(stderr, "convkit: unknown command \"{}\"{}; commands: {} (see convkit --help)\n",
                  argv[1], best.empty() ? "" : fmt::format(" (did you mean {}?)", best),
                  fmt::join(names, ", "));

@@ -262,6 +262,9 @@ TEST_CASE("CLI: no subcommand, unknown subcommand") {
   CHECK(unknown.code == 1);
   CHECK(has(unknown.err,
             "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate"));
+  Run nested = convkit("export --to x");  // a nested command's name, given on its own
+  CHECK(nested.code == 1);
+  CHECK(has(nested.err, "convkit: unknown command \"export\" (did you mean data export?)"));
   Run far = convkit("frobnicate");  // nothing close: no guess
   CHECK(far.code == 1);
   CHECK(has(far.err, "convkit: unknown command \"frobnicate\"; commands: train, evaluate"));
