@@ -88,7 +88,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
          what, n);
   if (n > bytes.size() - 8)
     fail("{} is truncated or corrupt: its header length {} goes past the end of the file ({} "
-         "bytes); copy the file again, or save the model again (convkit train --save)",
+         "bytes); was its copy or download interrupted?",
          what, n, bytes.size());
   nlohmann::json header;
   try {
@@ -142,8 +142,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (begin > end || end > data_size)
       bad(fmt::format("has data_offsets [{}, {}] outside the {}-byte data buffer: the file is "
-                      "cut short or corrupt; copy it again, or save the model again (convkit "
-                      "train --save)",
+                      "cut short or corrupt (was its copy or download interrupted?)",
                       begin, end, data_size));
     if (end - begin != count * sizeof(float))
       bad(fmt::format("has shape {} ({} bytes as F32) but data_offsets span {} bytes",
