@@ -51,11 +51,11 @@ struct Table {
   std::string markdown() const;
 };
 
-// One training run of an experiment.
-// The `convkit train` command line of these options: every option that
-// differs from the default, as its flag.
+// The `convkit train` command line of `options`: every option that differs
+// from the default, as its flag.
 std::string train_command(const TrainOptions& options);
 
+// One training run of an experiment.
 struct ReproRun {
   std::string label;                  // "broken: raw 0..255"
   TrainOptions options;
