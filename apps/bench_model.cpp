@@ -177,7 +177,8 @@ void bench_model(const BenchModelOptions& o) {
   model.set_layer_times(nullptr);
   // Shares are of the medians' sum: the step a machine without stalls runs.
   double sum_ms = step_median(outside) * 1e3;
-  for (size_t l = 0; l < L; ++l) sum_ms += (step_median(forward[l]) + step_median(backward[l])) * 1e3;
+  for (size_t l = 0; l < L; ++l)
+    sum_ms += (step_median(forward[l]) + step_median(backward[l])) * 1e3;
   fmt::print("\n{:<44} {:>10} {:>10} {:>7}\n", "layer (spec)", "fwd ms", "bwd ms", "share");
   for (size_t l = 0; l < L; ++l) {
     const double f = step_median(forward[l]) * 1e3, b = step_median(backward[l]) * 1e3;

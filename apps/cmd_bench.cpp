@@ -1,9 +1,9 @@
 // convkit bench gemm: the GEMM teaching ladder. The same products through the
 // naive triple loop, the hand-written SIMD kernel and OpenBLAS, as GFLOP/s and
 // as a fraction of the machine's measured FMA peak.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 

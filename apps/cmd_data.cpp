@@ -3,9 +3,9 @@
 //   preview  a PNG grid of a training batch as the model sees it, before and after augmentation
 //   stats    classes and imbalance, image sizes, value ranges, missing values
 //   bench    pipeline throughput, and how much of a training epoch waits for data
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -119,9 +119,10 @@ void run_export(const ExportCli& c) {
   rollback.keep();
   // A test split is for judging a model, not for training one.
   if (c.split == "test")
-    fmt::print("Evaluate a model on it: convkit evaluate MODEL.safetensors --data {0}\n"
-               "or predict its files: convkit predict --model MODEL.safetensors {0}\n",
-               shell_word(c.to));
+    fmt::print(
+        "Evaluate a model on it: convkit evaluate MODEL.safetensors --data {0}\n"
+        "or predict its files: convkit predict --model MODEL.safetensors {0}\n",
+        shell_word(c.to));
   else
     fmt::print("Train on it: convkit train --data {}{}\n", shell_word(c.to),
                o.max_side ? fmt::format(" --resize {}x{}", splits.train.sample_shape[0],

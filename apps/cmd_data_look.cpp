@@ -1,10 +1,10 @@
 // convkit data preview | stats | bench (see cmd_data.cpp for export).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>

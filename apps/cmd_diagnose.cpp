@@ -1,8 +1,9 @@
 // convkit diagnose DIR: reads a run directory (convkit train --run-dir) and
 // says which failure it shows, with the evidence, threshold and source of
 // each finding.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
 #include "apps/diagnose.h"

@@ -1,8 +1,8 @@
 // convkit evaluate: loss, accuracy and the confusion matrix of a saved model
 // on a dataset, read through the model's own preprocessing.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <numeric>
 
 #include "apps/commands.h"

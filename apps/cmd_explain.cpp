@@ -1,7 +1,8 @@
 // convkit explain LAYER: what a layer computes, its shapes, its backward pass,
 // and where its code lives; with --model, the layer's concrete shapes there.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
 #include "apps/model_builder.h"

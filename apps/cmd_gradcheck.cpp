@@ -1,7 +1,8 @@
 // convkit gradcheck: finite differences against backprop for every layer of
 // a model, one line per tensor (layers/gradcheck.h explains the measure).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
 #include "apps/model_builder.h"

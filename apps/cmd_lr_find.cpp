@@ -1,7 +1,8 @@
 // convkit lr-find: the learning-rate range test on the training data, with
 // the chosen model and optimizer.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
 #include "apps/data_options.h"

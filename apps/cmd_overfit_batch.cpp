@@ -3,9 +3,9 @@
 // overfit one batch): a model that cannot memorize a dozen samples has a bug,
 // a learning rate far off, or inputs it cannot use, and training on more
 // data will not fix that.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <numeric>
 

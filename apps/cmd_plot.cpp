@@ -1,7 +1,7 @@
 // convkit plot DIR and convkit report DIR: pictures of a recorded run.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 
 #include "apps/commands.h"

@@ -1,8 +1,8 @@
 // convkit predict: run a saved model on image files, folders of images, or
 // CSV rows, applying the preprocessing recorded in the model file.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
 #include <numeric>

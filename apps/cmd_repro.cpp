@@ -1,7 +1,7 @@
 // convkit repro: replay the tutorial experiments (apps/repro.h).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 
 #include "apps/commands.h"

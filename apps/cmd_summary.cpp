@@ -1,7 +1,7 @@
 // convkit summary: print a model's layers, output shapes, parameters and FLOPs.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
 

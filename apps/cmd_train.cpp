@@ -1,7 +1,7 @@
 // convkit train: train a model on a dataset, Keras fit() style.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <set>

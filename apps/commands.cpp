@@ -1,9 +1,9 @@
 // The one place where convkit's subcommands are registered.
 #include "apps/commands.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>

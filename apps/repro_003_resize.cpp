@@ -1,9 +1,9 @@
 // Article 003, example 2 (with article 001, example 1): images resized to
 // 64x64 for training and loaded at their own size for inference
 // (resize-at-inference).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>

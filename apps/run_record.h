@@ -18,8 +18,8 @@
 // Epochs and steps are 0-based in memory and 1-based in the files, as they
 // are printed. A regression run measures no accuracy: its accuracy fields are
 // empty (absent in memory). Every file is replaced atomically.
-#include <nlohmann/json.hpp>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>

@@ -87,9 +87,10 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
     fail("{} is not a valid safetensors file: its header length {} exceeds the format's 100 MB limit",
          what, n);
   if (n > bytes.size() - 8)
-    fail("{} is truncated or corrupt: its header length {} goes past the end of the file ({} "
-         "bytes); was its copy or download interrupted?",
-         what, n, bytes.size());
+    fail(
+        "{} is truncated or corrupt: its header length {} goes past the end of the file ({} "
+        "bytes); was its copy or download interrupted?",
+        what, n, bytes.size());
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(n));
@@ -141,7 +142,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
       bad("has malformed data_offsets");
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (begin > end || end > data_size)
-      bad(fmt::format("has data_offsets [{}, {}] outside the {}-byte data buffer: the file is "
+      bad(
+          fmt::format("has data_offsets [{}, {}] outside the {}-byte data buffer: the file is "
                       "cut short or corrupt (was its copy or download interrupted?)",
                       begin, end, data_size));
     if (end - begin != count * sizeof(float))

@@ -1,7 +1,6 @@
 #pragma once
 // Shared test helpers.
 #include <doctest/doctest.h>
-
 #include <stdlib.h>
 #include <unistd.h>
 

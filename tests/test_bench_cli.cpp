@@ -67,7 +67,8 @@ TEST_CASE("bench model: the text report names the figure and every layer") {
   std::string out;
   REQUIRE(run_convkit("bench model --model lenet5 --no-peak --threads 1 --layers" + kQuick, out) ==
           0);
-  CHECK(contains(out, "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, "
+  CHECK(contains(out,
+                 "lenet5 (28x28x1), training (forward + backward + adam) batch 4, 1 thread, "
                  "GEMM blas (OpenBLAS, "));
   CHECK(contains(out, " kernels"));
   CHECK(contains(out, " img/s  (median of "));

@@ -35,10 +35,12 @@ TEST_CASE("CLI: CLI11's parse errors exit 1 as convkit's own do, with convkit's 
        "convkit: --format: gif not in {png,jpg,jpeg}; see convkit data export --help\n"},
       {"train extra",
        "convkit: The following argument was not expected: extra; see convkit train --help\n"},
-      {"train --epochs", "convkit: --epochs needs a value (INT:POSITIVE); see convkit train --help\n"},
+      {"train --epochs",
+       "convkit: --epochs needs a value (INT:POSITIVE); see convkit train --help\n"},
       {"predict", "convkit: --model is required; see convkit predict --help\n"},
       {"data export", "convkit: --to is required; see convkit data export --help\n"},
-      {"data", "convkit: data needs a command: export, preview, stats, bench; see convkit data --help\n"},
+      {"data",
+       "convkit: data needs a command: export, preview, stats, bench; see convkit data --help\n"},
       {"bench", "convkit: bench needs a command: gemm, model, conv; see convkit bench --help\n"},
       {"--frobnicate",
        "convkit: unknown option --frobnicate; give a command: train, evaluate, predict, summary, "
@@ -46,9 +48,10 @@ TEST_CASE("CLI: CLI11's parse errors exit 1 as convkit's own do, with convkit's 
        "see convkit --help\n"},
       {"train --frobnicate",
        "convkit train: unknown option --frobnicate\nsee convkit train --help\n"},
-      {"trian", "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate, predict, summary, "
-                "data, repro, diagnose, lr-find, overfit-batch, gradcheck, explain, plot, report, "
-                "bench (see convkit --help)\n"},
+      {"trian",
+       "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate, "
+       "predict, summary, data, repro, diagnose, lr-find, overfit-batch, gradcheck, explain, "
+       "plot, report, bench (see convkit --help)\n"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);
@@ -190,32 +193,38 @@ TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview
   };
   const std::vector<Case> cases = {
       {"predict --model " + (dir / "nope.safetensors") + " " + (dir / "photo.png"),
-       "convkit: " + (dir / "nope.safetensors") + " not found; check the path (model files are "
-       "the .safetensors files `convkit train --save FILE` writes)\n"},
-      {"evaluate " + (dir / "folder"),
-       "convkit: " + (dir / "folder") + " is a directory, not a model file; give a .safetensors "
-       "file (as `convkit train --save FILE` writes)\n"},
-      {"summary " + (dir / "folder"),
-       "convkit: " + (dir / "folder") + " is a directory; summary takes a preset, a layer spec, "
-       "or a saved model file (a .safetensors file in it?)\n"},
+       "convkit: " + (dir / "nope.safetensors") +
+           " not found; check the path (model files are "
+           "the .safetensors files `convkit train --save FILE` writes)\n"},
+      {"evaluate " + (dir / "folder"), "convkit: " + (dir / "folder") +
+                                           " is a directory, not a model file; give a .safetensors "
+                                           "file (as `convkit train --save FILE` writes)\n"},
+      {"summary " + (dir / "folder"), "convkit: " + (dir / "folder") +
+                                          " is a directory; summary takes a preset, a layer spec, "
+                                          "or a saved model file (a .safetensors file in it?)\n"},
       {"predict --model " + model + " " + (dir / "nope.png"),
-       "convkit: " + (dir / "nope.png") + " not found; check the path (predict takes image "
-       "files, folders of images and .csv files)\n"},
+       "convkit: " + (dir / "nope.png") +
+           " not found; check the path (predict takes image "
+           "files, folders of images and .csv files)\n"},
       // A header and no rows printed nothing and exited 0.
       {"predict --model " + model + " " + (dir / "header.csv"),
-       "convkit: " + (dir / "header.csv") + " has a header but no rows to predict; add a row of "
-       "values per sample\n"},
+       "convkit: " + (dir / "header.csv") +
+           " has a header but no rows to predict; add a row of "
+           "values per sample\n"},
       {"predict --model " + model + " " + (dir / "photo.png"),
-       "convkit: " + (dir / "photo.png") + ": this model takes 1 feature, not an image; give a "
-       ".csv file with the columns it was trained on (x)\n"},
+       "convkit: " + (dir / "photo.png") +
+           ": this model takes 1 feature, not an image; give a "
+           ".csv file with the columns it was trained on (x)\n"},
       // Refused as an image before it is decoded, not as a corrupt file.
       {"predict --model " + model + " " + (dir / "r.csv") + " " + (dir / "broken.png"),
-       "convkit: " + (dir / "broken.png") + ": this model takes 1 feature, not an image; give a "
-       ".csv file with the columns it was trained on (x)\n"},
+       "convkit: " + (dir / "broken.png") +
+           ": this model takes 1 feature, not an image; give a "
+           ".csv file with the columns it was trained on (x)\n"},
       // A PNG under the name of the table replaced the table.
       {"data preview --data synthetic:images=20,shape=8x8x1,classes=2 --out " + (dir / "r.csv"),
-       "convkit: --out " + (dir / "r.csv") + ": preview writes a PNG image; name a .png file, "
-       "e.g. --out preview.png\n"},
+       "convkit: --out " + (dir / "r.csv") +
+           ": preview writes a PNG image; name a .png file, "
+           "e.g. --out preview.png\n"},
       {"data preview --data synthetic:images=20,shape=8x8x1,classes=2 --out " +
            (dir / "folder.png/x.png"),
        "convkit: cannot write " + (dir / "folder.png/x.png") + ": the directory " +

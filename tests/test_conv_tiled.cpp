@@ -33,13 +33,21 @@ struct TiledCase {
 // an even kernel (same pads after), kernels wider than the image, valid
 // padding, and channels that are and are not a multiple of the sliver.
 const TiledCase kTiledCases[] = {
-    {14, 14, 0, 5, 5, true, 2, 1},  {7, 30, 0, 3, 3, true, 1, 2},  {5, 1, 0, 3, 3, true, 1, 1},
-    {9, 17, 5, 3, 3, false, 3, 0},  {6, 9, 0, 4, 4, true, 1, 1},   {3, 4, 0, 5, 5, true, 2, 1},
-    {8, 15, 0, 1, 1, false, 1, 1},  {10, 6, 0, 2, 3, false, 2, 1}, {12, 29, 9, 5, 3, true, 1, 0},
+    {14, 14, 0, 5, 5, true, 2, 1},
+    {7, 30, 0, 3, 3, true, 1, 2},
+    {5, 1, 0, 3, 3, true, 1, 1},
+    {9, 17, 5, 3, 3, false, 3, 0},
+    {6, 9, 0, 4, 4, true, 1, 1},
+    {3, 4, 0, 5, 5, true, 2, 1},
+    {8, 15, 0, 1, 1, false, 1, 1},
+    {10, 6, 0, 2, 3, false, 2, 1},
+    {12, 29, 9, 5, 3, true, 1, 0},
     // Several bands of rows in the weight gradient (later bands add to dw),
     // a 2x1 kernel whose padding is all after (the image cannot be read in
     // place), and more slivers than one group of the forward pass holds.
-    {60, 60, 0, 3, 3, true, 2, 1},  {8, 9, 0, 2, 1, true, 1, 1},   {6, 5, 0, 3, 3, true, 3, 6},
+    {60, 60, 0, 3, 3, true, 2, 1},
+    {8, 9, 0, 2, 1, true, 1, 1},
+    {6, 5, 0, 3, 3, true, 3, 6},
 };
 
 TiledCase sized(TiledCase k) {

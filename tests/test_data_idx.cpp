@@ -54,7 +54,6 @@ std::vector<uint8_t> iota_bytes(size_t n, uint8_t start = 0) {
   return v;
 }
 
-
 // An MNIST-style pair: `n` images of h x w with pixel (i, p) = i * 10 + p,
 // labels i % classes.
 void write_pair(const test::TempDir& dir, const std::string& prefix, uint32_t n, uint32_t h, uint32_t w,

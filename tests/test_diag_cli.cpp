@@ -23,8 +23,6 @@ namespace {
 const std::string kModel = "\"conv2d(8,3,relu) maxpool(2) flatten dense(10,softmax)\"";
 const std::string kData = " --limit 640 --test-limit 200 --validation-split 0.2 ";
 
-
-
 }  // namespace
 
 TEST_CASE("train --run-dir records a run that reads back whole") {

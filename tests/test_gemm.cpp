@@ -50,7 +50,8 @@ struct Problem {
     C0 = filled(M, N, ldc, rng, kSentinel);
     // With beta == 0, C must be written without being read.
     if (beta == 0.0f)
-      for (int i = 0; i < M; ++i) std::fill_n(C0.begin() + static_cast<size_t>(i) * ldc, N, kFloatNaN);
+      for (int i = 0; i < M; ++i)
+        std::fill_n(C0.begin() + static_cast<size_t>(i) * ldc, N, kFloatNaN);
   }
 
   static std::vector<float> filled(int rows, int cols, int ld, Rng& rng, float padding) {

@@ -20,7 +20,6 @@ namespace {
 
 Model build(const std::string& spec, Shape input) { return make_model(spec, input); }
 
-
 std::vector<std::string> layer_names(const Model& m) {
   std::vector<std::string> names;
   for (const auto& l : m.layers()) names.push_back(l->name);

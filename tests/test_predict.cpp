@@ -146,7 +146,8 @@ TEST_CASE("predict: inputs that cannot fit are refused naming expected, actual a
   CHECK(out.find("/nonexistent.safetensors not found") != std::string::npos);
 }
 
-TEST_CASE("predict: a corrupt image in a folder stops it, or with --on-bad-image skip is left out") {
+TEST_CASE(
+    "predict: a corrupt image in a folder stops it, or with --on-bad-image skip is left out") {
   const fs::path dir = trained().dir.path / "mixed";
   fs::create_directories(dir);
   int copied = 0;
@@ -165,8 +166,8 @@ TEST_CASE("predict: a corrupt image in a folder stops it, or with --on-bad-image
   CHECK(out.find("; pass --on-bad-image skip to predict the other images without it\n") !=
         std::string::npos);
   // A single file: nothing else to predict, so no such advice.
-  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "text.jpg").string(), out) ==
-        1);
+  CHECK(run_convkit("predict --model " + trained().model + " " + (dir / "text.jpg").string(),
+                    out) == 1);
   CHECK(out == "convkit: " + (dir / "text.jpg").string() +
                    " is not a JPEG, PNG, BMP or GIF file (it starts with 68 65 6c 6c)\n");
 
@@ -179,8 +180,8 @@ TEST_CASE("predict: a corrupt image in a folder stops it, or with --on-bad-image
   CHECK(out.find("convkit: warning: skipped: " + (dir / "text.jpg").string() +
                  " is not a JPEG, PNG, BMP or GIF file (it starts with 68 65 6c 6c)\n") !=
         std::string::npos);
-  CHECK(out.find("convkit: warning: skipped: " + (dir / "cut.png").string() + " is a corrupt PNG") !=
-        std::string::npos);
+  CHECK(out.find("convkit: warning: skipped: " + (dir / "cut.png").string() +
+                 " is a corrupt PNG") != std::string::npos);
   // --json lists them beside the predictions.
   CHECK(run_convkit(predict + " --on-bad-image skip --json", out) == 0);
   const size_t start = out.find("{\n"), end = out.rfind("\n}\n");  // after the stderr lines

@@ -97,10 +97,12 @@ TEST_CASE("safetensors: hostile and damaged files are refused with a reason") {
           "safetensors files "
           "`convkit train --save` writes)");
     const std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
-    CHECK(parse_error(png).find("(it does not start with a safetensors header;") != std::string::npos);
+    CHECK(parse_error(png).find("(it does not start with a safetensors header;") !=
+          std::string::npos);
   }
   SUBCASE("header length past the end of the file") {
-    CHECK(parse_error(le64(1000) + "{}").find("goes past the end of the file") != std::string::npos);
+    CHECK(parse_error(le64(1000) + "{}").find("goes past the end of the file") !=
+          std::string::npos);
   }
   SUBCASE("header length beyond the format's limit") {
     CHECK(parse_error(le64(uint64_t{1} << 40) + "{}").find("100 MB limit") != std::string::npos);
@@ -114,12 +116,12 @@ TEST_CASE("safetensors: hostile and damaged files are refused with a reason") {
     CHECK(e.find("F32") != std::string::npos);
   }
   SUBCASE("offsets outside the data buffer (a truncated file)") {
-    CHECK(parse_error(make_file({{"w", entry("F32", {4}, 0, 16)}}, 8)).find("outside the 8-byte data buffer") !=
-          std::string::npos);
+    CHECK(parse_error(make_file({{"w", entry("F32", {4}, 0, 16)}}, 8))
+              .find("outside the 8-byte data buffer") != std::string::npos);
   }
   SUBCASE("shape disagrees with the offsets") {
-    CHECK(parse_error(make_file({{"w", entry("F32", {3}, 0, 8)}}, 8)).find("data_offsets span 8 bytes") !=
-          std::string::npos);
+    CHECK(parse_error(make_file({{"w", entry("F32", {3}, 0, 8)}}, 8))
+              .find("data_offsets span 8 bytes") != std::string::npos);
   }
   SUBCASE("overlapping tensors") {
     nlohmann::json h = {{"a", entry("F32", {2}, 0, 8)}, {"b", entry("F32", {2}, 4, 12)}};
@@ -148,7 +150,8 @@ TEST_CASE("safetensors: hostile and damaged files are refused with a reason") {
   }
   SUBCASE("an entry without data_offsets") {
     nlohmann::json h = {{"w", {{"dtype", "F32"}, {"shape", {2}}}}};
-    CHECK(parse_error(make_file(h, 8)).find("lacks dtype, shape or data_offsets") != std::string::npos);
+    CHECK(parse_error(make_file(h, 8)).find("lacks dtype, shape or data_offsets") !=
+          std::string::npos);
   }
 }
 

@@ -104,8 +104,9 @@ TEST_CASE("repro: Ctrl-C during a training stops the experiment and removes its 
   // The experiment exports its images into a work folder named after the
   // process, says so, then trains (seconds).
   const fs::path work = fs::temp_directory_path() / fmt::format("convkit-repro-class-weights-{}", pid);
-  const int code = interrupt_when(
-      pid, [&] { return contains(read_text(out), "Real data: Fashion-MNIST exported") && fs::exists(work); });
+  const int code = interrupt_when(pid, [&] {
+    return contains(read_text(out), "Real data: Fashion-MNIST exported") && fs::exists(work);
+  });
   const std::string errors = read_text(err);
   INFO(read_text(out), errors);
   CHECK(code == 130);

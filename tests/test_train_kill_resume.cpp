@@ -21,8 +21,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // 94 steps an epoch (batch 32), a checkpoint every 5.
-const std::vector<std::string> kResumableRun = {"train", "--model", "lenet5", "--limit", "3000", "--test-limit", "100",
-                                       "--threads", "2", "--checkpoint-every", "5"};
+const std::vector<std::string> kResumableRun = {"train",  "--model",
+                                                "lenet5", "--limit",
+                                                "3000",   "--test-limit",
+                                                "100",    "--threads",
+                                                "2",      "--checkpoint-every",
+                                                "5"};
 
 std::string args(const std::vector<std::string>& extra) {
   std::string s = fmt::format("{}", fmt::join(kResumableRun, " "));
