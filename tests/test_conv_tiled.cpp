@@ -82,6 +82,9 @@ TEST_CASE("conv_tiled_applies: stride 1, F in whole slivers, C too for the data 
   ConvGeometry wide = conv_geometry(14, 14, S, 3, 3, 1, 1, true, S);
   wide.pad_top = 3, wide.OH += 4;
   CHECK_FALSE(conv_tiled_applies(wide, false));
+  ConvGeometry wide_left = conv_geometry(14, 14, S, 3, 3, 1, 1, true, S);
+  wide_left.pad_left = 3, wide_left.OW += 4;
+  CHECK_FALSE(conv_tiled_applies(wide_left, false));
 }
 
 TEST_CASE("conv2d_forward_tiled matches the reference, with each activation") {
@@ -142,6 +145,8 @@ TEST_CASE("a batch too large for the caches is streamed, with the same values im
     Tensor y({N, g.OH, g.OW, big.F}), one({1, g.OH, g.OW, big.F});
     REQUIRE(conv_streams_output(N, g.out_size(), y.data()));
     REQUIRE(!conv_streams_output(1, g.out_size(), one.data()));
+    // Streaming stores need a 64-byte aligned start: one float further on, no streaming.
+    REQUIRE(!conv_streams_output(N - 1, g.out_size(), y.data() + 1));
     ConvWorkspace ws;
     y.fill(NAN);
     conv2d_forward(x.data(), w.data(), b.data(), Activation::relu, y.data(), N, g, ws);
