@@ -69,6 +69,7 @@ void run_export(const ExportCli& c) {
   if (c.split != "train" && !splits.test) fail("{} has no test split", splits.name);
   namespace fs = std::filesystem;
   int64_t files_written = 0;
+  int64_t empty_classes = 0;  // folders --limit left without images
   auto write = [&](const Dataset& data, const std::string& dir, int64_t limit, bool imbalanced) {
     ExportOptions eo = o;
     eo.limit = limit;
@@ -76,6 +77,7 @@ void run_export(const ExportCli& c) {
     if (imbalanced && !c.imbalance.empty()) eo.imbalance = parse_ratio(c.imbalance, kept);
     const ExportResult r = export_images(data, dir, eo);
     files_written += r.files;
+    empty_classes += std::count(r.counts.begin(), r.counts.end(), int64_t{0});
     if (r.stopped)
       throw Interrupted(
           fmt::format("data export stopped after {} files", with_commas(files_written)));
@@ -117,8 +119,15 @@ void run_export(const ExportCli& c) {
     throw Error(with_rollback(e.what()));
   }
   rollback.keep();
+  // train and evaluate refuse a class folder without images ("holds no images").
+  if (empty_classes > 0)
+    fmt::print(
+        "{} class folder{} got no images, so train and evaluate would refuse {}: export one image "
+        "per class or more, or fewer classes with --classes. Its files can be predicted: convkit "
+        "predict --model MODEL.safetensors {}\n",
+        empty_classes, empty_classes == 1 ? "" : "s", shell_word(c.to), shell_word(c.to));
   // A test split is for judging a model, not for training one.
-  if (c.split == "test")
+  else if (c.split == "test")
     fmt::print(
         "Evaluate a model on it: convkit evaluate MODEL.safetensors --data {0}\n"
         "or predict its files: convkit predict --model MODEL.safetensors {0}\n",

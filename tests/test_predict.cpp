@@ -199,7 +199,7 @@ TEST_CASE(
   CHECK(out.find("convkit: none of the 2 images could be read\n") != std::string::npos);
 }
 
-TEST_CASE("data export: a test split is offered to evaluate and predict, not to train") {
+TEST_CASE("data export: what it suggests next fits the split and the classes it filled") {
   const ck::test::TempDir dir;
   std::string out;
   REQUIRE(run_convkit("data export --to " + (dir / "t") + " --split test --limit 10", out) == 0);
@@ -208,6 +208,11 @@ TEST_CASE("data export: a test split is offered to evaluate and predict, not to 
                  (dir / "t")) != std::string::npos);
   REQUIRE(run_convkit("data export --to " + (dir / "tr") + " --limit 10", out) == 0);
   CHECK(out.find("Train on it: convkit train --data " + (dir / "tr")) != std::string::npos);
+  // Fewer images than classes: empty class folders, which train and evaluate refuse.
+  REQUIRE(run_convkit("data export --to " + (dir / "few") + " --limit 4", out) == 0);
+  CHECK(out.find("Train on it") == std::string::npos);
+  CHECK(out.find("6 class folders got no images, so train and evaluate would refuse " +
+                 (dir / "few") + ": export one image per class or more") != std::string::npos);
 }
 
 TEST_CASE("predict and evaluate: a CSV model applies its saved imputer, and refuses without one") {
