@@ -38,8 +38,4 @@ inline Run convkit(const std::string& args) {
   return r;
 }
 
-inline bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 }  // namespace ck::test

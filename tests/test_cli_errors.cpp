@@ -11,8 +11,8 @@
 #include "tests/helpers.h"
 
 namespace fs = std::filesystem;
+using ck::test::contains;
 using ck::test::convkit;
-using ck::test::has;
 using ck::test::Run;
 
 namespace {
@@ -51,44 +51,44 @@ TEST_CASE("CLI: unknown layer quotes the spec, points ^^^ at the token, suggests
   CAPTURE(r.err);
   CHECK(r.code == 1);
   CHECK(r.out.empty());
-  CHECK(has(r.err,
-            "convkit: in model spec:\n"
-            "  conv2d(32,3) maxpol(2) flatten dense(10)\n"
-            "               ^^^^^^^^^\n"));
-  CHECK(has(r.err, "unknown layer \"maxpol\" (did you mean maxpool?)"));
-  CHECK(has(r.err, "presets: see `convkit summary --list`"));
+  CHECK(contains(r.err,
+                 "convkit: in model spec:\n"
+                 "  conv2d(32,3) maxpol(2) flatten dense(10)\n"
+                 "               ^^^^^^^^^\n"));
+  CHECK(contains(r.err, "unknown layer \"maxpol\" (did you mean maxpool?)"));
+  CHECK(contains(r.err, "presets: see `convkit summary --list`"));
   TinyData tiny;
   Run t = convkit("train " + tiny.data() + " --model 'conv2d(8,3,relu) flaten dense(10,softmax)'");
   CAPTURE(t.err);
   CHECK(t.code == 1);
-  CHECK(has(t.err, "\n" + std::string(2 + 17, ' ') + "^^^^^^\n"));  // under "flaten"
-  CHECK(has(t.err, "did you mean flatten?"));
+  CHECK(contains(t.err, "\n" + std::string(2 + 17, ' ') + "^^^^^^\n"));  // under "flaten"
+  CHECK(contains(t.err, "did you mean flatten?"));
 }
 
 TEST_CASE("CLI: a bad layer argument names the layer and the value") {
   Run r = convkit("summary 'conv2d(abc,3) flatten dense(10)' --input 28x28x1");
   CAPTURE(r.err);
   CHECK(r.code == 1);
-  CHECK(has(r.err, "  conv2d(abc,3) flatten dense(10)\n  ^^^^^^^^^^^^^\n"));
-  CHECK(has(r.err, "conv2d: filters must be a positive whole number, got \"abc\""));
+  CHECK(contains(r.err, "  conv2d(abc,3) flatten dense(10)\n  ^^^^^^^^^^^^^\n"));
+  CHECK(contains(r.err, "conv2d: filters must be a positive whole number, got \"abc\""));
   Run r2 = convkit("summary 'conv2d(8,3) dropout(1.5)' --input 8x8x1");
   CHECK(r2.code == 1);
-  CHECK(has(r2.err, "dropout: rate must be a number in [0, 1), got \"1.5\""));
+  CHECK(contains(r2.err, "dropout: rate must be a number in [0, 1), got \"1.5\""));
 }
 
 TEST_CASE("CLI: shape errors from summary (no input shape, bad --input, layer that cannot fit)") {
   Run r = convkit("summary 'conv2d(8,3) flatten dense(10)'");
   CHECK(r.code == 1);
-  CHECK(has(r.err, "does not say its input shape: give --input HxWxC"));
+  CHECK(contains(r.err, "does not say its input shape: give --input HxWxC"));
   Run r2 = convkit("summary lenet5 --input 28x28x");
   CHECK(r2.code == 1);
-  CHECK(has(r2.err, "--input \"28x28x\" is not a shape"));
+  CHECK(contains(r2.err, "--input \"28x28x\" is not a shape"));
   Run r3 = convkit("summary 'conv2d(8,5) flatten dense(10)' --input 3x3x1");
   CHECK(r3.code == 1);
-  CHECK(has(r3.err, "conv2d: a 5x5 kernel does not fit in its 3x3x1 input"));
+  CHECK(contains(r3.err, "conv2d: a 5x5 kernel does not fit in its 3x3x1 input"));
   Run r4 = convkit("summary 'conv2d(8,3,relu) flatten dense(10)' --input 28x28");
   CHECK(r4.code == 1);
-  CHECK(has(r4.err, "conv2d: needs an image input"));
+  CHECK(contains(r4.err, "conv2d: needs an image input"));
 }
 
 // --- Data errors -------------------------------------------------------------------------------
@@ -96,7 +96,8 @@ TEST_CASE("CLI: shape errors from summary (no input shape, bad --input, layer th
 TEST_CASE("CLI: --data errors name the path") {
   Run missing = convkit("train --data /nonexistent/fmnist-copy");
   CHECK(missing.code == 1);
-  CHECK(has(missing.err, "convkit: --data /nonexistent/fmnist-copy: no such file or directory"));
+  CHECK(
+      contains(missing.err, "convkit: --data /nonexistent/fmnist-copy: no such file or directory"));
 
   // A plain file is not a data source.
   TinyData tiny;
@@ -105,7 +106,7 @@ TEST_CASE("CLI: --data errors name the path") {
   Run file = convkit("train --data " + text_file);
   CHECK(file.code == 1);
   // A text file is read as a list file of "path,label" lines.
-  CHECK(has(file.err, text_file + " line 1: expected \"path,label\", got \"hi\""));
+  CHECK(contains(file.err, text_file + " line 1: expected \"path,label\", got \"hi\""));
 
   // A directory whose training images are not IDX.
   const fs::path bad_dir = tiny.dir / "bad";
@@ -115,15 +116,15 @@ TEST_CASE("CLI: --data errors name the path") {
   Run bad = convkit("train --data " + bad_dir.string());
   CAPTURE(bad.err);
   CHECK(bad.code == 1);
-  CHECK(has(bad.err, (bad_dir / "train-images-idx3-ubyte").string() + " is not an IDX file"));
+  CHECK(contains(bad.err, (bad_dir / "train-images-idx3-ubyte").string() + " is not an IDX file"));
 
   // A directory without the files.
   const fs::path empty_dir = tiny.dir / "empty";
   fs::create_directories(empty_dir);
   Run empty = convkit("train --data " + empty_dir.string());
   CHECK(empty.code == 1);
-  CHECK(has(empty.err, empty_dir.string() + " has no class folders"));
-  CHECK(has(empty.err, "train-images-idx3-ubyte[.gz]"));
+  CHECK(contains(empty.err, empty_dir.string() + " has no class folders"));
+  CHECK(contains(empty.err, "train-images-idx3-ubyte[.gz]"));
 }
 
 // --- Option errors ---------------------------------------------------------------------------
@@ -189,9 +190,9 @@ TEST_CASE("CLI: option values that cannot work are refused, naming the option") 
     CAPTURE(r.err);
     CHECK(r.code == 1);  // one code for every user error, CLI11's parse errors too
     CHECK(r.err.starts_with("convkit"));
-    CHECK(!has(r.out, "Epoch 1/"));  // nothing was trained
-    for (const std::string& w : c.words) CHECK(has(r.err, w));
-    CHECK(!has(r.err, "0.000000 to 1797"));  // CLI11's unreadable range message
+    CHECK(!contains(r.out, "Epoch 1/"));  // nothing was trained
+    for (const std::string& w : c.words) CHECK(contains(r.err, w));
+    CHECK(!contains(r.err, "0.000000 to 1797"));  // CLI11's unreadable range message
   }
 }
 
@@ -199,111 +200,119 @@ TEST_CASE("CLI: a model that does not match the data or the loss is refused befo
   TinyData tiny;
   Run classes = convkit("train " + tiny.data() + " --model 'flatten dense(5,softmax)'");
   CHECK(classes.code == 1);
-  CHECK(has(classes.err, "the model has 5 outputs but"));
-  CHECK(has(classes.err, "has 10 classes; end the model with dense(10,softmax)"));
+  CHECK(contains(classes.err, "the model has 5 outputs but"));
+  CHECK(contains(classes.err, "has 10 classes; end the model with dense(10,softmax)"));
   // A preset is an architecture: its head is sized for the data, and said so.
   Run preset = convkit(
       "train --data synthetic:images=20,shape=28x28x1,values=0-1,classes=3 --model lenet5 "
       "--epochs 1");
   CHECK(preset.code == 0);
-  CHECK(has(preset.out,
-            "head:          dense(3,softmax) for the data's 3 classes (the preset has "
-            "dense(10,softmax))"));
+  CHECK(contains(preset.out,
+                 "head:          dense(3,softmax) for the data's 3 classes (the preset has "
+                 "dense(10,softmax))"));
   Run not_flat = convkit("train " + tiny.data() + " --model 'conv2d(4,3)'");
   CHECK(not_flat.code == 1);
-  CHECK(has(not_flat.err, "is not flat: end it with flatten and a dense layer"));
+  CHECK(contains(not_flat.err, "is not flat: end it with flatten and a dense layer"));
   Run bce = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss bce");
   CHECK(bce.code == 1);
-  CHECK(has(bce.err, "binary cross-entropy needs one output unit"));
+  CHECK(contains(bce.err, "binary cross-entropy needs one output unit"));
   // MSE reads one target per output: 10 outputs against one class index per
   // sample used to read past the batch's targets (a heap overflow, loss NaN).
   Run mse = convkit("train " + tiny.data() + " --model 'flatten dense(10,softmax)' --loss mse");
   CHECK(mse.code == 1);
-  CHECK(has(mse.err,
-            "mean_squared_error compares each of the model's 10 outputs with a target, "
-            "but " +
-                tiny.dir.string() + " has 1 target value per sample (a class index)"));
-  CHECK(!has(mse.out, "Epoch 1/"));
+  CHECK(contains(mse.err,
+                 "mean_squared_error compares each of the model's 10 outputs with a target, "
+                 "but " +
+                     tiny.dir.string() + " has 1 target value per sample (a class index)"));
+  CHECK(!contains(mse.out, "Epoch 1/"));
   Run regression =
       convkit("train " + tiny.data() + " --model 'flatten dense(1)' --loss mse --epochs 1");
   CHECK(regression.code == 0);
-  CHECK(!has(regression.out, "nan"));
+  CHECK(!contains(regression.out, "nan"));
   // One class cannot be told apart from anything: refused, not trained to accuracy 1.
   const ck::test::TempDir dir;
   std::ofstream(dir / "one.csv") << "a,label\n1,x\n2,x\n";
   Run one = convkit("train --data " + (dir / "one.csv") + " --model 'dense(2,softmax)'");
   CHECK(one.code == 1);
-  CHECK(has(one.err, "one.csv has one class (\"x\"): a classifier needs at least 2 classes"));
+  CHECK(contains(one.err, "one.csv has one class (\"x\"): a classifier needs at least 2 classes"));
   // An image folder with only DIR/train reads "train" as its one class: say what to give.
   REQUIRE(convkit("data export --to " + (dir / "imgs/train") + " --format png --limit 20 --classes 0,1")
               .code == 0);
   Run split = convkit("train --data " + (dir / "imgs") + " --model lenet5");
   CHECK(split.code == 1);
-  CHECK(has(split.err, "imgs has one class (\"train\"): a classifier needs at least 2 classes to "
-                       "tell apart; " + (dir / "imgs") + " holds only a train folder: to train on "
-                       "it, give --data " + (dir / "imgs") + "/train"));
+  CHECK(contains(split.err,
+                 "imgs has one class (\"train\"): a classifier needs at least 2 classes to "
+                 "tell apart; " +
+                     (dir / "imgs") +
+                     " holds only a train folder: to train on "
+                     "it, give --data " +
+                     (dir / "imgs") + "/train"));
   // --regression picks mean squared error by itself (--loss auto).
   std::ofstream(dir / "r.csv") << "x,target\n1,2\n2,4\n3,6\n4,8\n";
   Run auto_mse = convkit("train --data " + (dir / "r.csv") +
                          " --label-column target --regression --model 'dense(4,relu) dense(1)' --epochs 1");
   CHECK(auto_mse.code == 0);
-  CHECK(has(auto_mse.out, "mean_squared_error"));
+  CHECK(contains(auto_mse.out, "mean_squared_error"));
   Run labels = convkit("train " + tiny.data() + " --model 'flatten dense(1,sigmoid)'");
   CHECK(labels.code == 1);
-  CHECK(has(labels.err, "is not 0 or 1, as binary cross-entropy needs"));
+  CHECK(contains(labels.err, "is not 0 or 1, as binary cross-entropy needs"));
 }
 
 TEST_CASE("CLI: no subcommand, unknown subcommand") {
   Run none = convkit("");  // shows the commands rather than CLI11's "A subcommand is required"
   CHECK(none.code == 1);
-  CHECK(has(none.err, "Usage: convkit [OPTIONS] SUBCOMMAND"));
-  CHECK(has(none.err, "train                       Train a model"));
+  CHECK(contains(none.err, "Usage: convkit [OPTIONS] SUBCOMMAND"));
+  CHECK(contains(none.err, "train                       Train a model"));
   Run unknown = convkit("trian --epochs 1");
   CHECK(unknown.code == 1);
-  CHECK(has(unknown.err,
-            "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate"));
+  CHECK(contains(
+      unknown.err,
+      "convkit: unknown command \"trian\" (did you mean train?); commands: train, evaluate"));
   Run nested = convkit("export --to x");  // a nested command's name, given on its own
   CHECK(nested.code == 1);
-  CHECK(has(nested.err, "convkit: unknown command \"export\" (did you mean data export?)"));
+  CHECK(contains(nested.err, "convkit: unknown command \"export\" (did you mean data export?)"));
   Run far = convkit("frobnicate");  // nothing close: no guess
   CHECK(far.code == 1);
-  CHECK(has(far.err, "convkit: unknown command \"frobnicate\"; commands: train, evaluate"));
+  CHECK(contains(far.err, "convkit: unknown command \"frobnicate\"; commands: train, evaluate"));
 }
 
 TEST_CASE("CLI: a mistyped option names the nearest one, before any work") {
   Run typo = convkit("train --epoch 2 --optimiser=sgd --zzzzzz");
   CHECK(typo.code == 1);
-  CHECK(has(typo.err, "convkit train: unknown option --epoch (did you mean --epochs?)"));
-  CHECK(has(typo.err, "convkit train: unknown option --optimiser (did you mean --optimizer?)"));
-  CHECK(has(typo.err, "convkit train: unknown option --zzzzzz\n"));
-  CHECK(has(typo.err, "see convkit train --help"));
-  CHECK(!has(typo.out, "Epoch 1/"));
+  CHECK(contains(typo.err, "convkit train: unknown option --epoch (did you mean --epochs?)"));
+  CHECK(
+      contains(typo.err, "convkit train: unknown option --optimiser (did you mean --optimizer?)"));
+  CHECK(contains(typo.err, "convkit train: unknown option --zzzzzz\n"));
+  CHECK(contains(typo.err, "see convkit train --help"));
+  CHECK(!contains(typo.out, "Epoch 1/"));
   // A stray positional word has no option to be near: CLI11's own message stays.
   Run extra = convkit("train extra");
   CHECK(extra.code == 1);
-  CHECK(has(extra.err, "not expected: extra"));
+  CHECK(contains(extra.err, "not expected: extra"));
   // Inside a command group the hint names the whole command.
   Run nested = convkit("bench model --model lenet5 --bacth 8");
   CHECK(nested.code == 1);
-  CHECK(has(nested.err, "convkit bench model: unknown option --bacth (did you mean --batch?)"));
-  CHECK(has(nested.err, "see convkit bench model --help"));
+  CHECK(
+      contains(nested.err, "convkit bench model: unknown option --bacth (did you mean --batch?)"));
+  CHECK(contains(nested.err, "see convkit bench model --help"));
   // Data commands run no model: --gemm is not theirs.
   Run gemm = convkit("data stats --gemm blas");
   CHECK(gemm.code == 1);
-  CHECK(has(gemm.err, "convkit data stats: unknown option --gemm"));
+  CHECK(contains(gemm.err, "convkit data stats: unknown option --gemm"));
 }
 
 TEST_CASE("CLI: --save into a missing folder is refused before training, nothing written") {
   Run r = convkit("train --epochs 1 --limit 64 --save /nonexistent-convkit-dir/m.safetensors");
   CHECK(r.code == 1);
-  CHECK(has(r.err, "convkit: cannot write /nonexistent-convkit-dir/m.safetensors: the directory "
-                   "/nonexistent-convkit-dir does not exist (create it first: mkdir -p "
-                   "/nonexistent-convkit-dir)"));
-  CHECK(!has(r.out, "Epoch 1/"));
+  CHECK(contains(r.err,
+                 "convkit: cannot write /nonexistent-convkit-dir/m.safetensors: the directory "
+                 "/nonexistent-convkit-dir does not exist (create it first: mkdir -p "
+                 "/nonexistent-convkit-dir)"));
+  CHECK(!contains(r.out, "Epoch 1/"));
   Run dir = convkit("train --epochs 1 --limit 64 --save /tmp");
   CHECK(dir.code == 1);
-  CHECK(has(dir.err, "convkit: cannot write /tmp: it is a directory; name a file"));
-  CHECK(!has(dir.out, "Epoch 1/"));
+  CHECK(contains(dir.err, "convkit: cannot write /tmp: it is a directory; name a file"));
+  CHECK(!contains(dir.out, "Epoch 1/"));
 }
 
 // --- Help, version, a run that works
@@ -314,45 +323,47 @@ TEST_CASE("CLI: summary of a file that is not a model, and --input with a saved 
   std::ofstream(dir / "t.csv") << "a,b\n1,2\n3,4\n5,6\n";
   Run text = convkit("summary " + (dir / "t.csv"));
   CHECK(text.code == 1);
-  CHECK(has(text.err, "t.csv is not a convkit model file"));
-  CHECK(!has(text.err, "unknown layer"));
+  CHECK(contains(text.err, "t.csv is not a convkit model file"));
+  CHECK(!contains(text.err, "unknown layer"));
   Run missing = convkit("summary " + (dir / "nonexist.csv"));
   CHECK(missing.code == 1);
-  CHECK(has(missing.err, "nonexist.csv: no such file (summary takes a preset, a layer spec, or a "
-                         "saved model file)"));
+  CHECK(contains(missing.err,
+                 "nonexist.csv: no such file (summary takes a preset, a layer spec, or a "
+                 "saved model file)"));
   REQUIRE(convkit("train --data synthetic:images=20,shape=8x8x1,values=0-1,classes=2 --model "
                   "'flatten dense(2,softmax)' --epochs 1 --save " +
                   (dir / "m.safetensors"))
               .code == 0);
   Run input = convkit("summary " + (dir / "m.safetensors") + " --input 64x64x3");
   CHECK(input.code == 1);
-  CHECK(has(input.err, "--input applies to a preset or a layer spec, not to a saved model: " +
-                           (dir / "m.safetensors") + " was built for (8, 8, 1) inputs"));
+  CHECK(contains(input.err, "--input applies to a preset or a layer spec, not to a saved model: " +
+                                (dir / "m.safetensors") + " was built for (8, 8, 1) inputs"));
 }
 
 TEST_CASE("CLI: --help of convkit, train and summary succeed and mention the key flags") {
   Run top = convkit("--help");
   CHECK(top.code == 0);
-  for (const char* w : {"train", "summary", "--version"}) CHECK(has(top.out, w));
+  for (const char* w : {"train", "summary", "--version"}) CHECK(contains(top.out, w));
   Run train = convkit("train --help");
   CHECK(train.code == 0);
   for (const char* w : {"--data", "--model", "--epochs", "--batch", "--optimizer", "--lr",
                         "--momentum", "--nesterov", "--loss", "--seed", "--validation-split",
                         "--limit", "--scale", "--threads", "--gemm", "fashion-mnist", "fmnist-cnn"})
-    CHECK(has(train.out, w));
+    CHECK(contains(train.out, w));
   Run summary = convkit("summary --help");
   CHECK(summary.code == 0);
-  for (const char* w : {"--model", "--input", "--list"}) CHECK(has(summary.out, w));
+  for (const char* w : {"--model", "--input", "--list"}) CHECK(contains(summary.out, w));
   Run version = convkit("--version");
   CHECK(version.code == 0);
-  CHECK(has(version.out, "convkit 0."));
+  CHECK(contains(version.out, "convkit 0."));
   Run list = convkit("summary --list");
   CHECK(list.code == 0);
-  for (const char* w : {"fmnist-cnn", "lenet5", "vgg16-base", "28x28x1"}) CHECK(has(list.out, w));
+  for (const char* w : {"fmnist-cnn", "lenet5", "vgg16-base", "28x28x1"})
+    CHECK(contains(list.out, w));
   Run s = convkit("summary lenet5");
   CHECK(s.code == 0);
-  CHECK(has(s.out, "Total params: 61,706"));
-  CHECK(has(s.out, "dense_2 (dense(10,softmax))"));
+  CHECK(contains(s.out, "Total params: 61,706"));
+  CHECK(contains(s.out, "dense_2 (dense(10,softmax))"));
 }
 
 // summary needs no loss: a feature extractor or a regression head is fine.
@@ -360,14 +371,14 @@ TEST_CASE("CLI: summary of models that are not classifiers (vgg16-base, conv onl
   Run base = convkit("summary vgg16-base");
   CAPTURE(base.err);
   CHECK(base.code == 0);
-  CHECK(has(base.out, "(None, 7, 7, 512)"));
-  CHECK(has(base.out, "Total params: 14,714,688"));
+  CHECK(contains(base.out, "(None, 7, 7, 512)"));
+  CHECK(contains(base.out, "Total params: 14,714,688"));
   Run conv = convkit("summary 'conv2d(8,3)' --input 8x8x1");
   CHECK(conv.code == 0);
-  CHECK(has(conv.out, "Total params: 80"));
+  CHECK(contains(conv.out, "Total params: 80"));
   Run tanh = convkit("summary 'flatten dense(1,tanh)' --input 8x8x1");
   CHECK(tanh.code == 0);
-  CHECK(has(tanh.out, "dense (dense(1,tanh))"));
+  CHECK(contains(tanh.out, "dense (dense(1,tanh))"));
 }
 
 TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics") {
@@ -379,16 +390,17 @@ TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics"
   CAPTURE(r.err);
   CHECK(r.code == 0);
   CHECK(r.err.empty());
-  CHECK(has(r.out, "Epoch 1/2"));
-  CHECK(has(r.out, "Epoch 2/2"));
-  CHECK(has(r.out, "30 training samples 28x28x1 (10 classes), 10 validation, 40 test"));
-  CHECK(has(r.out, "1 thread, gemm naive"));
-  CHECK(has(r.out, "val_loss"));
-  CHECK(has(r.out, "Trained 2 epochs in "));
-  CHECK(has(r.out, "test:"));
-  CHECK(has(r.out, "Confusion matrix"));
+  CHECK(contains(r.out, "Epoch 1/2"));
+  CHECK(contains(r.out, "Epoch 2/2"));
+  CHECK(contains(r.out, "30 training samples 28x28x1 (10 classes), 10 validation, 40 test"));
+  CHECK(contains(r.out, "1 thread, gemm naive"));
+  CHECK(contains(r.out, "val_loss"));
+  CHECK(contains(r.out, "Trained 2 epochs in "));
+  CHECK(contains(r.out, "test:"));
+  CHECK(contains(r.out, "Confusion matrix"));
   // Without --save it says the model is gone, and how to keep one.
-  CHECK(has(r.out, "not saved:     the model was not kept (train with --save FILE.safetensors)"));
+  CHECK(contains(r.out,
+                 "not saved:     the model was not kept (train with --save FILE.safetensors)"));
   // One epoch: singular, in the header and in the summary.
   const std::string model = (tiny.dir / "one.safetensors").string();
   Run one = convkit("train " + tiny.data() +
@@ -396,12 +408,12 @@ TEST_CASE("CLI: a tiny training run succeeds and reports train and test metrics"
                     " --batch 8 --threads 1 --gemm naive --seed 3 --save " + model);
   CAPTURE(one.out);
   CHECK(one.code == 0);
-  CHECK(has(one.out, "1 epoch, batch 8"));
-  CHECK(has(one.out, "Trained 1 epoch in "));
-  CHECK(has(one.out, "saved:         " + model));
-  CHECK_FALSE(has(one.out, "not saved"));
+  CHECK(contains(one.out, "1 epoch, batch 8"));
+  CHECK(contains(one.out, "Trained 1 epoch in "));
+  CHECK(contains(one.out, "saved:         " + model));
+  CHECK_FALSE(contains(one.out, "not saved"));
   Run summary = convkit("summary " + model);
   CAPTURE(summary.out);
   CHECK(summary.code == 0);
-  CHECK(has(summary.out, " for 1 epoch:\n"));
+  CHECK(contains(summary.out, " for 1 epoch:\n"));
 }

@@ -15,8 +15,8 @@
 namespace ck {
 
 namespace fs = std::filesystem;
+using test::contains;
 using test::convkit;
-using test::has;
 using test::Run;
 
 namespace {
@@ -98,31 +98,33 @@ TEST_CASE("CLI: the README's shoes export trains a model that predicts Sneaker, 
                             "--model 'flatten dense(3,softmax)' --epochs 1 --save " + model);
   CAPTURE(train.err);
   REQUIRE(train.code == 0);
-  CHECK(has(train.out, "class names from the folders `convkit data export` wrote "
-                       "(\"5-Sandal\" is \"Sandal\")"));
-  CHECK(has(convkit("summary " + model).out, "Classes (3): Sandal, Sneaker, Ankle boot\n"));
+  CHECK(contains(train.out,
+                 "class names from the folders `convkit data export` wrote "
+                 "(\"5-Sandal\" is \"Sandal\")"));
+  CHECK(contains(convkit("summary " + model).out, "Classes (3): Sandal, Sneaker, Ankle boot\n"));
   const Run predict = convkit("predict --model " + model + " " + shoes + "/test/7-Sneaker");
   CAPTURE(predict.err);
   CHECK(predict.code == 0);
-  CHECK(has(predict.out, " Sneaker "));
-  CHECK_FALSE(has(predict.out, ": 7-Sneaker"));
-  CHECK_FALSE(has(predict.out, ", 5-Sandal"));
-  CHECK_FALSE(has(predict.out, ", 9-Ankle"));
+  CHECK(contains(predict.out, " Sneaker "));
+  CHECK_FALSE(contains(predict.out, ": 7-Sneaker"));
+  CHECK_FALSE(contains(predict.out, ", 5-Sandal"));
+  CHECK_FALSE(contains(predict.out, ", 9-Ankle"));
   // The test split it was trained with, and the folder given again.
   for (const std::string& args : {"evaluate " + model, "evaluate " + model + " --data " + shoes}) {
     CAPTURE(args);
     const Run evaluate = convkit(args);
     CAPTURE(evaluate.err);
     CHECK(evaluate.code == 0);
-    CHECK(has(evaluate.out, "(test split, 30 samples)"));
+    CHECK(contains(evaluate.out, "(test split, 30 samples)"));
   }
   // The source holds 7 classes the model never saw: refused (as before), by name.
   const Run source = convkit("evaluate " + model + " --data fashion-mnist --limit 50");
   CHECK(source.code == 1);
   CHECK(source.err.starts_with("convkit: "));
-  CHECK(has(source.err, " (test): class \"T-shirt/top\" is not one of the training classes (Sandal, "
-                        "Sneaker, Ankle boot); a model knows only those: give data whose "
-                        "classes are among them\n"));
+  CHECK(contains(source.err,
+                 " (test): class \"T-shirt/top\" is not one of the training classes (Sandal, "
+                 "Sneaker, Ankle boot); a model knows only those: give data whose "
+                 "classes are among them\n"));
 }
 
 }  // namespace ck

@@ -16,8 +16,8 @@
 namespace ck {
 
 namespace fs = std::filesystem;
+using test::contains;
 using test::convkit;
-using test::has;
 using test::Run;
 
 TEST_CASE("CLI: CLI11's parse errors exit 1 as convkit's own do, with convkit's prefix") {
@@ -59,7 +59,7 @@ TEST_CASE("CLI: CLI11's parse errors exit 1 as convkit's own do, with convkit's 
     CHECK(r.code == 1);
     CHECK(r.out.empty());
     CHECK(r.err == c.err);
-    CHECK_FALSE(has(r.err, "Run with --help"));
+    CHECK_FALSE(contains(r.err, "Run with --help"));
   }
 }
 
@@ -88,7 +88,7 @@ TEST_CASE("CLI: data export onto an existing file says it is a file, not a folde
                        ": it is a file, not a folder; the export writes a folder of class folders: "
                        "name a new folder (e.g. --to " +
                        (dir / "shoes") + "-images), or remove the file first\n");
-    CHECK_FALSE(has(r.out, "Wrote"));
+    CHECK_FALSE(contains(r.out, "Wrote"));
     CHECK(fs::file_size(dir / "shoes.png") == 4);  // left alone
   }
 }
@@ -102,19 +102,21 @@ TEST_CASE("CLI: regression data is described by its target, never as 0 classes")
                             "--save " + (dir / "r.safetensors"));
   CAPTURE(train.err);
   REQUIRE(train.code == 0);
-  CHECK(has(train.out, "r.csv: 4 training samples 1 feature (regression target \"price\", 2.5 to "
-                       "8), 1 validation\n"));
-  CHECK_FALSE(has(train.out, "classes"));
+  CHECK(contains(train.out,
+                 "r.csv: 4 training samples 1 feature (regression target \"price\", 2.5 to "
+                 "8), 1 validation\n"));
+  CHECK_FALSE(contains(train.out, "classes"));
   const Run stats = convkit("data stats " + data);
   REQUIRE(stats.code == 0);
-  CHECK(has(stats.out, "  target:         regression target \"price\", 2.5 to 10.5 (training split)\n"));
-  CHECK_FALSE(has(stats.out, "0 classes"));
+  CHECK(contains(stats.out,
+                 "  target:         regression target \"price\", 2.5 to 10.5 (training split)\n"));
+  CHECK_FALSE(contains(stats.out, "0 classes"));
   const Run summary = convkit("summary " + (dir / "r.safetensors"));
   REQUIRE(summary.code == 0);
-  CHECK(has(summary.out, "Target: regression on column \"price\", 1 output\n"));
-  CHECK_FALSE(has(summary.out, "Classes (0)"));
-  CHECK_FALSE(has(summary.out, "accuracy"));
-  CHECK(has(summary.out, "  epoch   1: loss "));
+  CHECK(contains(summary.out, "Target: regression on column \"price\", 1 output\n"));
+  CHECK_FALSE(contains(summary.out, "Classes (0)"));
+  CHECK_FALSE(contains(summary.out, "accuracy"));
+  CHECK(contains(summary.out, "  epoch   1: loss "));
 }
 
 TEST_CASE("data: class folders as data export names them give the exported class names") {
@@ -149,29 +151,31 @@ TEST_CASE("CLI: a model trained on a Fashion-MNIST export predicts the source's 
                             " --model 'flatten dense(10,softmax)' --epochs 1 --save " + model);
   CAPTURE(train.err);
   REQUIRE(train.code == 0);
-  CHECK(has(train.out, "class names from the folders `convkit data export` wrote "
-                       "(\"0-T-shirt-top\" is \"T-shirt/top\")"));
+  CHECK(contains(train.out,
+                 "class names from the folders `convkit data export` wrote "
+                 "(\"0-T-shirt-top\" is \"T-shirt/top\")"));
   const Run summary = convkit("summary " + model);
-  CHECK(has(summary.out, "Classes (10): T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, "
-                         "Shirt, Sneaker, Bag, Ankle boot\n"));
+  CHECK(contains(summary.out,
+                 "Classes (10): T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, "
+                 "Shirt, Sneaker, Bag, Ankle boot\n"));
   const Run predict = convkit("predict --model " + model + " " + exp + "/test/1-Trouser");
   CAPTURE(predict.err);
   CHECK(predict.code == 0);
-  CHECK(has(predict.out, "Trouser"));
-  CHECK_FALSE(has(predict.out, "1-Trouser:"));
-  CHECK_FALSE(has(predict.out, "0-T-shirt-top"));
+  CHECK(contains(predict.out, "Trouser"));
+  CHECK_FALSE(contains(predict.out, "1-Trouser:"));
+  CHECK_FALSE(contains(predict.out, "0-T-shirt-top"));
   // The export's own test folders, and the source itself, are read with those names.
   const Run on_export = convkit("evaluate " + model + " --data " + exp);
   CAPTURE(on_export.err);
   CHECK(on_export.code == 0);
-  CHECK(has(on_export.out, "20 samples"));
+  CHECK(contains(on_export.out, "20 samples"));
   // Without export.json the names are the folders' after the dash ("T-shirt-top"),
   // and still match the source's "T-shirt/top".
   fs::remove(exp + "/train/export.json");
   const std::string model2 = dir / "m2.safetensors";
   REQUIRE(convkit("train --data " + exp + " --model 'flatten dense(10,softmax)' --epochs 1 --save " +
                   model2).code == 0);
-  CHECK(has(convkit("summary " + model2).out, "Classes (10): T-shirt-top, Trouser,"));
+  CHECK(contains(convkit("summary " + model2).out, "Classes (10): T-shirt-top, Trouser,"));
   const Run on_source = convkit("evaluate " + model2 + " --data fashion-mnist --limit 50");
   CAPTURE(on_source.err);
   CHECK(on_source.code == 0);
@@ -245,10 +249,11 @@ TEST_CASE("CLI: wrong files given to predict, evaluate, summary and data preview
                   "'flatten dense(2,softmax)' --epochs 1 --save " + images).code == 0);
   const Run sized = convkit("evaluate " + images + " --data synthetic:images=20,shape=6x6x1,classes=2");
   CHECK(sized.code == 1);
-  CHECK(has(sized.err, " holds 6x6 images but the model takes 8x8; its preprocessing records no "
-                       "resize (the training images were all 8x8), so convkit will not guess one: "
-                       "resize the images to 8x8, or retrain with --resize 8x8\n"));
-  CHECK_FALSE(has(sized.err, "pass --resize"));  // the table is still there
+  CHECK(contains(sized.err,
+                 " holds 6x6 images but the model takes 8x8; its preprocessing records no "
+                 "resize (the training images were all 8x8), so convkit will not guess one: "
+                 "resize the images to 8x8, or retrain with --resize 8x8\n"));
+  CHECK_FALSE(contains(sized.err, "pass --resize"));  // the table is still there
 }
 
 TEST_CASE("CLI: evaluate and summary take the model first or after --model, one of the two") {
@@ -260,9 +265,9 @@ TEST_CASE("CLI: evaluate and summary take the model first or after --model, one 
   // Both spellings were marked REQUIRED, though one is enough.
   const Run help = convkit("evaluate --help");
   CHECK(help.code == 0);
-  CHECK_FALSE(has(help.out, "REQUIRED"));
-  CHECK(has(help.out, "one of the two is needed"));
-  CHECK_FALSE(has(convkit("summary --help").out, "REQUIRED"));
+  CHECK_FALSE(contains(help.out, "REQUIRED"));
+  CHECK(contains(help.out, "one of the two is needed"));
+  CHECK_FALSE(contains(convkit("summary --help").out, "REQUIRED"));
   for (const std::string command : {"evaluate", "summary"}) {
     CAPTURE(command);
     for (const std::string& args : {" " + model, " --model " + model,
@@ -271,7 +276,7 @@ TEST_CASE("CLI: evaluate and summary take the model first or after --model, one 
       const Run r = convkit(command + args);
       CAPTURE(r.err);
       CHECK(r.code == 0);
-      CHECK(has(r.out, model));
+      CHECK(contains(r.out, model));
     }
     // Was "--model: At Most 1 required but received 2".
     const Run two = convkit(command + " " + model + " --model " + other);
@@ -290,7 +295,7 @@ TEST_CASE("CLI: evaluate and summary take the model first or after --model, one 
                     "(--model); give one, first or after --model\n");
   const Run preset = convkit("summary");  // the default preset, as before
   CHECK(preset.code == 0);
-  CHECK(has(preset.out, "conv2d"));
+  CHECK(contains(preset.out, "conv2d"));
 }
 
 TEST_CASE("CLI: predict names the columns a CSV's header lacks, not the line of the first row") {
@@ -312,13 +317,13 @@ TEST_CASE("CLI: predict names the columns a CSV's header lacks, not the line of 
   CHECK(two.err == "convkit: " + (dir / "two.csv") + ": the header line has no columns \"b\", "
                    "\"c\"; the model expects the columns a, b, c (the features it was trained "
                    "on): add them, or name them as in training\n");
-  CHECK_FALSE(has(two.err, "line 2"));
+  CHECK_FALSE(contains(two.err, "line 2"));
   // The columns it has, in any order, with the label column or without: predicted.
   std::ofstream(dir / "ok.csv") << "c,a,b\n3,1,2\n";
   const Run ok = convkit("predict --model " + model + " " + (dir / "ok.csv"));
   CAPTURE(ok.err);
   CHECK(ok.code == 0);
-  CHECK(has(ok.out, "ok.csv line 2:"));
+  CHECK(contains(ok.out, "ok.csv line 2:"));
 }
 
 }  // namespace ck

@@ -14,8 +14,8 @@
 #include "helpers.h"
 
 using namespace ck;
+using ck::test::contains;
 using ck::test::convkit;
-using ck::test::has;
 using ck::test::read_text;
 
 namespace {
@@ -104,11 +104,11 @@ void check_cites_no_accuracy(const Finding& f) {
   CAPTURE(f.id);
   for (const Evidence& e : f.evidence) {
     CAPTURE(e.shown);
-    CHECK(!has(e.name, "accuracy"));
-    CHECK(!has(e.shown, "accuracy"));
+    CHECK(!contains(e.name, "accuracy"));
+    CHECK(!contains(e.shown, "accuracy"));
   }
-  CHECK(!has(f.threshold, "accuracy"));
-  CHECK(!has(f.title, "accuracy"));
+  CHECK(!contains(f.threshold, "accuracy"));
+  CHECK(!contains(f.title, "accuracy"));
   CHECK(f.value("final_loss") == doctest::Approx(3.9));
 }
 
@@ -158,8 +158,8 @@ TEST_CASE("a regression run records no accuracy: empty in the files, absent when
 
   const test::Run diagnosis = convkit("diagnose " + dir);
   REQUIRE(diagnosis.code == 0);
-  CHECK(has(diagnosis.out, "last epoch: loss "));
-  CHECK(!has(diagnosis.out, "accuracy"));
+  CHECK(contains(diagnosis.out, "last epoch: loss "));
+  CHECK(!contains(diagnosis.out, "accuracy"));
 
   // A record written before regression runs left accuracy out holds 0 there:
   // it reads back as no accuracy, and is written again without one.
@@ -183,7 +183,7 @@ TEST_CASE("diagnose cites the loss, not an accuracy, for a regression run's grad
   const Finding* e = find_finding(exploding, "exploding-gradients");
   REQUIRE(e);
   check_cites_no_accuracy(*e);
-  CHECK(has(e->threshold, "loss"));
+  CHECK(contains(e->threshold, "loss"));
 
   const std::vector<Finding> vanishing = diagnose(regression_run(1e-6, 1));
   const Finding* v = find_finding(vanishing, "vanishing-gradients");
@@ -203,8 +203,8 @@ TEST_CASE("diagnose cites the loss, not an accuracy, for a regression run's grad
   const std::vector<Finding> overfitting = diagnose(rising);
   const Finding* o = find_finding(overfitting, "overfitting");
   REQUIRE(o);
-  CHECK(!has(o->title, "accuracy"));
-  CHECK(!has(o->threshold, "accuracy"));
+  CHECK(!contains(o->title, "accuracy"));
+  CHECK(!contains(o->threshold, "accuracy"));
   CHECK(std::isnan(o->value("accuracy_gap")));
   CHECK(o->value("generalization_loss") == doctest::Approx(6.1 / 4.1 - 1));
 }
