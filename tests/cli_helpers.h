@@ -3,10 +3,13 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/helpers.h"
 
@@ -37,5 +40,30 @@ inline Run convkit(const std::string& args) {
   r.err = s.str();
   return r;
 }
+
+// A tiny MNIST-style directory: 40 28x28 images, labels 0..9, and a t10k pair.
+struct TinyData {
+  TempDir temp;
+  std::filesystem::path dir = temp.path;
+  TinyData() {
+    for (const char* prefix : {"train", "t10k"}) {
+      const uint32_t n = 40;
+      std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, 28, 0, 0, 0, 28};
+      std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, n};
+      for (uint32_t i = 0; i < n; ++i) {
+        labels.push_back(static_cast<uint8_t>(i % 10));
+        for (int p = 0; p < 28 * 28; ++p) images.push_back(static_cast<uint8_t>((i * 7 + p) % 256));
+      }
+      write(dir / (std::string(prefix) + "-images-idx3-ubyte"), images);
+      write(dir / (std::string(prefix) + "-labels-idx1-ubyte"), labels);
+    }
+  }
+  static void write(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  }
+  std::string data() const { return "--data " + dir.string(); }
+};
 
 }  // namespace ck::test
