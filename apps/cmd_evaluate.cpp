@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "apps/commands.h"
+#include "apps/data_options.h"
 #include "apps/eval_report.h"
 #include "apps/inference.h"
 #include "apps/trainer.h"
@@ -108,8 +109,7 @@ void setup_evaluate(CLI::App& cmd) {
       ->check(at_least(0, "NONNEGATIVE"));
   cmd.add_option("--label-column", o->data.label_column, "CSV: the label column");
   cmd.add_option("--image-shape", o->data.image_shape, "CSV rows of pixels: HxWxC");
-  cmd.add_option("--on-bad-image", o->data.on_bad_image, "stop or skip")
-      ->check(CLI::IsMember({"stop", "skip"}));
+  add_on_bad_image_option(cmd, o->data.on_bad_image);
   cmd.add_flag("--no-preprocess", o->no_preprocess,
                "Skip the model's scaling, resize and imputation (to reproduce the mistake; says "
                "what it skips)");

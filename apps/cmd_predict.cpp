@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "apps/commands.h"
+#include "apps/data_options.h"
 #include "apps/inference.h"
 #include "core/error.h"
 #include "data/csv.h"
@@ -231,10 +232,7 @@ void setup_predict(CLI::App& cmd) {
       ->capture_default_str()
       ->check(at_least(1, "POSITIVE"));
   cmd.add_flag("--json", o->json, "Print the predictions as JSON");
-  cmd.add_option("--on-bad-image", o->on_bad_image,
-                 "A corrupt, truncated or unreadable image: stop, or skip it with a warning")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"stop", "skip"}));
+  add_on_bad_image_option(cmd, o->on_bad_image);
   cmd.add_flag("--no-preprocess", o->no_preprocess,
                "Skip the model's scaling, resize and imputation (to reproduce the mistake; says "
                "what it skips)");

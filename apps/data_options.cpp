@@ -15,6 +15,13 @@
 
 namespace ck {
 
+void add_on_bad_image_option(CLI::App& cmd, std::string& on_bad_image) {
+  cmd.add_option("--on-bad-image", on_bad_image,
+                 "A corrupt, truncated or unreadable image: stop, or skip it with a warning")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stop", "skip"}));
+}
+
 void add_source_options(CLI::App& cmd, DataOptions& o) {
   cmd.add_option("--data", o.data,
                  "fashion-mnist; a directory of IDX files; an image folder DIR/<class>/<images> "
@@ -46,10 +53,7 @@ void add_source_options(CLI::App& cmd, DataOptions& o) {
                  "CSV missing values (empty, NaN, NA): none (refuse them), mean, median, "
                  "most-frequent, or constant:VALUE; fitted on the training rows")
       ->capture_default_str();
-  cmd.add_option("--on-bad-image", o.on_bad_image,
-                 "A corrupt, truncated or unreadable image: stop, or skip it with a warning")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"stop", "skip"}));
+  add_on_bad_image_option(cmd, o.on_bad_image);
   cmd.add_option("--cache-limit", o.cache_limit_mb,
                  "MiB of decoded images kept in memory; larger image folders are decoded again for "
                  "every batch (0 = always)")

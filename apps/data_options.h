@@ -55,6 +55,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataOptions, data, test_data, li
 void add_source_options(CLI::App& cmd, DataOptions& options);
 // Every option: source, split, preprocessing, augmentation, class balance.
 void add_data_options(CLI::App& cmd, DataOptions& options);
+// --on-bad-image stop|skip (train, evaluate, predict): one wording and check.
+void add_on_bad_image_option(CLI::App& cmd, std::string& on_bad_image);
 
 // The options as data/ takes them; throws ck::Error for malformed values.
 SourceOptions source_options(const DataOptions& options);
