@@ -1,12 +1,14 @@
 #include "core/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
 #include "core/conv_direct.h"
 #include "core/conv_planar.h"
 #include "core/conv_tiled.h"
+#include "core/conv_winograd.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -115,6 +117,13 @@ int pixel_chunk(const ConvGeometry& g) {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> winograd_enabled{true};
+}  // namespace
+
+void set_conv_winograd(bool on) { winograd_enabled = on; }
+bool conv_winograd_enabled() { return winograd_enabled; }
+
 // Above this size the layer that reads the output next starts with its first
 // image, long gone from the caches by then, and ordinary stores would first
 // read every line they write (learning-rate-10's first layer writes 205 MB per
@@ -142,6 +151,18 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
     parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n)
         direct(x + n * g.in_size(), w, b, act, y + n * g.out_size(), g);
+    });
+    return;
+  }
+  if (conv_winograd_enabled() && conv_winograd_applies(g)) {
+    // The filters transformed and packed once for the whole batch.
+    const int64_t size = conv_winograd_packed_size(g);
+    if (ws.packed.capacity() < size) ws.packed.resize({size});
+    conv_winograd_pack(w, g, ws.packed.data());
+    parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n)
+        conv2d_forward_winograd(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(),
+                                g, stream);
     });
     return;
   }
@@ -198,7 +219,15 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   // small-matrix kernels run it faster than with w transposed in the call
   // (LeNet's 100x150x16: 0.31 against 0.42 ms per batch), with the same sums.
   float* wt = nullptr;
-  if (tiled && dx) {
+  // The data gradient is a forward convolution of dz with the filters turned
+  // around: by Winograd's transforms where they apply (3x3 and 5x5).
+  const ConvGeometry gd = data_gradient_geometry(g);
+  const bool winograd_dx = tiled && dx && conv_winograd_enabled() && conv_winograd_applies(gd);
+  if (winograd_dx) {
+    const int64_t size = conv_winograd_packed_size(gd);
+    if (ws.wt.capacity() < size) ws.wt.resize({size});
+    conv_winograd_pack_flipped(w, g, ws.wt.data());
+  } else if (tiled && dx) {
     if (ws.wt.capacity() < wsize) ws.wt.resize({wsize});
     conv_tiled_pack_flipped(w, g, ws.wt.data());
   } else if (dx && !is_pointwise(g)) {
@@ -207,6 +236,22 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
     for (int64_t k = 0; k < K; ++k)
       for (int64_t f = 0; f < F; ++f) wt[f * K + k] = w[k * F + f];
   }
+  // A part's images on the tiled kernels (the closures stay small: a
+  // std::function copies larger ones to the heap, every step).
+  const auto tiled_part = [&, stream = dx && conv_streams_output(N, g.in_size(), dx)](
+                              float* dw_part, int64_t begin, int64_t end) {
+    conv2d_backward_weights_tiled(x + begin * g.in_size(), dz + begin * g.out_size(), end - begin,
+                                  dw_part, g);
+    if (!dx) return;
+    for (int64_t n = begin; n < end; ++n) {
+      const float* dzn = dz + n * g.out_size();
+      float* dxn = dx + n * g.in_size();
+      if (winograd_dx)
+        conv2d_forward_winograd(dzn, ws.wt.data(), nullptr, Activation::linear, dxn, gd, stream);
+      else
+        conv2d_backward_data_tiled(dzn, ws.wt.data(), dxn, g, stream);
+    }
+  };
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
     // Part 0 accumulates straight into dw; the others into partial buffers.
     float* dw_part = part == 0 ? dw : scratch(ws.dw, part, wsize);
@@ -221,15 +266,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
         conv2d_backward_weights_direct(x + n * g.in_size(), dz + n * g.out_size(), dw_part, g);
       return;
     }
-    if (tiled) {
-      conv2d_backward_weights_tiled(x + begin * g.in_size(), dz + begin * g.out_size(),
-                                    end - begin, dw_part, g);
-      if (dx)
-        for (int64_t n = begin; n < end; ++n)
-          conv2d_backward_data_tiled(dz + n * g.out_size(), ws.wt.data(), dx + n * g.in_size(), g,
-                                     conv_streams_output(N, g.in_size(), dx));
-      return;
-    }
+    if (tiled) return tiled_part(dw_part, begin, end);
     float* col = is_pointwise(g) ? nullptr : scratch(ws.col, part, int64_t{chunk} * K);
     // Each image in the forward pass's chunks of output pixels, whose col
     // stays in the core's cache from im2col through both products (a whole

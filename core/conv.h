@@ -57,6 +57,16 @@ struct ConvWorkspace {
 // instead of the direct kernel. The values are the same either way.
 bool conv_streams_output(int64_t N, int64_t size, const float* out);
 
+// Whether conv2d_forward and conv2d_backward's data gradient use Winograd's
+// transforms (core/conv_winograd.h) where they apply: 3x3 and 5x5 layers
+// with channels and filters in whole vectors. On unless turned off; off,
+// those layers run the tiled kernel, whose sums round as im2col + GEMM's.
+// The gradient check (layers/gradcheck.h) turns it off while it runs: its
+// finite differences see the forward pass's rounding, which the transforms
+// enlarge about tenfold.
+void set_conv_winograd(bool on);
+bool conv_winograd_enabled();
+
 // x (N,H,W,C), w (KH,KW,C,F), b (F) or null -> y (N,OH,OW,F) = act(conv(x, w) + b).
 void conv2d_forward(const float* x, const float* w, const float* b, Activation act, float* y,
                     int64_t N, const ConvGeometry& g, ConvWorkspace& ws);

@@ -20,10 +20,28 @@ namespace ck {
 namespace direct {
 
 float* thread_scratch(int which, int64_t size) {
-  thread_local std::vector<float> buffers[3];
+  thread_local std::vector<float> buffers[7];
   std::vector<float>& b = buffers[which];
   if (static_cast<int64_t>(b.size()) < size) b.resize(size);
   return b.data();
+}
+
+// Only the border is zeroed; the rest is copied over: one pass over memory,
+// not two (at 109x109x64 the copy is 3 MB).
+const float* pad_image(const float* src, int64_t H, int64_t W, int64_t C, int64_t top, int64_t left,
+                       int64_t Hp, int64_t Wp) {
+  if (top == 0 && left == 0 && Wp == W && Hp <= H) return src;
+  float* dst = thread_scratch(2, Hp * Wp * C);
+  const int64_t rows = std::min(H, Hp - top), cols = std::min(W, Wp - left);
+  std::fill(dst, dst + top * Wp * C, 0.0f);
+  for (int64_t ih = 0; ih < rows; ++ih) {
+    float* row = dst + (ih + top) * Wp * C;
+    std::fill(row, row + left * C, 0.0f);
+    std::copy(src + ih * W * C, src + (ih * W + cols) * C, row + left * C);
+    std::fill(row + (left + cols) * C, row + Wp * C, 0.0f);
+  }
+  std::fill(dst + (top + rows) * Wp * C, dst + Hp * Wp * C, 0.0f);
+  return dst;
 }
 
 // The vector width that pads F to the fewest filters (the wider on a tie):

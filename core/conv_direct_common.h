@@ -1,7 +1,9 @@
 #pragma once
 // What the direct convolution's forward (core/conv_direct.cpp) and weight
 // gradient (core/conv_direct_weights.cpp) share: the vector width choice, the
-// zero-padded filter layout and per-thread scratch. Internal to those two.
+// zero-padded filter layout and per-thread scratch, which the tiled and
+// Winograd kernels (core/conv_tiled.cpp, core/conv_winograd.cpp) also use.
+// Internal to the convolution kernels.
 #include <cstdint>
 
 #include "core/simd.h"
@@ -10,8 +12,17 @@ namespace ck::direct {
 
 // Per-thread scratch, grown once and reused (no allocation in the steady
 // state): 0 holds zero-padded weights, 1 a padded weight gradient (the
-// planar kernels' rows of y or dz), 2 the zero-padded image.
+// planar kernels' rows of y or dz), 2 the zero-padded image, 3 and 4 the
+// Winograd kernel's transformed input and products, 5 and 6 its filters
+// while they are transformed.
 float* thread_scratch(int which, int64_t size);
+
+// src (H,W,C) -> (Hp,Wp,C): src's pixel (ih, iw) at (ih + top, iw + left),
+// zeros around it; what falls outside is dropped. An image that already is
+// its padded copy (no padding before, Wp == W, Hp <= H) is returned as it
+// is; otherwise the copy goes to thread_scratch(2).
+const float* pad_image(const float* src, int64_t H, int64_t W, int64_t C, int64_t top, int64_t left,
+                       int64_t Hp, int64_t Wp);
 
 // F not a multiple of the vector width (LeNet's 6 filters): the kernels run
 // on weights padded with zero filters to Fp, a multiple of it, and read and

@@ -54,27 +54,6 @@ struct Valid {
   int64_t run() const { return KW * C; }  // taps of one kernel row, contiguous in xp
 };
 
-// src (H,W,C) -> (Hp,Wp,C): src's pixel (ih, iw) at (ih + top, iw + left),
-// zeros around it; what falls outside is dropped. A valid convolution's image
-// already is its padded copy and is returned as it is; otherwise the copy goes
-// to per-thread scratch, and only its border is zeroed (the rest is copied
-// over: one pass over memory, not two; at 109x109x64 the copy is 3 MB).
-const float* pad_image(const float* src, int64_t H, int64_t W, int64_t C, int64_t top,
-                       int64_t left, int64_t Hp, int64_t Wp) {
-  if (top == 0 && left == 0 && Wp == W && Hp <= H) return src;
-  float* dst = direct::thread_scratch(2, Hp * Wp * C);
-  const int64_t rows = std::min(H, Hp - top), cols = std::min(W, Wp - left);
-  std::fill(dst, dst + top * Wp * C, 0.0f);
-  for (int64_t ih = 0; ih < rows; ++ih) {
-    float* row = dst + (ih + top) * Wp * C;
-    std::fill(row, row + left * C, 0.0f);
-    std::copy(src + ih * W * C, src + (ih * W + cols) * C, row + left * C);
-    std::fill(row + (left + cols) * C, row + Wp * C, 0.0f);
-  }
-  std::fill(dst + (top + rows) * Wp * C, dst + Hp * Wp * C, 0.0f);
-  return dst;
-}
-
 // P pixels of one output row, one sliver: xs points at the first pixel's
 // window corner, ws at the sliver's packed taps (K, S). out (P pixels, row
 // stride F) = the sums (+ bias) (then ReLU when relu).
@@ -196,7 +175,7 @@ Valid forward_valid(const ConvGeometry& g) {
 }
 
 const float* padded_input(const float* x, const ConvGeometry& g, const Valid& v) {
-  return pad_image(x, g.H, g.W, g.C, g.pad_top, g.pad_left, v.OH - 1 + v.KH, v.Wp);
+  return direct::pad_image(x, g.H, g.W, g.C, g.pad_top, g.pad_left, v.OH - 1 + v.KH, v.Wp);
 }
 #endif
 
@@ -264,8 +243,8 @@ void conv2d_backward_data_tiled(const float* dz, const float* packed, float* dx,
   // a valid convolution of dz padded by KH-1-pad_top rows above (KW-1-pad_left
   // columns left) with the kernel turned around.
   const Valid v{g.W + g.KW - 1, g.F, g.KH, g.KW, g.H, g.W, g.C};
-  const float* dzp = pad_image(dz, g.OH, g.OW, g.F, g.KH - 1 - g.pad_top, g.KW - 1 - g.pad_left,
-                               g.H + g.KH - 1, v.Wp);
+  const float* dzp = direct::pad_image(dz, g.OH, g.OW, g.F, g.KH - 1 - g.pad_top,
+                                       g.KW - 1 - g.pad_left, g.H + g.KH - 1, v.Wp);
   convolve(dzp, packed, nullptr, false, stream, dx, v);
 #else
   (void)dz, (void)packed, (void)dx, (void)g, (void)stream;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "core/conv.h"
 #include "core/error.h"
 
 namespace ck {
@@ -123,9 +124,22 @@ TensorCheck check_tensor(const std::string& name, float* values, int64_t size,
 
 std::vector<float> copy_of(const Tensor& t) { return {t.data(), t.data() + t.size()}; }
 
+// Convolutions without Winograd's transforms while a check runs (core/conv.h).
+class ExactConvolution {
+ public:
+  ExactConvolution() : was_(conv_winograd_enabled()) { set_conv_winograd(false); }
+  ~ExactConvolution() { set_conv_winograd(was_); }
+  ExactConvolution(const ExactConvolution&) = delete;
+  ExactConvolution& operator=(const ExactConvolution&) = delete;
+
+ private:
+  bool was_;
+};
+
 }  // namespace
 
 LayerCheck gradcheck_layer(Layer& layer, const Tensor& x_in, const GradCheckOptions& o) {
+  const ExactConvolution exact;
   LayerCheck result;
   result.layer = layer.name.empty() ? layer.kind() : layer.name;
   result.spec = layer.spec();
@@ -210,6 +224,7 @@ std::vector<LayerCheck> gradcheck_layers(Model& model, const Shape& input, int64
 
 std::vector<LayerCheck> gradcheck_model(Model& model, const Tensor& x, const float* targets,
                                         const float* weights, const GradCheckOptions& o) {
+  const ExactConvolution exact;
   auto loss = [&]() -> double {
     Rng rng(o.forward_seed);
     ForwardContext ctx{o.training, &rng};
@@ -254,6 +269,7 @@ TensorCheck gradcheck_tensor(const std::string& name, Tensor& values,
                              const std::function<double()>& loss, const GradCheckOptions& o) {
   if (static_cast<int64_t>(analytic.size()) != values.size())
     fail("gradcheck_tensor: {} analytic values for a tensor of {}", analytic.size(), values.size());
+  const ExactConvolution exact;
   const double L0 = loss();
   return check_tensor(name, values.data(), values.size(), analytic, L0, loss, o, 0);
 }

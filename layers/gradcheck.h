@@ -2,6 +2,9 @@
 // Finite-difference gradient checking: compares the gradients a layer's
 // backward() computes with central differences of its forward(). Used by the
 // tests and by `convkit gradcheck --model SPEC` (one line per layer).
+// Convolutions run without Winograd's transforms while a check runs (see
+// set_conv_winograd in core/conv.h): the tiled kernel's rounding is the
+// noise the figures below were measured with.
 //
 // What is compared. For one layer with input x and output y = f(x; params),
 // the checked scalar is

@@ -149,6 +149,7 @@ inline pid_t spawn_convkit(const std::vector<std::string>& args,
 // Gradient checks and global state (added with the foundation tests).
 #include <fmt/format.h>
 
+#include "core/conv.h"
 #include "core/parallel.h"
 #include "layers/gradcheck.h"
 
@@ -206,6 +207,13 @@ struct ThreadScope {
   int saved;
   explicit ThreadScope(int n) : saved(threads()) { set_threads(n); }
   ~ThreadScope() { set_threads(saved); }
+};
+
+// Winograd's convolution (core/conv.h) on or off for a scope.
+struct WinogradScope {
+  bool saved;
+  explicit WinogradScope(bool on) : saved(conv_winograd_enabled()) { set_conv_winograd(on); }
+  ~WinogradScope() { set_conv_winograd(saved); }
 };
 
 }  // namespace ck::test

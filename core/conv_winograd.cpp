@@ -1,0 +1,246 @@
+// Winograd convolution, F(4x4, 3x3) and F(2x2, 5x5): see core/conv_winograd.h.
+//
+// One image goes through in bands of T tiles (an m x m block of outputs
+// each), three steps per band, all in the core's L2:
+//
+//   input transform   V[xi,nu] (T, C) = (B^T d B)[xi,nu] for each tile's d (n,n,C)
+//   products          M[xi,nu] (T, F) = V[xi,nu] (T, C) * U[xi,nu] (C, F)   n*n GEMMs
+//   output transform  y block (m,m,F) = A^T M A (+ bias, ReLU) for each tile
+//
+// The transforms run on vectors of channels (filters), so each is n*n small
+// matrix products of vectors; with the matrices known at compile time, their
+// zero entries cost nothing. The products are 1x1 convolutions of T pixels
+// on the tiled kernel (core/conv_tiled.h).
+#include "core/conv_winograd.h"
+
+#include <algorithm>
+
+#include "core/conv_direct_common.h"
+#include "core/conv_tiled.h"
+#include "core/simd.h"
+
+namespace ck {
+
+namespace {
+
+constexpr int kN = 6;  // tile of input: F(4x4, 3x3) and F(2x2, 5x5)
+constexpr WinogradTransforms kF4x3 = winograd_transforms(4, 3);
+constexpr WinogradTransforms kF2x5 = winograd_transforms(2, 5);
+
+#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+using V = simd::Lanes16;
+#else
+using V = simd::Lanes8;
+#endif
+using vec = V::vec;
+constexpr int L = V::lanes;
+
+// sum over k of c[k] * v[k], skipping the zero coefficients (constants here).
+template <int K>
+[[gnu::always_inline]] inline vec combine(const double* c, const vec* v, int stride) {
+  vec sum = V::set1(0.0f);
+#pragma GCC unroll 8
+  for (int k = 0; k < K; ++k) {
+    const float ck = static_cast<float>(c[k]);
+    if (ck == 1.0f)
+      sum = V::add(sum, v[k * stride]);
+    else if (ck != 0.0f)
+      sum = V::fma(V::set1(ck), v[k * stride], sum);
+  }
+  return sum;
+}
+
+// The geometry of one image's tiling.
+struct Tiling {
+  int64_t th, tw;  // tiles down and across
+  int64_t Hp, Wp;  // the padded input they read: (th*m + r-1, tw*m + r-1)
+  int64_t T;       // tiles per band
+};
+
+template <const WinogradTransforms& X>
+Tiling tiling(const ConvGeometry& g) {
+  Tiling t;
+  t.th = (g.OH + X.m - 1) / X.m;
+  t.tw = (g.OW + X.m - 1) / X.m;
+  t.Hp = t.th * X.m + X.r - 1;
+  t.Wp = t.tw * X.m + X.r - 1;
+  // V and M of a band in about 1 MB (the L2 is 2 MB per core on Sapphire
+  // Rapids, 1 MB on Zen 4), in whole register tiles of the products.
+  const int64_t per_tile = int64_t{kN} * kN * (g.C + g.F), budget = int64_t{256} << 10;
+  t.T = std::max<int64_t>(42, budget / per_tile / 42 * 42);
+  return t;
+}
+
+// Tiles [first, first + count) of the padded image xp -> V (n*n, count, C).
+template <const WinogradTransforms& X>
+void transform_input(const float* xp, const ConvGeometry& g, const Tiling& t, int64_t first,
+                     int64_t count, float* v) {
+  const int64_t C = g.C, plane = count * C;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t ti = (first + i) / t.tw, tj = (first + i) % t.tw;
+    const float* corner = xp + (ti * X.m * t.Wp + tj * X.m) * C;
+    for (int64_t c = 0; c < C; c += L) {
+      // d, then bd = B^T d, then (B^T d) B row by row.
+      vec d[kN][kN], bd[kN][kN];
+#pragma GCC unroll 6
+      for (int r = 0; r < kN; ++r)
+#pragma GCC unroll 6
+        for (int s = 0; s < kN; ++s) d[r][s] = V::load(corner + (r * t.Wp + s) * C + c);
+#pragma GCC unroll 6
+      for (int xi = 0; xi < kN; ++xi)
+#pragma GCC unroll 6
+        for (int s = 0; s < kN; ++s) bd[xi][s] = combine<kN>(X.BT + xi * kN, &d[0][s], kN);
+#pragma GCC unroll 6
+      for (int xi = 0; xi < kN; ++xi)
+#pragma GCC unroll 6
+        for (int nu = 0; nu < kN; ++nu)
+          V::store(v + (xi * kN + nu) * plane + i * C + c, combine<kN>(X.BT + nu * kN, bd[xi], 1));
+    }
+  }
+}
+
+// M (n*n, count, F) of tiles [first, first + count) -> their blocks of y,
+// + bias, ReLU when relu; the block's pixels past OH, OW are not stored.
+template <const WinogradTransforms& X>
+void transform_output(const float* mt, const float* b, bool relu, bool stream,
+                      const ConvGeometry& g, const Tiling& t, int64_t first, int64_t count,
+                      float* y) {
+  constexpr int m = X.m;
+  const int64_t F = g.F, plane = count * F;
+  const vec zero = V::set1(0.0f);
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t ti = (first + i) / t.tw, tj = (first + i) % t.tw;
+    const int rows = static_cast<int>(std::min<int64_t>(m, g.OH - ti * m));
+    const int cols = static_cast<int>(std::min<int64_t>(m, g.OW - tj * m));
+    for (int64_t f = 0; f < F; f += L) {
+      vec p[kN][kN], ap[m][kN];
+#pragma GCC unroll 6
+      for (int xi = 0; xi < kN; ++xi)
+#pragma GCC unroll 6
+        for (int nu = 0; nu < kN; ++nu)
+          p[xi][nu] = V::load(mt + (xi * kN + nu) * plane + i * F + f);
+#pragma GCC unroll 4
+      for (int r = 0; r < m; ++r)
+#pragma GCC unroll 6
+        for (int nu = 0; nu < kN; ++nu) ap[r][nu] = combine<kN>(X.AT + r * kN, &p[0][nu], kN);
+      const vec bias = b ? V::load(b + f) : zero;
+      for (int r = 0; r < rows; ++r)
+        for (int s = 0; s < cols; ++s) {
+          vec out = V::add(combine<kN>(X.AT + s * kN, ap[r], 1), bias);
+          // As bias_activation's: max(0, v) with 0 first keeps NaN and -0.
+          if (relu) out = V::max(zero, out);
+          float* dst = y + ((ti * m + r) * g.OW + tj * m + s) * F + f;
+          if (stream)
+            V::stream(dst, out);
+          else
+            V::store(dst, out);
+        }
+    }
+  }
+}
+
+template <const WinogradTransforms& X>
+void forward(const float* x, const float* packed, const float* b, bool relu, bool stream, float* y,
+             const ConvGeometry& g) {
+  const Tiling t = tiling<X>(g);
+  const float* xp = direct::pad_image(x, g.H, g.W, g.C, g.pad_top, g.pad_left, t.Hp, t.Wp);
+  float* v = direct::thread_scratch(3, kN * kN * t.T * g.C);
+  float* mt = direct::thread_scratch(4, kN * kN * t.T * g.F);
+  const int64_t tiles = t.th * t.tw;
+  for (int64_t first = 0; first < tiles; first += t.T) {
+    const int64_t count = std::min(t.T, tiles - first);
+    transform_input<X>(xp, g, t, first, count, v);
+    // M[xi,nu] (count, F) = V[xi,nu] (count, C) * U[xi,nu]: a 1x1 convolution of count pixels.
+    const ConvGeometry products = conv_geometry(1, count, g.C, 1, 1, 1, 1, false, g.F);
+    for (int k = 0; k < kN * kN; ++k)
+      conv2d_forward_tiled(v + k * count * g.C, packed + k * g.C * g.F, nullptr, Activation::linear,
+                           mt + k * count * g.F, products);
+    transform_output<X>(mt, b, relu, stream, g, t, first, count, y);
+  }
+  if (stream) _mm_sfence();
+}
+#endif
+
+const WinogradTransforms& transforms_for(const ConvGeometry& g) {
+  return g.KH == 3 ? kF4x3 : kF2x5;
+}
+
+}  // namespace
+
+bool conv_winograd_applies(const ConvGeometry& g) {
+#if defined(__AVX2__) && defined(__FMA__)
+  return g.SH == 1 && g.SW == 1 && g.KH == g.KW && (g.KH == 3 || g.KH == 5) && g.C % L == 0 &&
+         g.C > 0 && g.F % conv_tiled_sliver() == 0 && g.F > 0 && g.OH > 0 && g.OW > 0 &&
+         g.pad_top < g.KH && g.pad_left < g.KW;
+#else
+  (void)g;
+  return false;
+#endif
+}
+
+int64_t conv_winograd_packed_size(const ConvGeometry& g) { return int64_t{kN} * kN * g.C * g.F; }
+
+void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed) {
+  const WinogradTransforms& X = transforms_for(g);
+  const int r = X.r;
+  const int64_t C = g.C, F = g.F;
+  // U[xi,nu] (C,F) = (G g G^T)[xi,nu] for each filter g = w[.,.,c,f], in
+  // double, then packed plane by plane as a 1x1 convolution's weights.
+  float* u = direct::thread_scratch(5, C * F);
+  const ConvGeometry plane = conv_geometry(1, 1, C, 1, 1, 1, 1, false, F);
+  for (int xi = 0; xi < kN; ++xi)
+    for (int nu = 0; nu < kN; ++nu) {
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t f = 0; f < F; ++f) {
+          double sum = 0;
+          for (int kh = 0; kh < r; ++kh)
+            for (int kw = 0; kw < r; ++kw)
+              sum += X.G[xi * r + kh] * X.G[nu * r + kw] * w[((kh * r + kw) * C + c) * F + f];
+          u[c * F + f] = static_cast<float>(sum);
+        }
+      conv_tiled_pack(u, plane, packed + (xi * kN + nu) * C * F);
+    }
+}
+
+void conv2d_forward_winograd(const float* x, const float* packed, const float* b, Activation act,
+                             float* y, const ConvGeometry& g, bool stream) {
+#if defined(__AVX2__) && defined(__FMA__)
+  // Bias and ReLU go in the output transform; sigmoid, tanh and softmax run
+  // over the image afterwards (from the cache: not streamed).
+  const bool in_transform = act == Activation::linear || act == Activation::relu;
+  const bool relu = act == Activation::relu;
+  const float* bias = in_transform ? b : nullptr;
+  stream = stream && in_transform;
+  if (g.KH == 3)
+    forward<kF4x3>(x, packed, bias, relu, stream, y, g);
+  else
+    forward<kF2x5>(x, packed, bias, relu, stream, y, g);
+  if (!in_transform) bias_activation(y, b, g.OH * g.OW, g.F, act);
+#else
+  (void)x, (void)packed, (void)b, (void)act, (void)y, (void)g, (void)stream;
+#endif
+}
+
+ConvGeometry data_gradient_geometry(const ConvGeometry& g) {
+  ConvGeometry d = g;
+  d.H = g.OH, d.W = g.OW, d.C = g.F;
+  d.OH = g.H, d.OW = g.W, d.F = g.C;
+  d.pad_top = g.KH - 1 - g.pad_top;
+  d.pad_left = g.KW - 1 - g.pad_left;
+  return d;
+}
+
+void conv_winograd_pack_flipped(const float* w, const ConvGeometry& g, float* packed) {
+  float* scratch = direct::thread_scratch(6, g.patch() * g.F);
+  // wflip (KH,KW,F,C)[kh,kw,f,c] = w[KH-1-kh, KW-1-kw, c, f]
+  for (int kh = 0; kh < g.KH; ++kh)
+    for (int kw = 0; kw < g.KW; ++kw)
+      for (int64_t f = 0; f < g.F; ++f)
+        for (int64_t c = 0; c < g.C; ++c)
+          scratch[((kh * g.KW + kw) * g.F + f) * g.C + c] =
+              w[(((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C + c) * g.F + f];
+  conv_winograd_pack(scratch, data_gradient_geometry(g), packed);
+}
+
+}  // namespace ck

@@ -1,0 +1,111 @@
+#pragma once
+// Winograd's minimal filtering for 3x3 and 5x5 convolutions
+// (core/conv_winograd.cpp; Lavin and Gray, "Fast Algorithms for
+// Convolutional Neural Networks", CVPR 2016).
+//
+// An m x m block of outputs of an r x r filter needs an n x n block of input,
+// n = m + r - 1. Transformed, the block's outputs are
+//
+//   Y (m,m) = A^T [ (G g G^T) ⊙ (B^T d B) ] A        d (n,n) input, g (r,r) filter
+//
+// one product per entry of the n x n transforms instead of m*m*r*r. Summed
+// over the channels, the n*n products of a layer are n*n GEMMs
+// (tiles, C) x (C, F), which run on the tiled kernel's register tile
+// (core/conv_tiled.h). convkit uses n = 6: F(4x4, 3x3), 2.25 products per
+// output where a 3x3 filter has 9, and F(2x2, 5x5), 9 where it has 25.
+// The sums are the convolution's, rounded differently: they agree with
+// conv2d_forward_reference to about 1e-6 of the values' scale (checked in
+// tests/test_conv_winograd.cpp), not bit for bit with im2col + GEMM.
+#include <cstdint>
+
+#include "core/conv.h"
+#include "core/kernels.h"
+
+namespace ck {
+
+// The transforms of F(m x m, r x r) from the Toom-Cook construction at the
+// points 0, 1, -1, 2, -2, ... and infinity: AT (m,n), G (n,r), BT (n,n),
+// row-major, n = m + r - 1 <= 8.
+struct WinogradTransforms {
+  int m = 0, r = 0, n = 0;
+  double AT[8 * 8] = {}, G[8 * 8] = {}, BT[8 * 8] = {};
+};
+
+// Why these are the transforms: the correlation y_i = sum_k d_(i+k) g_k is
+// the transpose of multiplying polynomials of degrees m-1 and r-1. Their
+// product (degree n-1) is fixed by its values at n-1 points and its leading
+// coefficient ("infinity"): evaluate both factors there (G, and A for the
+// other), multiply, interpolate back (B). Transposed, that is
+// y = A^T [(G g) ⊙ (B^T d)]. Row j of B^T holds the coefficients of
+// N_j(x) = prod over the other points (x - a_l), the Lagrange numerator;
+// its denominator N_j(a_j) goes into G, where it is applied once per
+// filter instead of once per tile. The infinity row of B^T is
+// prod over all points (x - a_l).
+constexpr WinogradTransforms winograd_transforms(int m, int r) {
+  WinogradTransforms t;
+  t.m = m, t.r = r, t.n = m + r - 1;
+  const int n = t.n, finite = n - 1;
+  double a[8] = {};
+  for (int j = 1; j < finite; ++j) a[j] = (j % 2 ? 1 : -1) * ((j + 1) / 2);  // 0, 1, -1, 2, ...
+  const auto power = [](double x, int k) {
+    double p = 1;
+    for (int i = 0; i < k; ++i) p *= x;
+    return p;
+  };
+  // Coefficients (lowest first) of prod over l != skip of (x - a_l).
+  const auto numerator = [&](int skip, double* c) {
+    c[0] = 1;
+    int degree = 0;
+    for (int l = 0; l < finite; ++l) {
+      if (l == skip) continue;
+      for (int k = degree + 1; k > 0; --k) c[k] = c[k - 1] - a[l] * c[k];
+      c[0] = -a[l] * c[0];
+      ++degree;
+    }
+  };
+  for (int j = 0; j < finite; ++j) {
+    double c[8] = {};
+    numerator(j, c);
+    double at_aj = 0;
+    for (int k = 0; k < n; ++k) at_aj += c[k] * power(a[j], k);
+    for (int k = 0; k < n; ++k) t.BT[j * n + k] = c[k];
+    for (int k = 0; k < r; ++k) t.G[j * r + k] = power(a[j], k) / at_aj;
+    for (int i = 0; i < m; ++i) t.AT[i * n + j] = power(a[j], i);
+  }
+  double c[8] = {};
+  numerator(-1, c);
+  for (int k = 0; k < n; ++k) t.BT[finite * n + k] = c[k];
+  t.G[finite * r + r - 1] = 1;
+  t.AT[(m - 1) * n + finite] = 1;
+  return t;
+}
+
+// True in a build with FMA vectors for a stride-1 3x3 or 5x5 convolution
+// with C a multiple of the vector width, F of the tiled kernel's sliver
+// (conv_tiled_sliver()) and padding before of at most KH-1 (KW-1).
+bool conv_winograd_applies(const ConvGeometry& g);
+
+// Floats of conv_winograd_pack's output: n*n*C*F.
+int64_t conv_winograd_packed_size(const ConvGeometry& g);
+
+// w (KH,KW,C,F) -> the n*n transformed filters U (C,F) = G w G^T, each packed
+// for the tiled kernel. Requires: conv_winograd_applies(g).
+void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed);
+
+// x (H,W,C) one image, packed from conv_winograd_pack, b (F) or null ->
+// y (OH,OW,F) = act(conv(x, w) + b); stream: y goes past the caches
+// (non-temporal stores). Requires: conv_winograd_applies(g); y aligned to a
+// vector when stream.
+void conv2d_forward_winograd(const float* x, const float* packed, const float* b, Activation act,
+                             float* y, const ConvGeometry& g, bool stream = false);
+
+// The data gradient as a forward convolution of dz (OH,OW,F) with the
+// filters turned around (as conv2d_backward_data_tiled): its geometry, and
+// the filters for it. conv_winograd_applies(data_gradient_geometry(g)) tells
+// whether dx can be computed so.
+ConvGeometry data_gradient_geometry(const ConvGeometry& g);
+// w (KH,KW,C,F) -> packed for conv2d_forward_winograd over
+// data_gradient_geometry(g).
+void conv_winograd_pack_flipped(const float* w, const ConvGeometry& g, float* packed);
+
+}  // namespace ck

@@ -1,0 +1,218 @@
+// Winograd convolution (core/conv_winograd.cpp): its transforms against the
+// published ones and against direct correlation, the kernel against the
+// seven-loop reference on its own and through conv2d_forward's and
+// conv2d_backward's dispatch (partial tiles, same and valid, 3x3 and 5x5,
+// threads), and the switch that turns it off.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+
+#include "core/conv.h"
+#include "core/conv_tiled.h"
+#include "core/conv_winograd.h"
+#include "core/simd.h"
+#include "layers/conv2d.h"
+#include "layers/gradcheck.h"
+#include "tests/helpers.h"
+
+using namespace ck;
+using ck::test::scaled_diff;
+
+namespace {
+
+// The transforms round more than im2col + GEMM (about 1e-6 of the scale
+// here, 1e-7 for the tiled kernel); a wrong tap or tile is off by O(1).
+constexpr double kWinogradTolerance = 2e-5;
+
+struct WinogradCase {
+  int64_t H, W;
+  int K;
+  bool same;
+  int64_t C_vectors, F_slivers;
+};
+
+// Fashion-MNIST's second layer (14x14, 5x5, 32 -> 64); outputs that are not
+// a multiple of the tile (partial tiles at the bottom and right), smaller
+// than one tile, one pixel; several bands of tiles (64x64: 256 tiles).
+const WinogradCase kWinogradCases[] = {
+    {14, 14, 5, true, 2, 2}, {11, 13, 3, false, 1, 1}, {9, 10, 3, true, 2, 1},
+    {3, 3, 3, true, 1, 2},   {7, 9, 5, false, 1, 1},   {5, 5, 5, false, 1, 1},
+    {64, 64, 3, true, 1, 1}, {1, 6, 3, true, 2, 1},
+};
+
+ConvGeometry geometry(const WinogradCase& c) {
+  return conv_geometry(c.H, c.W, c.C_vectors * simd::kLanes, c.K, c.K, 1, 1, c.same,
+                       c.F_slivers * conv_tiled_sliver());
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.size(); ++i) m = std::max(m, std::fabs(double{t[i]}));
+  return m;
+}
+
+std::string describe(const ConvGeometry& g) {
+  return fmt::format("{}x{}x{} -> {}x{}x{}, {}x{}", g.H, g.W, g.C, g.OH, g.OW, g.F, g.KH, g.KW);
+}
+
+}  // namespace
+
+TEST_CASE("winograd_transforms(4, 3) are Lavin and Gray's F(4, 3)") {
+  const WinogradTransforms t = winograd_transforms(4, 3);
+  REQUIRE(t.n == 6);
+  const double BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                           {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  const double G[6][3] = {{1.0 / 4, 0, 0},
+                          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                          {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                          {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                          {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                          {0, 0, 1}};
+  const double AT[4][6] = {
+      {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+  for (int i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    for (int j = 0; j < 6; ++j) CHECK(t.BT[i * 6 + j] == doctest::Approx(BT[i][j]));
+    for (int j = 0; j < 3; ++j) CHECK(t.G[i * 3 + j] == doctest::Approx(G[i][j]));
+    for (int j = 0; j < 4; ++j) CHECK(t.AT[j * 6 + i] == doctest::Approx(AT[j][i]));
+  }
+}
+
+TEST_CASE("A^T [(G g) . (B^T d)] is the correlation of d and g, for each m and r") {
+  Rng rng(41);
+  for (auto [m, r] : {std::pair{2, 3}, {4, 3}, {2, 5}, {3, 3}, {6, 3}, {4, 5}}) {
+    CAPTURE(m);
+    CAPTURE(r);
+    const WinogradTransforms t = winograd_transforms(m, r);
+    const int n = t.n;
+    double d[8], g[8], u[8], v[8];
+    for (int i = 0; i < n; ++i) d[i] = rng.uniform(-1.0f, 1.0f);
+    for (int k = 0; k < r; ++k) g[k] = rng.uniform(-1.0f, 1.0f);
+    for (int j = 0; j < n; ++j) {
+      u[j] = v[j] = 0;
+      for (int k = 0; k < r; ++k) u[j] += t.G[j * r + k] * g[k];
+      for (int i = 0; i < n; ++i) v[j] += t.BT[j * n + i] * d[i];
+    }
+    for (int i = 0; i < m; ++i) {
+      double y = 0, direct = 0;
+      for (int j = 0; j < n; ++j) y += t.AT[i * n + j] * u[j] * v[j];
+      for (int k = 0; k < r; ++k) direct += d[i + k] * g[k];
+      CHECK(y == doctest::Approx(direct).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("conv_winograd_applies: stride 1, 3x3 or 5x5, C in vectors, F in slivers") {
+  const int S = conv_tiled_sliver(), L = simd::kLanes;
+  if (S == 0) {  // a build without FMA vectors
+    CHECK(!conv_winograd_applies(conv_geometry(14, 14, 32, 5, 5, 1, 1, true, 64)));
+    return;
+  }
+  CHECK(conv_winograd_applies(conv_geometry(14, 14, L, 5, 5, 1, 1, true, S)));
+  CHECK(conv_winograd_applies(conv_geometry(14, 14, 2 * L, 3, 3, 1, 1, false, 2 * S)));
+  CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, 3, 3, 3, 1, 1, true, S)));
+  CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, L, 3, 3, 2, 2, true, S)));
+  CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, L, 4, 4, 1, 1, true, S)));
+  CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, L, 3, 5, 1, 1, true, S)));
+  CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, L, 3, 3, 1, 1, true, S + 8)));
+  CHECK_FALSE(conv_winograd_applies(conv_geometry(2, 2, L, 3, 3, 1, 1, false, S)));
+}
+
+TEST_CASE("conv2d_forward_winograd matches the reference, with each activation") {
+  if (conv_tiled_sliver() == 0) return;
+  Rng rng(42);
+  for (const WinogradCase& c : kWinogradCases) {
+    const ConvGeometry g = geometry(c);
+    CAPTURE(describe(g));
+    REQUIRE(conv_winograd_applies(g));
+    const int64_t N = 2;
+    Tensor x = ck::test::random_tensor({N, g.H, g.W, g.C}, rng);
+    Tensor w = ck::test::random_tensor({g.KH, g.KW, g.C, g.F}, rng);
+    Tensor b = ck::test::random_tensor({g.F}, rng);
+    Tensor packed({conv_winograd_packed_size(g)});
+    conv_winograd_pack(w.data(), g, packed.data());
+    for (Activation act : {Activation::linear, Activation::relu, Activation::tanh})
+      for (const float* bias : std::initializer_list<const float*>{b.data(), nullptr}) {
+        CAPTURE(activation_name(act));
+        CAPTURE(bias != nullptr);
+        Tensor y({N, g.OH, g.OW, g.F}), yr(y.shape());
+        y.fill(NAN);  // every output must be written
+        for (int64_t n = 0; n < N; ++n)
+          conv2d_forward_winograd(x.data() + n * g.in_size(), packed.data(), bias, act,
+                                  y.data() + n * g.out_size(), g);
+        conv2d_forward_reference(x.data(), w.data(), bias, yr.data(), N, g);
+        // Measured against the sums' scale: tanh's outputs are under 1, but
+        // an error in a sum near 0 passes through it unchanged.
+        const double scale = std::max(1.0, max_abs(yr));
+        bias_activation_reference(yr.data(), nullptr, N * g.OH * g.OW, g.F, act);
+        CHECK(scaled_diff(y, yr) * std::max(1.0, max_abs(yr)) / scale < kWinogradTolerance);
+        // Streamed past the caches: the same bits.
+        Tensor ys(y.shape());
+        ys.fill(NAN);
+        for (int64_t n = 0; n < N; ++n)
+          conv2d_forward_winograd(x.data() + n * g.in_size(), packed.data(), bias, act,
+                                  ys.data() + n * g.out_size(), g, true);
+        CHECK(std::memcmp(ys.data(), y.data(), y.size() * sizeof(float)) == 0);
+      }
+  }
+}
+
+TEST_CASE("conv2d_forward and conv2d_backward run Winograd where it applies, on 1 to 3 threads") {
+  if (conv_tiled_sliver() == 0) return;
+  Rng rng(43);
+  for (const WinogradCase& c : kWinogradCases)
+    for (int threads : {1, 2, 3}) {
+      ck::test::ThreadScope t(threads);
+      const ConvGeometry g = geometry(c);
+      CAPTURE(describe(g));
+      CAPTURE(threads);
+      const int64_t N = 5;
+      Tensor x = ck::test::random_tensor({N, g.H, g.W, g.C}, rng);
+      Tensor w = ck::test::random_tensor({g.KH, g.KW, g.C, g.F}, rng);
+      Tensor b = ck::test::random_tensor({g.F}, rng);
+      Tensor dz = ck::test::random_tensor({N, g.OH, g.OW, g.F}, rng);
+      ConvWorkspace ws;
+      Tensor y({N, g.OH, g.OW, g.F}), yr(y.shape()), y_tiled(y.shape());
+      y.fill(NAN);
+      conv2d_forward(x.data(), w.data(), b.data(), Activation::linear, y.data(), N, g, ws);
+      conv2d_forward_reference(x.data(), w.data(), b.data(), yr.data(), N, g);
+      CHECK(scaled_diff(y, yr) < kWinogradTolerance);
+      {
+        // Off, the same layer runs the tiled kernel: other bits, same values.
+        ck::test::WinogradScope off(false);
+        conv2d_forward(x.data(), w.data(), b.data(), Activation::linear, y_tiled.data(), N, g, ws);
+      }
+      CHECK(std::memcmp(y.data(), y_tiled.data(), y.size() * sizeof(float)) != 0);
+      CHECK(scaled_diff(y_tiled, yr) < 1e-5);
+
+      const bool dx_winograd = conv_winograd_applies(data_gradient_geometry(g));
+      CHECK(dx_winograd == (g.C % conv_tiled_sliver() == 0));
+      Tensor dx(x.shape()), dw(w.shape()), db({g.F}), dxr(x.shape()), dwr(w.shape()), dbr({g.F});
+      dx.fill(NAN), dw.fill(NAN), db.fill(NAN);  // overwritten, not accumulated
+      conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), db.data(), N, g, ws);
+      conv2d_backward_reference(x.data(), w.data(), dz.data(), dxr.data(), dwr.data(), dbr.data(),
+                                N, g);
+      CHECK(scaled_diff(dx, dxr) < kWinogradTolerance);
+      CHECK(scaled_diff(dw, dwr) < 1e-5);
+      CHECK(scaled_diff(db, dbr) < 1e-5);
+    }
+}
+
+TEST_CASE("the gradient check runs convolutions without Winograd, and turns it back on") {
+  if (conv_tiled_sliver() == 0) return;
+  const int S = conv_tiled_sliver();
+  REQUIRE(conv_winograd_enabled());
+  Conv2DOptions o;
+  o.filters = S, o.kh = o.kw = 3, o.same = true, o.activation = Activation::tanh;
+  Conv2D conv(o);
+  REQUIRE(conv_winograd_applies(conv_geometry(6, 5, S, 3, 3, 1, 1, true, S)));
+  const LayerCheck check = ck::test::check_fresh(conv, {6, 5, S}, 2);
+  // With the transforms' rounding, about half the input's entries looked
+  // like kinks and were skipped.
+  ck::test::require_gradients_ok(check);
+  CHECK(conv_winograd_enabled());
+}
