@@ -238,10 +238,15 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   }
   // A part's images on the tiled kernels (the closures stay small: a
   // std::function copies larger ones to the heap, every step).
+  const bool winograd_dw = tiled && conv_winograd_enabled() && conv_winograd_applies(g);
   const auto tiled_part = [&, stream = dx && conv_streams_output(N, g.in_size(), dx)](
                               float* dw_part, int64_t begin, int64_t end) {
-    conv2d_backward_weights_tiled(x + begin * g.in_size(), dz + begin * g.out_size(), end - begin,
-                                  dw_part, g);
+    const float* xb = x + begin * g.in_size();
+    const float* dzb = dz + begin * g.out_size();
+    if (winograd_dw)
+      conv2d_backward_weights_winograd(xb, dzb, end - begin, dw_part, g);
+    else
+      conv2d_backward_weights_tiled(xb, dzb, end - begin, dw_part, g);
     if (!dx) return;
     for (int64_t n = begin; n < end; ++n) {
       const float* dzn = dz + n * g.out_size();

@@ -252,7 +252,7 @@ void conv2d_backward_data_tiled(const float* dz, const float* packed, float* dx,
 }
 
 void conv2d_backward_weights_tiled(const float* x, const float* dz, int64_t N, float* dw,
-                                   const ConvGeometry& g) {
+                                   const ConvGeometry& g, bool accumulate) {
 #if defined(__AVX2__) && defined(__FMA__)
   const Valid v = forward_valid(g);
   const int64_t run = v.run();
@@ -271,12 +271,13 @@ void conv2d_backward_weights_tiled(const float* x, const float* dz, int64_t N, f
           for (int64_t t = 0; t < run; t += kTile) {
             const int P = static_cast<int>(std::min<int64_t>(kTile, run - t));
             kWeightTiles[P - 1](xp + (oh + kh) * v.row() + t, dzn + oh * v.OW * g.F + s * S, v,
-                                rows, n == 0 && oh == 0, dw + (kh * run + t) * g.F + s * S);
+                                rows, !accumulate && n == 0 && oh == 0,
+                                dw + (kh * run + t) * g.F + s * S);
           }
     }
   }
 #else
-  (void)x, (void)dz, (void)N, (void)dw, (void)g;
+  (void)x, (void)dz, (void)N, (void)dw, (void)g, (void)accumulate;
 #endif
 }
 

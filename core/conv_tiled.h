@@ -45,9 +45,9 @@ void conv2d_backward_data_tiled(const float* dz, const float* packed, float* dx,
                                 const ConvGeometry& g, bool stream = false);
 
 // x (N,H,W,C), dz (N,OH,OW,F) -> dw (KH,KW,C,F) = x-patches^T * dz summed over
-// the N images, image by image and pixel by pixel (overwritten).
-// Requires: conv_tiled_applies(g, false).
+// the N images, image by image and pixel by pixel (overwritten, or added to
+// when accumulate). Requires: conv_tiled_applies(g, false).
 void conv2d_backward_weights_tiled(const float* x, const float* dz, int64_t N, float* dw,
-                                   const ConvGeometry& g);
+                                   const ConvGeometry& g, bool accumulate = false);
 
 }  // namespace ck

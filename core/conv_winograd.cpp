@@ -11,6 +11,11 @@
 // matrix products of vectors; with the matrices known at compile time, their
 // zero entries cost nothing. The products are 1x1 convolutions of T pixels
 // on the tiled kernel (core/conv_tiled.h).
+//
+// The weight gradient (Lavin and Gray, section 4.3) is the same on the same
+// tiles, with dz's blocks in the filter's place: P[xi,nu] (C,F) sums
+// V[xi,nu]^T Z[xi,nu] over every tile of the images, and one output
+// transform per filter at the end gives dw.
 #include "core/conv_winograd.h"
 
 #include <algorithm>
@@ -26,6 +31,11 @@ namespace {
 constexpr int kN = 6;  // tile of input: F(4x4, 3x3) and F(2x2, 5x5)
 constexpr WinogradTransforms kF4x3 = winograd_transforms(4, 3);
 constexpr WinogradTransforms kF2x5 = winograd_transforms(2, 5);
+// The weight gradient is a correlation of x with dz whose output is the
+// filter: F(3x3, 4x4) and F(5x5, 2x2), on the same tiles (n = 6, and B^T,
+// which depends only on the points, is the same).
+constexpr WinogradTransforms kF3x4 = winograd_transforms(3, 4);
+constexpr WinogradTransforms kF5x2 = winograd_transforms(5, 2);
 
 #if defined(__AVX2__) && defined(__FMA__)
 #if defined(__AVX512F__)
@@ -140,6 +150,79 @@ void transform_output(const float* mt, const float* b, bool relu, bool stream,
   }
 }
 
+// dz's blocks of tiles [first, first + count) (zeros past OH, OW) ->
+// Z (n*n, count, F) = G' dz G'^T, G' = W.G (n, m): W is the weight
+// gradient's F(r x r, m x m).
+template <const WinogradTransforms& X, const WinogradTransforms& W>
+void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64_t first,
+                  int64_t count, float* z) {
+  constexpr int m = X.m;
+  static_assert(W.r == m && W.n == kN);
+  const int64_t F = g.F, plane = count * F;
+  const vec zero = V::set1(0.0f);
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t ti = (first + i) / t.tw, tj = (first + i) % t.tw;
+    const int rows = static_cast<int>(std::min<int64_t>(m, g.OH - ti * m));
+    const int cols = static_cast<int>(std::min<int64_t>(m, g.OW - tj * m));
+    for (int64_t f = 0; f < F; f += L) {
+      vec d[m][m], gd[kN][m];
+      for (int r = 0; r < m; ++r)
+        for (int s = 0; s < m; ++s)
+          d[r][s] = r < rows && s < cols ? V::load(dz + ((ti * m + r) * g.OW + tj * m + s) * F + f)
+                                         : zero;
+#pragma GCC unroll 6
+      for (int xi = 0; xi < kN; ++xi)
+#pragma GCC unroll 4
+        for (int s = 0; s < m; ++s) gd[xi][s] = combine<m>(W.G + xi * m, &d[0][s], m);
+#pragma GCC unroll 6
+      for (int xi = 0; xi < kN; ++xi)
+#pragma GCC unroll 6
+        for (int nu = 0; nu < kN; ++nu)
+          V::store(z + (xi * kN + nu) * plane + i * F + f, combine<m>(W.G + nu * m, gd[xi], 1));
+    }
+  }
+}
+
+// x (N,H,W,C), dz (N,OH,OW,F) -> dw (KH,KW,C,F) overwritten:
+//   P[xi,nu] (C,F) = sum over tiles of V[xi,nu]^T Z[xi,nu]   (on the tiled
+//                    kernel's weight-gradient tile, as 1x1 convolutions)
+//   dw (r,r) = W.AT P W.AT^T for each (c, f)
+template <const WinogradTransforms& X, const WinogradTransforms& W>
+void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGeometry& g) {
+  const Tiling t = tiling<X>(g);
+  const int64_t C = g.C, F = g.F, tiles = t.th * t.tw;
+  float* v = direct::thread_scratch(3, kN * kN * t.T * C);
+  float* z = direct::thread_scratch(4, kN * kN * t.T * F);
+  float* p = direct::thread_scratch(7, kN * kN * C * F);
+  bool accumulate = false;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xp =
+        direct::pad_image(x + n * g.in_size(), g.H, g.W, C, g.pad_top, g.pad_left, t.Hp, t.Wp);
+    for (int64_t first = 0; first < tiles; first += t.T) {
+      const int64_t count = std::min(t.T, tiles - first);
+      transform_input<X>(xp, g, t, first, count, v);
+      transform_dz<X, W>(dz + n * g.out_size(), g, t, first, count, z);
+      const ConvGeometry products = conv_geometry(1, count, C, 1, 1, 1, 1, false, F);
+      for (int k = 0; k < kN * kN; ++k)
+        conv2d_backward_weights_tiled(v + k * count * C, z + k * count * F, 1, p + k * C * F,
+                                      products, accumulate);
+      accumulate = true;
+    }
+  }
+  constexpr int r = W.m;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t f = 0; f < F; f += L) {
+      vec pv[kN][kN], ap[r][kN];
+      for (int xi = 0; xi < kN; ++xi)
+        for (int nu = 0; nu < kN; ++nu) pv[xi][nu] = V::load(p + ((xi * kN + nu) * C + c) * F + f);
+      for (int kh = 0; kh < r; ++kh)
+        for (int nu = 0; nu < kN; ++nu) ap[kh][nu] = combine<kN>(W.AT + kh * kN, &pv[0][nu], kN);
+      for (int kh = 0; kh < r; ++kh)
+        for (int kw = 0; kw < r; ++kw)
+          V::store(dw + ((kh * r + kw) * C + c) * F + f, combine<kN>(W.AT + kw * kN, ap[kh], 1));
+    }
+}
+
 template <const WinogradTransforms& X>
 void forward(const float* x, const float* packed, const float* b, bool relu, bool stream, float* y,
              const ConvGeometry& g) {
@@ -219,6 +302,19 @@ void conv2d_forward_winograd(const float* x, const float* packed, const float* b
   if (!in_transform) bias_activation(y, b, g.OH * g.OW, g.F, act);
 #else
   (void)x, (void)packed, (void)b, (void)act, (void)y, (void)g, (void)stream;
+#endif
+}
+
+void conv2d_backward_weights_winograd(const float* x, const float* dz, int64_t N, float* dw,
+                                      const ConvGeometry& g) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (N <= 0) return std::fill(dw, dw + g.patch() * g.F, 0.0f);
+  if (g.KH == 3)
+    weights<kF4x3, kF3x4>(x, dz, N, dw, g);
+  else
+    weights<kF2x5, kF5x2>(x, dz, N, dw, g);
+#else
+  (void)x, (void)dz, (void)N, (void)dw, (void)g;
 #endif
 }
 

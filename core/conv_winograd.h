@@ -99,6 +99,12 @@ void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed);
 void conv2d_forward_winograd(const float* x, const float* packed, const float* b, Activation act,
                              float* y, const ConvGeometry& g, bool stream = false);
 
+// x (N,H,W,C), dz (N,OH,OW,F) -> dw (KH,KW,C,F) overwritten: the weight
+// gradient summed over the N images, with the forward pass's tiles.
+// Requires: conv_winograd_applies(g).
+void conv2d_backward_weights_winograd(const float* x, const float* dz, int64_t N, float* dw,
+                                      const ConvGeometry& g);
+
 // The data gradient as a forward convolution of dz (OH,OW,F) with the
 // filters turned around (as conv2d_backward_data_tiled): its geometry, and
 // the filters for it. conv_winograd_applies(data_gradient_geometry(g)) tells
