@@ -6,6 +6,7 @@
 #include "apps/bench_model.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -20,11 +21,13 @@
 #include "apps/model_builder.h"
 #include "apps/trainer.h"
 #include "core/conv.h"
+#include "core/conv_winograd.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/peak.h"
 #include "core/rng.h"
+#include "layers/conv2d.h"
 #include "layers/spec.h"
 #include "optim/optimizer.h"
 
@@ -75,6 +78,19 @@ std::vector<double> time_steps(const std::function<void()>& step, int warmup, in
     per_step.push_back(since(start) / steps);
   }
   return per_step;
+}
+
+// The layers whose convolutions run Winograd's transforms (core/conv.h):
+// their FLOPs are counted as a direct convolution's, of which the transforms
+// compute about a third, so GFLOP/s over them are effective rates.
+std::vector<std::string> winograd_layers(Model& model) {
+  std::vector<std::string> names;
+  if (!conv_winograd_enabled()) return names;
+  for (size_t i = 0; i < model.layers().size(); ++i)
+    if (const auto* conv = dynamic_cast<const Conv2D*>(&model.layer(i)))
+      if (conv_winograd_applies(conv->geometry(conv->input_shape)))
+        names.push_back(model.layer(i).name);
+  return names;
 }
 
 }  // namespace
@@ -136,7 +152,8 @@ void bench_model(const BenchModelOptions& o) {
                         {"gflops", gflops},
                         {"fma_peak_gflops", peak},
                         {"peak_rss_mb", rss},
-                        {"repeats", per_step.size()}};
+                        {"repeats", per_step.size()},
+                        {"winograd_layers", winograd_layers(model)}};
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("{} ({}), {} batch {}, {} thread{}, GEMM {}, random data\n", o.model,
@@ -147,7 +164,13 @@ void bench_model(const BenchModelOptions& o) {
     fmt::print("{:.2f} MFLOP/img, {:.1f} GFLOP/s", flop_per_image * 1e-6, gflops);
     if (o.peak)
       fmt::print(" = {:.0f}% of the measured FMA peak ({:.1f} GFLOP/s)", 100 * gflops / peak, peak);
-    fmt::print("\npeak RSS {:.0f} MB\n", rss);
+    fmt::print("\n");
+    if (const auto names = winograd_layers(model); !names.empty())
+      fmt::print(
+          "({}: Winograd's transforms, which compute a quarter (3x3) to a third (5x5) of "
+          "the multiplications counted)\n",
+          fmt::join(names, ", "));
+    fmt::print("peak RSS {:.0f} MB\n", rss);
   }
   if (!o.layers) return;
 
@@ -210,32 +233,60 @@ void bench_conv(const BenchConvOptions& o) {
   auto rate = [&](const std::function<void()>& call) {
     return flops / step_median(time_steps(call, 2, 0, o.seconds)) * 1e-9;
   };
-  const double fwd = rate(
-      [&] { conv2d_forward(x.data(), w.data(), b.data(), Activation::relu, y.data(), N, g, ws); });
-  // Backward with and without dx: the difference in time is the backward-data
-  // pass (its share of the im2col both need is counted with the weights).
-  const double bwd_w = rate([&] {
-    conv2d_backward(x.data(), w.data(), dz.data(), nullptr, dw.data(), db.data(), N, g, ws);
-  });
-  const double bwd_both = rate([&] {
-    conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), db.data(), N, g, ws);
-  });
-  // On a loaded machine the two timings can come out in the wrong order: then
-  // the pass cannot be told apart, and is reported as unknown (NaN, JSON null)
-  // rather than as a negative or infinite rate.
-  const double seconds_both = 1.0 / bwd_both, seconds_w = 1.0 / bwd_w;  // per GFLOP
-  const double bwd_d = seconds_both > seconds_w ? 1.0 / (seconds_both - seconds_w)
-                                                : std::numeric_limits<double>::quiet_NaN();
+  struct Passes {
+    double forward, backward_data, backward_weights;
+  };
+  auto passes = [&] {
+    Passes p;
+    p.forward = rate([&] {
+      conv2d_forward(x.data(), w.data(), b.data(), Activation::relu, y.data(), N, g, ws);
+    });
+    // Backward with and without dx: the difference in time is the
+    // backward-data pass (its share of the im2col both need is counted with
+    // the weights).
+    p.backward_weights = rate([&] {
+      conv2d_backward(x.data(), w.data(), dz.data(), nullptr, dw.data(), db.data(), N, g, ws);
+    });
+    const double both = rate([&] {
+      conv2d_backward(x.data(), w.data(), dz.data(), dx.data(), dw.data(), db.data(), N, g, ws);
+    });
+    // On a loaded machine the two timings can come out in the wrong order:
+    // then the pass cannot be told apart, and is reported as unknown (NaN,
+    // JSON null) rather than as a negative or infinite rate.
+    const double seconds_both = 1.0 / both, seconds_w = 1.0 / p.backward_weights;  // per GFLOP
+    p.backward_data = seconds_both > seconds_w ? 1.0 / (seconds_both - seconds_w)
+                                               : std::numeric_limits<double>::quiet_NaN();
+    return p;
+  };
+  // Where Winograd's transforms apply, the same passes without them too.
+  const bool winograd = conv_winograd_enabled() && conv_winograd_applies(g);
+  const Passes fast = passes();
+  std::optional<Passes> direct;
+  if (winograd) {
+    set_conv_winograd(false);
+    direct = passes();
+    set_conv_winograd(true);
+  }
   const double peak = measure_fma_peak_gflops(threads());
+  const auto json_of = [](const Passes& p) {
+    nlohmann::json j = {{"forward", p.forward}, {"backward_weights", p.backward_weights}};
+    j["backward_data"] =
+        std::isnan(p.backward_data) ? nlohmann::json() : nlohmann::json(p.backward_data);
+    return j;
+  };
   if (o.json) {
-    nlohmann::json j = {
-        {"tool", "convkit"},      {"input", o.input},       {"filters", o.filters},
-        {"kernel", o.kernel},     {"batch", o.batch},       {"threads", threads()},
-        {"gemm", gemm_backend_name(gemm_backend())},
-        {"blas_kernels", blas_kernels()},
-        {"forward", fwd},         {"backward_weights", bwd_w},
-        {"fma_peak_gflops", peak}};
-    j["backward_data"] = std::isnan(bwd_d) ? nlohmann::json() : nlohmann::json(bwd_d);
+    nlohmann::json j = {{"tool", "convkit"},
+                        {"input", o.input},
+                        {"filters", o.filters},
+                        {"kernel", o.kernel},
+                        {"batch", o.batch},
+                        {"threads", threads()},
+                        {"gemm", gemm_backend_name(gemm_backend())},
+                        {"blas_kernels", blas_kernels()},
+                        {"algorithm", winograd ? "winograd" : "direct"},
+                        {"fma_peak_gflops", peak}};
+    j.update(json_of(fast));
+    j["direct"] = direct ? json_of(*direct) : nlohmann::json();
     fmt::print("{}\n", j.dump());
     return;
   }
@@ -243,16 +294,28 @@ void bench_conv(const BenchConvOptions& o) {
              o.input, o.filters, o.kernel, o.kernel, N, threads(), threads() == 1 ? "" : "s",
              gemm_description(), flops * 1e-9);
   fmt::print("FMA peak, measured: {:.1f} GFLOP/s\n", peak);
-  for (auto [what, r] : {std::pair{"forward (+bias, relu)", fwd},
-                         {"backward data", bwd_d},
-                         {"backward weights (+bias)", bwd_w}}) {
-    if (std::isnan(r))
-      fmt::print("{:<26} n/a (no slower than the weights alone: timing noise; rerun on a quiet "
-                 "machine)\n",
-                 what);
-    else
-      fmt::print("{:<26} {:7.1f} GFLOP/s ({:3.0f}% of peak)\n", what, r, 100 * r / peak);
+  const auto figure = [&](double r) {
+    // A pass that could not be timed apart from the other (see above).
+    if (std::isnan(r)) return std::string("n/a (timing noise)");
+    return fmt::format("{:7.1f} GFLOP/s ({:3.0f}%)", r, 100 * r / peak);
+  };
+  if (direct) fmt::print("{:<26} {:<26} {}\n", "", "Winograd", "without Winograd");
+  const std::pair<const char*, double Passes::*> rows[] = {
+      {"forward (+bias, relu)", &Passes::forward},
+      {"backward data", &Passes::backward_data},
+      {"backward weights (+bias)", &Passes::backward_weights}};
+  for (const auto& [what, pass] : rows) {
+    fmt::print("{:<26} {:<26}", what, figure(fast.*pass));
+    if (direct) fmt::print(" {}", figure((*direct).*pass));
+    fmt::print("\n");
   }
+  if (direct)
+    fmt::print(
+        "GFLOP/s count the direct convolution's multiplications; Winograd's transforms "
+        "compute {},\nso its figures are effective rates and can pass 100% of the peak.\n",
+        o.kernel == 3
+            ? "a quarter of them (F(4x4, 3x3): 2.25 per output and channel instead of 9)"
+            : "about a third of them (F(2x2, 5x5): 9 per output and channel instead of 25)");
 }
 
 }  // namespace ck

@@ -35,9 +35,10 @@ class Conv2D : public Layer {
   void set_activation(Activation act) override { o_.activation = act; }
   const Conv2DOptions& options() const { return o_; }
   void release_scratch() override { dz_ = Tensor(), ws_ = ConvWorkspace(); }
+  // The convolution's geometry for one image of `input` (H,W,C).
+  ConvGeometry geometry(const Shape& input) const;
 
  private:
-  ConvGeometry geometry(const Shape& input) const;
   Conv2DOptions o_;
   Param kernel_, bias_;
   Tensor dz_;  // dL/d(pre-activation), scratch for backward

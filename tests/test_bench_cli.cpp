@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/conv_tiled.h"
 #include "tests/helpers.h"
 
 using ck::test::contains;
@@ -73,9 +74,9 @@ TEST_CASE("bench model: the text report names the figure and every layer") {
   CHECK(contains(out, " kernels"));
   CHECK(contains(out, " img/s  (median of "));
   CHECK(contains(out, "2.52 MFLOP/img"));
-  for (const char* row : {"conv2d (conv2d(6,5,same,relu))", "max_pooling2d (maxpool(2))",
-                          "conv2d_1 (conv2d(16,5,relu))", "dense_2 (dense(10,softmax))",
-                          "loss, optimizer, other"})
+  for (const char* row :
+       {"conv2d (conv2d(6,5,same,relu))", "max_pooling2d (maxpool(2))",
+        "conv2d_1 (conv2d(16,5,relu))", "dense_2 (dense(10,softmax))", "loss, optimizer, other"})
     CHECK_MESSAGE(contains(out, row), row);
   CHECK(contains(out, " steps, "));
   CHECK(contains(out, " ms in all; a whole step's median: "));
@@ -91,9 +92,34 @@ TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are hel
   // Timed as a difference of two runs: a positive rate, or null when the
   // machine's noise hides it (never negative or infinite).
   CHECK((j["backward_data"].is_null() || j["backward_data"].get<double>() > 0));
+  CHECK(j["algorithm"] == "direct");  // 4 channels: no Winograd, and nothing to hold it against
+  CHECK(j["direct"].is_null());
   std::string out;
   CHECK(run_convkit("bench conv --input 8x8", out) != 0);
   CHECK(contains(out, "--input must be HxWxC"));
+}
+
+TEST_CASE("bench conv and bench model: Winograd's layers, and the same passes without it") {
+  if (ck::conv_tiled_sliver() == 0) return;  // a build without FMA vectors: no Winograd
+  const std::string conv =
+      "bench conv --input 8x8x32 --filters 64 --batch 2 --seconds 0 --threads 1";
+  const nlohmann::json j = bench_json(conv);
+  CHECK(j["algorithm"] == "winograd");
+  for (const char* pass : {"forward", "backward_weights"}) {
+    CHECK_MESSAGE(j[pass].get<double>() > 0, pass);
+    CHECK_MESSAGE(j["direct"][pass].get<double>() > 0, pass);
+  }
+  std::string out;
+  REQUIRE(run_convkit(conv, out) == 0);
+  CHECK(contains(out, "Winograd                   without Winograd"));
+  CHECK(contains(out, "effective rates and can pass 100% of the peak"));
+  // fmnist-cnn's second layer (32 -> 64, 5x5) runs them; its first (1 channel) cannot.
+  const nlohmann::json model =
+      bench_json("bench model --model fmnist-cnn --no-peak --threads 1" + kQuick);
+  CHECK(model["winograd_layers"] == nlohmann::json::array({"conv2d_1"}));
+  REQUIRE(run_convkit("bench model --model fmnist-cnn --no-peak --threads 1" + kQuick, out) == 0);
+  CHECK(
+      contains(out, "(conv2d_1: Winograd's transforms, which compute a quarter (3x3) to a third"));
 }
 
 TEST_CASE("bench gemm: each backend on each shape, as a share of the measured peak") {
