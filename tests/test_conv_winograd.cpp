@@ -24,8 +24,9 @@ using ck::test::scaled_diff;
 
 namespace {
 
-// The transforms round more than im2col + GEMM (about 1e-6 of the scale
-// here, 1e-7 for the tiled kernel); a wrong tap or tile is off by O(1).
+// The transforms round more than im2col + GEMM (a few 1e-6 of the sums'
+// scale here, where the tiled kernel's is about 1e-7); a wrong tap or tile
+// is off by O(1).
 constexpr double kWinogradTolerance = 2e-5;
 
 struct WinogradCase {
