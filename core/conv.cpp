@@ -200,6 +200,11 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
 
 void conv2d_backward(const float* x, const float* w, const float* dz, float* dx, float* dw,
                      float* db, int64_t N, const ConvGeometry& g, ConvWorkspace& ws) {
+  if (N <= 0) {  // no images: zero gradients (parallel_parts would run no part)
+    std::fill(dw, dw + g.patch() * g.F, 0.0f);
+    if (db) std::fill(db, db + g.F, 0.0f);
+    return;
+  }
   const int parts = std::min<int64_t>(threads(), N);
   const int rows = static_cast<int>(g.OH * g.OW), K = static_cast<int>(g.patch()),
             F = static_cast<int>(g.F);
@@ -236,8 +241,10 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
     for (int64_t k = 0; k < K; ++k)
       for (int64_t f = 0; f < F; ++f) wt[f * K + k] = w[k * F + f];
   }
-  // A part's images on the tiled kernels (the closures stay small: a
-  // std::function copies larger ones to the heap, every step).
+  // A part's images on the tiled kernels, in a lambda of its own: a
+  // std::function copies its closure to the heap every step, and
+  // tests/alloc allows 128 bytes of such bookkeeping, which the closure
+  // below (16 references) already reaches.
   const bool winograd_dw = tiled && conv_winograd_enabled() && conv_winograd_applies(g);
   const auto tiled_part = [&, stream = dx && conv_streams_output(N, g.in_size(), dx)](
                               float* dw_part, int64_t begin, int64_t end) {

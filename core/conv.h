@@ -57,13 +57,14 @@ struct ConvWorkspace {
 // instead of the direct kernel. The values are the same either way.
 bool conv_streams_output(int64_t N, int64_t size, const float* out);
 
-// Whether conv2d_forward and conv2d_backward's data gradient use Winograd's
-// transforms (core/conv_winograd.h) where they apply: 3x3 and 5x5 layers
-// with channels and filters in whole vectors. On unless turned off; off,
-// those layers run the tiled kernel, whose sums round as im2col + GEMM's.
-// The gradient check (layers/gradcheck.h) turns it off while it runs: its
-// finite differences see the forward pass's rounding, which the transforms
-// enlarge about tenfold.
+// Whether conv2d_forward and conv2d_backward use Winograd's transforms
+// (core/conv_winograd.h) where they apply: stride-1 3x3 and 5x5 layers with
+// channels in whole vectors and filters in whole slivers (two vectors). On
+// unless turned off; off, those layers run the tiled kernel, whose sums
+// round as im2col + GEMM's. The gradient check (layers/gradcheck.h) turns
+// it off while it runs: its finite differences see the forward pass's
+// rounding, which the transforms enlarge about tenfold. Process-wide: it
+// affects every model in the process while it is off.
 void set_conv_winograd(bool on);
 bool conv_winograd_enabled();
 

@@ -13,7 +13,7 @@ namespace ck::direct {
 // Per-thread scratch, grown once and reused (no allocation in the steady
 // state): 0 holds zero-padded weights, 1 a padded weight gradient (the
 // planar kernels' rows of y or dz), 2 the zero-padded image, 3 and 4 the
-// Winograd kernel's transformed input and products (or dz), 5, 6 and 8 its
+// Winograd kernel's transformed input and products (or dz), 5 and 6 its
 // filters while they are transformed, 7 its weight gradient's sums.
 float* thread_scratch(int which, int64_t size);
 

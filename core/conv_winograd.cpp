@@ -68,13 +68,13 @@ struct Tiling {
   int64_t T;       // tiles per band
 };
 
-template <const WinogradTransforms& X>
+template <const WinogradTransforms& Fwd>
 Tiling tiling(const ConvGeometry& g) {
   Tiling t;
-  t.th = (g.OH + X.m - 1) / X.m;
-  t.tw = (g.OW + X.m - 1) / X.m;
-  t.Hp = t.th * X.m + X.r - 1;
-  t.Wp = t.tw * X.m + X.r - 1;
+  t.th = (g.OH + Fwd.m - 1) / Fwd.m;
+  t.tw = (g.OW + Fwd.m - 1) / Fwd.m;
+  t.Hp = t.th * Fwd.m + Fwd.r - 1;
+  t.Wp = t.tw * Fwd.m + Fwd.r - 1;
   // V and M of a band in about 1 MB (the L2 is 2 MB per core on Sapphire
   // Rapids, 1 MB on Zen 4), in whole register tiles of the products.
   const int64_t per_tile = int64_t{kN} * kN * (g.C + g.F), budget = int64_t{256} << 10;
@@ -83,13 +83,13 @@ Tiling tiling(const ConvGeometry& g) {
 }
 
 // Tiles [first, first + count) of the padded image xp -> V (n*n, count, C).
-template <const WinogradTransforms& X>
+template <const WinogradTransforms& Fwd>
 void transform_input(const float* xp, const ConvGeometry& g, const Tiling& t, int64_t first,
-                     int64_t count, float* v) {
+                     int64_t count, float* vin) {
   const int64_t C = g.C, plane = count * C;
   for (int64_t i = 0; i < count; ++i) {
     const int64_t ti = (first + i) / t.tw, tj = (first + i) % t.tw;
-    const float* corner = xp + (ti * X.m * t.Wp + tj * X.m) * C;
+    const float* corner = xp + (ti * Fwd.m * t.Wp + tj * Fwd.m) * C;
     for (int64_t c = 0; c < C; c += L) {
       // d, then bd = B^T d, then (B^T d) B row by row.
       vec d[kN][kN], bd[kN][kN];
@@ -100,23 +100,24 @@ void transform_input(const float* xp, const ConvGeometry& g, const Tiling& t, in
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 6
-        for (int s = 0; s < kN; ++s) bd[xi][s] = combine<kN>(X.BT + xi * kN, &d[0][s], kN);
+        for (int s = 0; s < kN; ++s) bd[xi][s] = combine<kN>(Fwd.BT + xi * kN, &d[0][s], kN);
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 6
         for (int nu = 0; nu < kN; ++nu)
-          V::store(v + (xi * kN + nu) * plane + i * C + c, combine<kN>(X.BT + nu * kN, bd[xi], 1));
+          V::store(vin + (xi * kN + nu) * plane + i * C + c,
+                   combine<kN>(Fwd.BT + nu * kN, bd[xi], 1));
     }
   }
 }
 
 // M (n*n, count, F) of tiles [first, first + count) -> their blocks of y,
 // + bias, ReLU when relu; the block's pixels past OH, OW are not stored.
-template <const WinogradTransforms& X>
+template <const WinogradTransforms& Fwd>
 void transform_output(const float* mt, const float* b, bool relu, bool stream,
                       const ConvGeometry& g, const Tiling& t, int64_t first, int64_t count,
                       float* y) {
-  constexpr int m = X.m;
+  constexpr int m = Fwd.m;
   const int64_t F = g.F, plane = count * F;
   const vec zero = V::set1(0.0f);
   for (int64_t i = 0; i < count; ++i) {
@@ -133,11 +134,11 @@ void transform_output(const float* mt, const float* b, bool relu, bool stream,
 #pragma GCC unroll 4
       for (int r = 0; r < m; ++r)
 #pragma GCC unroll 6
-        for (int nu = 0; nu < kN; ++nu) ap[r][nu] = combine<kN>(X.AT + r * kN, &p[0][nu], kN);
+        for (int nu = 0; nu < kN; ++nu) ap[r][nu] = combine<kN>(Fwd.AT + r * kN, &p[0][nu], kN);
       const vec bias = b ? V::load(b + f) : zero;
       for (int r = 0; r < rows; ++r)
         for (int s = 0; s < cols; ++s) {
-          vec out = V::add(combine<kN>(X.AT + s * kN, ap[r], 1), bias);
+          vec out = V::add(combine<kN>(Fwd.AT + s * kN, ap[r], 1), bias);
           // As bias_activation's: max(0, v) with 0 first keeps NaN and -0.
           if (relu) out = V::max(zero, out);
           float* dst = y + ((ti * m + r) * g.OW + tj * m + s) * F + f;
@@ -151,13 +152,13 @@ void transform_output(const float* mt, const float* b, bool relu, bool stream,
 }
 
 // dz's blocks of tiles [first, first + count) (zeros past OH, OW) ->
-// Z (n*n, count, F) = G' dz G'^T, G' = W.G (n, m): W is the weight
-// gradient's F(r x r, m x m).
-template <const WinogradTransforms& X, const WinogradTransforms& W>
+// Z (n*n, count, F) = G' dz G'^T, G' = WGrad.G (n, m): WGrad is the
+// weight gradient's F(r x r, m x m).
+template <const WinogradTransforms& Fwd, const WinogradTransforms& WGrad>
 void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64_t first,
                   int64_t count, float* z) {
-  constexpr int m = X.m;
-  static_assert(W.r == m && W.n == kN);
+  constexpr int m = Fwd.m;
+  static_assert(WGrad.r == m && WGrad.n == kN);
   const int64_t F = g.F, plane = count * F;
   const vec zero = V::set1(0.0f);
   for (int64_t i = 0; i < count; ++i) {
@@ -173,12 +174,12 @@ void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 4
-        for (int s = 0; s < m; ++s) gd[xi][s] = combine<m>(W.G + xi * m, &d[0][s], m);
+        for (int s = 0; s < m; ++s) gd[xi][s] = combine<m>(WGrad.G + xi * m, &d[0][s], m);
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 6
         for (int nu = 0; nu < kN; ++nu)
-          V::store(z + (xi * kN + nu) * plane + i * F + f, combine<m>(W.G + nu * m, gd[xi], 1));
+          V::store(z + (xi * kN + nu) * plane + i * F + f, combine<m>(WGrad.G + nu * m, gd[xi], 1));
     }
   }
 }
@@ -186,12 +187,12 @@ void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64
 // x (N,H,W,C), dz (N,OH,OW,F) -> dw (KH,KW,C,F) overwritten:
 //   P[xi,nu] (C,F) = sum over tiles of V[xi,nu]^T Z[xi,nu]   (on the tiled
 //                    kernel's weight-gradient tile, as 1x1 convolutions)
-//   dw (r,r) = W.AT P W.AT^T for each (c, f)
-template <const WinogradTransforms& X, const WinogradTransforms& W>
+//   dw (r,r) = WGrad.AT P WGrad.AT^T for each (c, f)
+template <const WinogradTransforms& Fwd, const WinogradTransforms& WGrad>
 void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGeometry& g) {
-  const Tiling t = tiling<X>(g);
+  const Tiling t = tiling<Fwd>(g);
   const int64_t C = g.C, F = g.F, tiles = t.th * t.tw;
-  float* v = direct::thread_scratch(3, kN * kN * t.T * C);
+  float* vin = direct::thread_scratch(3, kN * kN * t.T * C);
   float* z = direct::thread_scratch(4, kN * kN * t.T * F);
   float* p = direct::thread_scratch(7, kN * kN * C * F);
   bool accumulate = false;
@@ -200,46 +201,48 @@ void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGe
         direct::pad_image(x + n * g.in_size(), g.H, g.W, C, g.pad_top, g.pad_left, t.Hp, t.Wp);
     for (int64_t first = 0; first < tiles; first += t.T) {
       const int64_t count = std::min(t.T, tiles - first);
-      transform_input<X>(xp, g, t, first, count, v);
-      transform_dz<X, W>(dz + n * g.out_size(), g, t, first, count, z);
+      transform_input<Fwd>(xp, g, t, first, count, vin);
+      transform_dz<Fwd, WGrad>(dz + n * g.out_size(), g, t, first, count, z);
       const ConvGeometry products = conv_geometry(1, count, C, 1, 1, 1, 1, false, F);
       for (int k = 0; k < kN * kN; ++k)
-        conv2d_backward_weights_tiled(v + k * count * C, z + k * count * F, 1, p + k * C * F,
+        conv2d_backward_weights_tiled(vin + k * count * C, z + k * count * F, 1, p + k * C * F,
                                       products, accumulate);
       accumulate = true;
     }
   }
-  constexpr int r = W.m;
+  constexpr int r = WGrad.m;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t f = 0; f < F; f += L) {
       vec pv[kN][kN], ap[r][kN];
       for (int xi = 0; xi < kN; ++xi)
         for (int nu = 0; nu < kN; ++nu) pv[xi][nu] = V::load(p + ((xi * kN + nu) * C + c) * F + f);
       for (int kh = 0; kh < r; ++kh)
-        for (int nu = 0; nu < kN; ++nu) ap[kh][nu] = combine<kN>(W.AT + kh * kN, &pv[0][nu], kN);
+        for (int nu = 0; nu < kN; ++nu)
+          ap[kh][nu] = combine<kN>(WGrad.AT + kh * kN, &pv[0][nu], kN);
       for (int kh = 0; kh < r; ++kh)
         for (int kw = 0; kw < r; ++kw)
-          V::store(dw + ((kh * r + kw) * C + c) * F + f, combine<kN>(W.AT + kw * kN, ap[kh], 1));
+          V::store(dw + ((kh * r + kw) * C + c) * F + f,
+                   combine<kN>(WGrad.AT + kw * kN, ap[kh], 1));
     }
 }
 
-template <const WinogradTransforms& X>
+template <const WinogradTransforms& Fwd>
 void forward(const float* x, const float* packed, const float* b, bool relu, bool stream, float* y,
              const ConvGeometry& g) {
-  const Tiling t = tiling<X>(g);
+  const Tiling t = tiling<Fwd>(g);
   const float* xp = direct::pad_image(x, g.H, g.W, g.C, g.pad_top, g.pad_left, t.Hp, t.Wp);
-  float* v = direct::thread_scratch(3, kN * kN * t.T * g.C);
+  float* vin = direct::thread_scratch(3, kN * kN * t.T * g.C);
   float* mt = direct::thread_scratch(4, kN * kN * t.T * g.F);
   const int64_t tiles = t.th * t.tw;
   for (int64_t first = 0; first < tiles; first += t.T) {
     const int64_t count = std::min(t.T, tiles - first);
-    transform_input<X>(xp, g, t, first, count, v);
+    transform_input<Fwd>(xp, g, t, first, count, vin);
     // M[xi,nu] (count, F) = V[xi,nu] (count, C) * U[xi,nu]: a 1x1 convolution of count pixels.
     const ConvGeometry products = conv_geometry(1, count, g.C, 1, 1, 1, 1, false, g.F);
     for (int k = 0; k < kN * kN; ++k)
-      conv2d_forward_tiled(v + k * count * g.C, packed + k * g.C * g.F, nullptr, Activation::linear,
-                           mt + k * count * g.F, products);
-    transform_output<X>(mt, b, relu, stream, g, t, first, count, y);
+      conv2d_forward_tiled(vin + k * count * g.C, packed + k * g.C * g.F, nullptr,
+                           Activation::linear, mt + k * count * g.F, products);
+    transform_output<Fwd>(mt, b, relu, stream, g, t, first, count, y);
   }
   if (stream) _mm_sfence();
 }
@@ -255,7 +258,7 @@ bool conv_winograd_applies(const ConvGeometry& g) {
 #if defined(__AVX2__) && defined(__FMA__)
   return g.SH == 1 && g.SW == 1 && g.KH == g.KW && (g.KH == 3 || g.KH == 5) && g.C % L == 0 &&
          g.C > 0 && g.F % conv_tiled_sliver() == 0 && g.F > 0 && g.OH > 0 && g.OW > 0 &&
-         g.pad_top < g.KH && g.pad_left < g.KW;
+         g.pad_top >= 0 && g.pad_left >= 0 && g.pad_top < g.KH && g.pad_left < g.KW;
 #else
   (void)g;
   return false;
@@ -265,22 +268,24 @@ bool conv_winograd_applies(const ConvGeometry& g) {
 int64_t conv_winograd_packed_size(const ConvGeometry& g) { return int64_t{kN} * kN * g.C * g.F; }
 
 void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed) {
-  const WinogradTransforms& X = transforms_for(g);
-  const int r = X.r;
+  const WinogradTransforms& transforms = transforms_for(g);
+  const double* G = transforms.G;
+  const int r = transforms.r, S = conv_tiled_sliver();
   const int64_t C = g.C, F = g.F;
   // U[xi,nu] (C,F) = (G g G^T)[xi,nu] for each filter g = w[.,.,c,f]: first
   // Gg (n,r) = G g, then U = Gg G^T, each over all F filters at once (w's
-  // rows); then each plane packed as a 1x1 convolution's weights. Once per
-  // batch, so it must stay small against the batch's convolution
-  // (Fashion-MNIST's 32 -> 64, 5x5: 0.2 ms, from 2.4 as 36 sums of 25
+  // rows), each row of U stored straight into its plane's slivers, as a 1x1
+  // convolution's weights are packed (conv_tiled_pack: (F/S, C, S)). Once
+  // per batch, so it must stay small against the batch's convolution
+  // (Fashion-MNIST's 32 -> 64, 5x5: 0.16 ms, from 2.4 as 36 sums of 25
   // products per filter).
-  float* u = direct::thread_scratch(5, kN * kN * C * F);
-  float* gg = direct::thread_scratch(8, kN * r * F);
+  float* gg = direct::thread_scratch(5, (kN * r + 1) * F);
+  float* u = gg + kN * r * F;  // one row of U: F filters
   for (int64_t c = 0; c < C; ++c) {
     std::fill(gg, gg + kN * r * F, 0.0f);
     for (int xi = 0; xi < kN; ++xi)
       for (int kh = 0; kh < r; ++kh) {
-        const float coefficient = static_cast<float>(X.G[xi * r + kh]);
+        const float coefficient = static_cast<float>(G[xi * r + kh]);
         if (coefficient == 0.0f) continue;
         for (int kw = 0; kw < r; ++kw) {
           const float* row = w + ((kh * r + kw) * C + c) * F;
@@ -290,18 +295,18 @@ void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed) {
       }
     for (int xi = 0; xi < kN; ++xi)
       for (int nu = 0; nu < kN; ++nu) {
-        float* out = u + ((xi * kN + nu) * C + c) * F;
-        std::fill(out, out + F, 0.0f);
+        std::fill(u, u + F, 0.0f);
         for (int kw = 0; kw < r; ++kw) {
-          const float coefficient = static_cast<float>(X.G[nu * r + kw]);
+          const float coefficient = static_cast<float>(G[nu * r + kw]);
           if (coefficient == 0.0f) continue;
           const float* in = gg + (xi * r + kw) * F;
-          for (int64_t f = 0; f < F; ++f) out[f] += coefficient * in[f];
+          for (int64_t f = 0; f < F; ++f) u[f] += coefficient * in[f];
         }
+        float* plane = packed + (xi * kN + nu) * C * F;
+        for (int64_t s = 0; s < F / S; ++s)
+          std::copy(u + s * S, u + (s + 1) * S, plane + (s * C + c) * S);
       }
   }
-  const ConvGeometry plane = conv_geometry(1, 1, C, 1, 1, 1, 1, false, F);
-  for (int k = 0; k < kN * kN; ++k) conv_tiled_pack(u + k * C * F, plane, packed + k * C * F);
 }
 
 void conv2d_forward_winograd(const float* x, const float* packed, const float* b, Activation act,

@@ -24,9 +24,9 @@ using ck::test::scaled_diff;
 
 namespace {
 
-// The transforms round more than im2col + GEMM (a few 1e-6 of the sums'
-// scale here, where the tiled kernel's is about 1e-7); a wrong tap or tile
-// is off by O(1).
+// The transforms round more than im2col + GEMM (1e-6..1e-5 of the sums'
+// scale at these sizes, where the tiled kernel's is about 1e-7; more for
+// longer sums, see core/conv_winograd.h); a wrong tap or tile is off by O(1).
 constexpr double kWinogradTolerance = 2e-5;
 
 struct WinogradCase {
@@ -38,11 +38,14 @@ struct WinogradCase {
 
 // Fashion-MNIST's second layer (14x14, 5x5, 32 -> 64); outputs that are not
 // a multiple of the tile (partial tiles at the bottom and right), smaller
-// than one tile, one pixel; several bands of tiles (64x64: 256 tiles).
+// than one tile, one pixel; several bands of tiles (64x64: 256 tiles);
+// valid convolutions whose data gradient runs Winograd too (padded by KH-1,
+// the most applies() takes); 128 channels, whose longer sums round more.
 const WinogradCase kWinogradCases[] = {
     {14, 14, 5, true, 2, 2}, {11, 13, 3, false, 1, 1}, {9, 10, 3, true, 2, 1},
     {3, 3, 3, true, 1, 2},   {7, 9, 5, false, 1, 1},   {5, 5, 5, false, 1, 1},
-    {64, 64, 3, true, 1, 1}, {1, 6, 3, true, 2, 1},
+    {64, 64, 3, true, 1, 1}, {1, 6, 3, true, 2, 1},    {11, 13, 3, false, 2, 1},
+    {7, 9, 5, false, 2, 1},  {12, 12, 3, true, 8, 1},  {10, 10, 5, true, 8, 1},
 };
 
 ConvGeometry geometry(const WinogradCase& c) {
@@ -219,7 +222,34 @@ TEST_CASE("conv2d_forward and conv2d_backward run Winograd where it applies, on 
       CHECK(scaled_diff(dx, dxr) < kWinogradTolerance);
       CHECK(scaled_diff(dw, dwr) < kWinogradTolerance);
       CHECK(scaled_diff(db, dbr) < 1e-5);
+      if (!dx_winograd) continue;  // then the whole backward pass is im2col + GEMM
+      // Both gradients took Winograd's transforms: other bits than without.
+      Tensor dx_tiled(x.shape()), dw_tiled(w.shape());
+      {
+        ck::test::WinogradScope off(false);
+        conv2d_backward(x.data(), w.data(), dz.data(), dx_tiled.data(), dw_tiled.data(), nullptr, N,
+                        g, ws);
+      }
+      CHECK(std::memcmp(dx.data(), dx_tiled.data(), dx.size() * sizeof(float)) != 0);
+      CHECK(std::memcmp(dw.data(), dw_tiled.data(), dw.size() * sizeof(float)) != 0);
+      CHECK(scaled_diff(dx_tiled, dxr) < 1e-5);
+      CHECK(scaled_diff(dw_tiled, dwr) < 1e-5);
     }
+}
+
+TEST_CASE("conv2d_backward of no images zeroes the gradients, with and without Winograd") {
+  const int S = conv_tiled_sliver();
+  for (int64_t C : {int64_t{3}, int64_t{2} * std::max(S, 1)}) {
+    CAPTURE(C);
+    const ConvGeometry g = conv_geometry(6, 6, C, 3, 3, 1, 1, true, std::max(S, 8));
+    Tensor x({1, g.H, g.W, C}), w({3, 3, C, g.F}), dz({1, g.OH, g.OW, g.F});
+    Tensor dw(w.shape()), db({g.F});
+    dw.fill(NAN), db.fill(NAN);
+    ConvWorkspace ws;
+    conv2d_backward(x.data(), w.data(), dz.data(), nullptr, dw.data(), db.data(), 0, g, ws);
+    CHECK(scaled_diff(dw, Tensor(w.shape())) == 0.0);
+    CHECK(scaled_diff(db, Tensor({g.F})) == 0.0);
+  }
 }
 
 TEST_CASE("the gradient check runs convolutions without Winograd, and turns it back on") {

@@ -131,9 +131,17 @@ TEST_CASE("a training step allocates no storage once the workspaces are sized") 
   const std::vector<Case> cases = {
       {"lenet5", {28, 28, 1}, "adam"},
       {"conv2d(16,3,same,relu) maxpool(2) conv2d(32,3,relu) globalavgpool dense(10,softmax)",
-       {32, 32, 3}, "sgd"},
+       {32, 32, 3},
+       "sgd"},
       {"conv2d(8,5,same,relu) maxpool(2) flatten dense(64,relu) dropout(0.4) dense(10,softmax)",
-       {28, 28, 1}, "adam"},
+       {28, 28, 1},
+       "adam"},
+      // Winograd's forward pass and both its gradients (32 channels in, 32
+      // and 64 filters out: whole slivers with AVX-512 and AVX2).
+      {"conv2d(32,3,same,relu) conv2d(32,3,same,relu) conv2d(64,5,relu) globalavgpool "
+       "dense(10,softmax)",
+       {12, 12, 3},
+       "adam"},
   };
   set_gemm_backend(GemmBackend::simd);
   for (int threads : {1, 2}) {
