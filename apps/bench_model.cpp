@@ -82,7 +82,8 @@ std::vector<double> time_steps(const std::function<void()>& step, int warmup, in
 
 // The layers whose convolutions run Winograd's transforms (core/conv.h):
 // their FLOPs are counted as a direct convolution's, of which the transforms
-// compute about a third, so GFLOP/s over them are effective rates.
+// compute a quarter (3x3) to a third (5x5), so GFLOP/s over them are
+// effective rates.
 std::vector<std::string> winograd_layers(Model& model) {
   std::vector<std::string> names;
   if (!conv_winograd_enabled()) return names;
@@ -261,11 +262,11 @@ void bench_conv(const BenchConvOptions& o) {
   // Where Winograd's transforms apply, the same passes without them too.
   const bool winograd = conv_winograd_enabled() && conv_winograd_applies(g);
   const Passes fast = passes();
-  std::optional<Passes> direct;
+  std::optional<Passes> without_winograd;
   if (winograd) {
     set_conv_winograd(false);
-    direct = passes();
-    set_conv_winograd(true);
+    without_winograd = passes();
+    set_conv_winograd(true);  // as it was: winograd implies it was on
   }
   const double peak = measure_fma_peak_gflops(threads());
   const auto json_of = [](const Passes& p) {
@@ -283,10 +284,10 @@ void bench_conv(const BenchConvOptions& o) {
                         {"threads", threads()},
                         {"gemm", gemm_backend_name(gemm_backend())},
                         {"blas_kernels", blas_kernels()},
-                        {"algorithm", winograd ? "winograd" : "direct"},
+                        {"algorithm", winograd ? "winograd" : "standard"},
                         {"fma_peak_gflops", peak}};
     j.update(json_of(fast));
-    j["direct"] = direct ? json_of(*direct) : nlohmann::json();
+    j["without_winograd"] = without_winograd ? json_of(*without_winograd) : nlohmann::json();
     fmt::print("{}\n", j.dump());
     return;
   }
@@ -299,17 +300,17 @@ void bench_conv(const BenchConvOptions& o) {
     if (std::isnan(r)) return std::string("n/a (timing noise)");
     return fmt::format("{:7.1f} GFLOP/s ({:3.0f}%)", r, 100 * r / peak);
   };
-  if (direct) fmt::print("{:<26} {:<26} {}\n", "", "Winograd", "without Winograd");
+  if (without_winograd) fmt::print("{:<26} {:<26} {}\n", "", "Winograd", "without Winograd");
   const std::pair<const char*, double Passes::*> rows[] = {
       {"forward (+bias, relu)", &Passes::forward},
       {"backward data", &Passes::backward_data},
       {"backward weights (+bias)", &Passes::backward_weights}};
   for (const auto& [what, pass] : rows) {
     fmt::print("{:<26} {:<26}", what, figure(fast.*pass));
-    if (direct) fmt::print(" {}", figure((*direct).*pass));
+    if (without_winograd) fmt::print(" {}", figure((*without_winograd).*pass));
     fmt::print("\n");
   }
-  if (direct)
+  if (without_winograd)
     fmt::print(
         "GFLOP/s count the direct convolution's multiplications; Winograd's transforms "
         "compute {},\nso its figures are effective rates and can pass 100% of the peak.\n",

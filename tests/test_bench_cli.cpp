@@ -92,8 +92,8 @@ TEST_CASE("bench conv: three passes of the same FLOPs, and the peak they are hel
   // Timed as a difference of two runs: a positive rate, or null when the
   // machine's noise hides it (never negative or infinite).
   CHECK((j["backward_data"].is_null() || j["backward_data"].get<double>() > 0));
-  CHECK(j["algorithm"] == "direct");  // 4 channels: no Winograd, and nothing to hold it against
-  CHECK(j["direct"].is_null());
+  CHECK(j["algorithm"] == "standard");  // 4 channels: no Winograd, nothing to hold it against
+  CHECK(j["without_winograd"].is_null());
   std::string out;
   CHECK(run_convkit("bench conv --input 8x8", out) != 0);
   CHECK(contains(out, "--input must be HxWxC"));
@@ -107,7 +107,7 @@ TEST_CASE("bench conv and bench model: Winograd's layers, and the same passes wi
   CHECK(j["algorithm"] == "winograd");
   for (const char* pass : {"forward", "backward_weights"}) {
     CHECK_MESSAGE(j[pass].get<double>() > 0, pass);
-    CHECK_MESSAGE(j["direct"][pass].get<double>() > 0, pass);
+    CHECK_MESSAGE(j["without_winograd"][pass].get<double>() > 0, pass);
   }
   std::string out;
   REQUIRE(run_convkit(conv, out) == 0);
