@@ -21,7 +21,6 @@
 #include "apps/model_builder.h"
 #include "apps/trainer.h"
 #include "core/conv.h"
-#include "core/conv_winograd.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -86,10 +85,9 @@ std::vector<double> time_steps(const std::function<void()>& step, int warmup, in
 // effective rates.
 std::vector<std::string> winograd_layers(Model& model) {
   std::vector<std::string> names;
-  if (!conv_winograd_enabled()) return names;
   for (size_t i = 0; i < model.layers().size(); ++i)
     if (const auto* conv = dynamic_cast<const Conv2D*>(&model.layer(i)))
-      if (conv_winograd_applies(conv->geometry(conv->input_shape)))
+      if (conv_uses_winograd(conv->geometry(conv->input_shape)))
         names.push_back(model.layer(i).name);
   return names;
 }
@@ -260,7 +258,7 @@ void bench_conv(const BenchConvOptions& o) {
     return p;
   };
   // Where Winograd's transforms apply, the same passes without them too.
-  const bool winograd = conv_winograd_enabled() && conv_winograd_applies(g);
+  const bool winograd = conv_uses_winograd(g);
   const Passes fast = passes();
   std::optional<Passes> without_winograd;
   if (winograd) {

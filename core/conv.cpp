@@ -124,6 +124,18 @@ std::atomic<bool> winograd_enabled{true};
 void set_conv_winograd(bool on) { winograd_enabled = on; }
 bool conv_winograd_enabled() { return winograd_enabled; }
 
+// Each band of tiles reads all 36 transformed filter planes (36*C*F floats,
+// 4x the filters). Up to 256 -> 256 (9.4 MB) they come from the caches fast
+// enough; beyond, from memory, and the layer ran slower than the tiled
+// kernel (VGG16, one image: 512 -> 512 at 28x28 75 ms against 42, at 14x14
+// 62 against 13; 256 -> 256 35 against 44).
+constexpr int64_t kWinogradMaxFilterPairs = 256 * 256;
+
+bool conv_uses_winograd(const ConvGeometry& g) {
+  return conv_winograd_enabled() && conv_winograd_applies(g) &&
+         g.C * g.F <= kWinogradMaxFilterPairs;
+}
+
 // Above this size the layer that reads the output next starts with its first
 // image, long gone from the caches by then, and ordinary stores would first
 // read every line they write (learning-rate-10's first layer writes 205 MB per
@@ -154,7 +166,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
     });
     return;
   }
-  if (conv_winograd_enabled() && conv_winograd_applies(g)) {
+  if (conv_uses_winograd(g)) {
     // The filters transformed and packed once for the whole batch.
     const int64_t size = conv_winograd_packed_size(g);
     if (ws.packed.capacity() < size) ws.packed.resize({size});
@@ -227,7 +239,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   // The data gradient is a forward convolution of dz with the filters turned
   // around: by Winograd's transforms where they apply (3x3 and 5x5).
   const ConvGeometry gd = data_gradient_geometry(g);
-  const bool winograd_dx = tiled && dx && conv_winograd_enabled() && conv_winograd_applies(gd);
+  const bool winograd_dx = tiled && dx && conv_uses_winograd(gd);
   if (winograd_dx) {
     const int64_t size = conv_winograd_packed_size(gd);
     if (ws.wt.capacity() < size) ws.wt.resize({size});
@@ -245,7 +257,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   // std::function copies its closure to the heap every step, and
   // tests/alloc allows 128 bytes of such bookkeeping, which the closure
   // below (16 references) already reaches.
-  const bool winograd_dw = tiled && conv_winograd_enabled() && conv_winograd_applies(g);
+  const bool winograd_dw = tiled && conv_uses_winograd(g);
   const auto tiled_part = [&, stream = dx && conv_streams_output(N, g.in_size(), dx)](
                               float* dw_part, int64_t begin, int64_t end) {
     const float* xb = x + begin * g.in_size();
