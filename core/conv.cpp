@@ -166,26 +166,17 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
     });
     return;
   }
-  if (conv_uses_winograd(g)) {
-    // The filters transformed and packed once for the whole batch.
-    const int64_t size = conv_winograd_packed_size(g);
+  const bool winograd = conv_uses_winograd(g);
+  if (winograd || conv_tiled_applies(g, false)) {
+    // The weights packed once for the whole batch: Winograd's transformed
+    // filters, or the tiled kernel's slivers.
+    const int64_t size = winograd ? conv_winograd_packed_size(g) : g.patch() * g.F;
     if (ws.packed.capacity() < size) ws.packed.resize({size});
-    conv_winograd_pack(w, g, ws.packed.data());
+    (winograd ? conv_winograd_pack : conv_tiled_pack)(w, g, ws.packed.data());
+    const auto kernel = winograd ? conv2d_forward_winograd : conv2d_forward_tiled;
     parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n)
-        conv2d_forward_winograd(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(),
-                                g, stream);
-    });
-    return;
-  }
-  if (conv_tiled_applies(g, false)) {
-    // The weights packed once for the whole batch.
-    if (ws.packed.capacity() < g.patch() * g.F) ws.packed.resize({g.patch() * g.F});
-    conv_tiled_pack(w, g, ws.packed.data());
-    parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n)
-        conv2d_forward_tiled(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(),
-                             g, stream);
+        kernel(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(), g, stream);
     });
     return;
   }

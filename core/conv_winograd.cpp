@@ -61,6 +61,24 @@ template <int K>
   return sum;
 }
 
+// out (R,R) = T x T^T for one block of vectors, T (R,K) row-major: the one
+// 2-D transform behind all four, B^T d B, A^T M A, G' dz G'^T and the
+// weight gradient's A'^T P A'. T is known at compile time (a template
+// argument's), so its zero entries cost nothing.
+template <int R, int K>
+[[gnu::always_inline]] inline void transform_block(const double* T, const vec (&x)[K][K],
+                                                   vec (&out)[R][R]) {
+  vec tx[R][K];  // T x
+#pragma GCC unroll 6
+  for (int a = 0; a < R; ++a)
+#pragma GCC unroll 6
+    for (int s = 0; s < K; ++s) tx[a][s] = combine<K>(T + a * K, &x[0][s], K);
+#pragma GCC unroll 6
+  for (int a = 0; a < R; ++a)
+#pragma GCC unroll 6
+    for (int b = 0; b < R; ++b) out[a][b] = combine<K>(T + b * K, tx[a], 1);
+}
+
 // The geometry of one image's tiling.
 struct Tiling {
   int64_t th, tw;  // tiles down and across
@@ -91,22 +109,17 @@ void transform_input(const float* xp, const ConvGeometry& g, const Tiling& t, in
     const int64_t ti = (first + i) / t.tw, tj = (first + i) % t.tw;
     const float* corner = xp + (ti * Fwd.m * t.Wp + tj * Fwd.m) * C;
     for (int64_t c = 0; c < C; c += L) {
-      // d, then bd = B^T d, then (B^T d) B row by row.
-      vec d[kN][kN], bd[kN][kN];
+      vec d[kN][kN], btdb[kN][kN];
 #pragma GCC unroll 6
       for (int r = 0; r < kN; ++r)
 #pragma GCC unroll 6
         for (int s = 0; s < kN; ++s) d[r][s] = V::load(corner + (r * t.Wp + s) * C + c);
-#pragma GCC unroll 6
-      for (int xi = 0; xi < kN; ++xi)
-#pragma GCC unroll 6
-        for (int s = 0; s < kN; ++s) bd[xi][s] = combine<kN>(Fwd.BT + xi * kN, &d[0][s], kN);
+      transform_block<kN, kN>(Fwd.BT, d, btdb);
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 6
         for (int nu = 0; nu < kN; ++nu)
-          V::store(vin + (xi * kN + nu) * plane + i * C + c,
-                   combine<kN>(Fwd.BT + nu * kN, bd[xi], 1));
+          V::store(vin + (xi * kN + nu) * plane + i * C + c, btdb[xi][nu]);
     }
   }
 }
@@ -125,20 +138,17 @@ void transform_output(const float* mt, const float* b, bool relu, bool stream,
     const int rows = static_cast<int>(std::min<int64_t>(m, g.OH - ti * m));
     const int cols = static_cast<int>(std::min<int64_t>(m, g.OW - tj * m));
     for (int64_t f = 0; f < F; f += L) {
-      vec p[kN][kN], ap[m][kN];
+      vec p[kN][kN], block[m][m];
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 6
         for (int nu = 0; nu < kN; ++nu)
           p[xi][nu] = V::load(mt + (xi * kN + nu) * plane + i * F + f);
-#pragma GCC unroll 4
-      for (int r = 0; r < m; ++r)
-#pragma GCC unroll 6
-        for (int nu = 0; nu < kN; ++nu) ap[r][nu] = combine<kN>(Fwd.AT + r * kN, &p[0][nu], kN);
+      transform_block<m, kN>(Fwd.AT, p, block);
       const vec bias = b ? V::load(b + f) : zero;
       for (int r = 0; r < rows; ++r)
         for (int s = 0; s < cols; ++s) {
-          vec out = V::add(combine<kN>(Fwd.AT + s * kN, ap[r], 1), bias);
+          vec out = V::add(block[r][s], bias);
           // As bias_activation's: max(0, v) with 0 first keeps NaN and -0.
           if (relu) out = V::max(zero, out);
           float* dst = y + ((ti * m + r) * g.OW + tj * m + s) * F + f;
@@ -166,20 +176,17 @@ void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64
     const int rows = static_cast<int>(std::min<int64_t>(m, g.OH - ti * m));
     const int cols = static_cast<int>(std::min<int64_t>(m, g.OW - tj * m));
     for (int64_t f = 0; f < F; f += L) {
-      vec d[m][m], gd[kN][m];
+      vec d[m][m], gdg[kN][kN];
       for (int r = 0; r < m; ++r)
         for (int s = 0; s < m; ++s)
           d[r][s] = r < rows && s < cols ? V::load(dz + ((ti * m + r) * g.OW + tj * m + s) * F + f)
                                          : zero;
-#pragma GCC unroll 6
-      for (int xi = 0; xi < kN; ++xi)
-#pragma GCC unroll 4
-        for (int s = 0; s < m; ++s) gd[xi][s] = combine<m>(WGrad.G + xi * m, &d[0][s], m);
+      transform_block<kN, m>(WGrad.G, d, gdg);
 #pragma GCC unroll 6
       for (int xi = 0; xi < kN; ++xi)
 #pragma GCC unroll 6
         for (int nu = 0; nu < kN; ++nu)
-          V::store(z + (xi * kN + nu) * plane + i * F + f, combine<m>(WGrad.G + nu * m, gd[xi], 1));
+          V::store(z + (xi * kN + nu) * plane + i * F + f, gdg[xi][nu]);
     }
   }
 }
@@ -213,16 +220,12 @@ void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGe
   constexpr int r = WGrad.m;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t f = 0; f < F; f += L) {
-      vec pv[kN][kN], ap[r][kN];
+      vec pv[kN][kN], taps[r][r];
       for (int xi = 0; xi < kN; ++xi)
         for (int nu = 0; nu < kN; ++nu) pv[xi][nu] = V::load(p + ((xi * kN + nu) * C + c) * F + f);
+      transform_block<r, kN>(WGrad.AT, pv, taps);
       for (int kh = 0; kh < r; ++kh)
-        for (int nu = 0; nu < kN; ++nu)
-          ap[kh][nu] = combine<kN>(WGrad.AT + kh * kN, &pv[0][nu], kN);
-      for (int kh = 0; kh < r; ++kh)
-        for (int kw = 0; kw < r; ++kw)
-          V::store(dw + ((kh * r + kw) * C + c) * F + f,
-                   combine<kN>(WGrad.AT + kw * kN, ap[kh], 1));
+        for (int kw = 0; kw < r; ++kw) V::store(dw + ((kh * r + kw) * C + c) * F + f, taps[kh][kw]);
     }
 }
 
