@@ -304,9 +304,10 @@ void bench_conv(const BenchConvOptions& o) {
       {"backward data", &Passes::backward_data},
       {"backward weights (+bias)", &Passes::backward_weights}};
   for (const auto& [what, pass] : rows) {
-    fmt::print("{:<26} {:<26}", what, figure(fast.*pass));
-    if (without_winograd) fmt::print(" {}", figure((*without_winograd).*pass));
-    fmt::print("\n");
+    if (without_winograd)
+      fmt::print("{:<26} {:<26} {}\n", what, figure(fast.*pass), figure((*without_winograd).*pass));
+    else
+      fmt::print("{:<26} {}\n", what, figure(fast.*pass));
   }
   if (without_winograd)
     fmt::print(
