@@ -81,7 +81,7 @@ std::vector<double> time_steps(const std::function<void()>& step, int warmup, in
 
 // The layers whose convolutions run Winograd's transforms (core/conv.h):
 // their FLOPs are counted as a direct convolution's, of which the transforms
-// compute a quarter (3x3) to a third (5x5), so GFLOP/s over them are
+// compute a quarter (3x3) to a sixth (5x5), so GFLOP/s over them are
 // effective rates.
 std::vector<std::string> winograd_layers(Model& model) {
   std::vector<std::string> names;
@@ -166,7 +166,7 @@ void bench_model(const BenchModelOptions& o) {
     fmt::print("\n");
     if (const auto names = winograd_layers(model); !names.empty())
       fmt::print(
-          "({}: Winograd's transforms, which compute a quarter (3x3) to a third (5x5) of "
+          "({}: Winograd's transforms, which compute a quarter (3x3) to a sixth (5x5) of "
           "the multiplications counted)\n",
           fmt::join(names, ", "));
     fmt::print("peak RSS {:.0f} MB\n", rss);
@@ -315,7 +315,7 @@ void bench_conv(const BenchConvOptions& o) {
         "compute {},\nso its figures are effective rates and can pass 100% of the peak.\n",
         o.kernel == 3
             ? "a quarter of them (F(4x4, 3x3): 2.25 per output and channel instead of 9)"
-            : "about a third of them (F(2x2, 5x5): 9 per output and channel instead of 25)");
+            : "about a sixth of them (F(4x4, 5x5): 4 per output and channel instead of 25)");
 }
 
 }  // namespace ck

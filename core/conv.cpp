@@ -124,11 +124,13 @@ std::atomic<bool> winograd_enabled{true};
 void set_conv_winograd(bool on) { winograd_enabled = on; }
 bool conv_winograd_enabled() { return winograd_enabled; }
 
-// Each band of tiles reads all 36 transformed filter planes (36*C*F floats,
-// 4x the filters). Up to 256 -> 256 (9.4 MB) they come from the caches fast
-// enough; beyond, from memory, and the layer ran slower than the tiled
-// kernel (VGG16, one image: 512 -> 512 at 28x28 75 ms against 42, at 14x14
-// 62 against 13; 256 -> 256 35 against 44).
+// Each band of tiles reads all n*n transformed filter planes (n*n*C*F
+// floats: 36 planes for 3x3, 4x the filters; 64 for 5x5, 2.6x). Up to
+// 256 -> 256 (9.4 MB for 3x3) they come from the caches fast enough; beyond,
+// from memory, and the layer ran slower than the tiled kernel (VGG16, one
+// image: 512 -> 512 at 28x28 75 ms against 42, at 14x14 62 against 13;
+// 256 -> 256 35 against 44). 5x5 at 14x14x256 -> 256 (16.8 MB) still ran
+// about as fast as the tiled kernel.
 constexpr int64_t kWinogradMaxFilterPairs = 256 * 256;
 
 bool conv_uses_winograd(const ConvGeometry& g) {

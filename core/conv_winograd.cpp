@@ -1,4 +1,4 @@
-// Winograd convolution, F(4x4, 3x3) and F(2x2, 5x5): see core/conv_winograd.h.
+// Winograd convolution, F(4x4, 3x3) and F(4x4, 5x5): see core/conv_winograd.h.
 //
 // One image goes through in bands of T tiles (an m x m block of outputs
 // each), three steps per band, all in the core's L2:
@@ -28,14 +28,13 @@ namespace ck {
 
 namespace {
 
-constexpr int kN = 6;  // tile of input: F(4x4, 3x3) and F(2x2, 5x5)
-constexpr WinogradTransforms kF4x3 = winograd_transforms(4, 3);
-constexpr WinogradTransforms kF2x5 = winograd_transforms(2, 5);
+constexpr WinogradTransforms kF4x3 = winograd_transforms(4, 3);  // 6x6 tiles
+constexpr WinogradTransforms kF4x5 = winograd_transforms(4, 5);  // 8x8 tiles
 // The weight gradient is a correlation of x with dz whose output is the
-// filter: F(3x3, 4x4) and F(5x5, 2x2), on the same tiles (n = 6, and B^T,
-// which depends only on the points, is the same).
+// filter: F(3x3, 4x4) and F(5x5, 4x4), on the same tiles (the same n, and
+// B^T, which depends only on the points, is the same).
 constexpr WinogradTransforms kF3x4 = winograd_transforms(3, 4);
-constexpr WinogradTransforms kF5x2 = winograd_transforms(5, 2);
+constexpr WinogradTransforms kF5x4 = winograd_transforms(5, 4);
 
 #if defined(__AVX2__) && defined(__FMA__)
 #if defined(__AVX512F__)
@@ -69,13 +68,13 @@ template <int R, int K>
 [[gnu::always_inline]] inline void transform_block(const double* T, const vec (&x)[K][K],
                                                    vec (&out)[R][R]) {
   vec tx[R][K];  // T x
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (int a = 0; a < R; ++a)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int s = 0; s < K; ++s) tx[a][s] = combine<K>(T + a * K, &x[0][s], K);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (int a = 0; a < R; ++a)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int b = 0; b < R; ++b) out[a][b] = combine<K>(T + b * K, tx[a], 1);
 }
 
@@ -95,7 +94,7 @@ Tiling tiling(const ConvGeometry& g) {
   t.Wp = t.tw * Fwd.m + Fwd.r - 1;
   // V and M of a band in about 1 MB (the L2 is 2 MB per core on Sapphire
   // Rapids, 1 MB on Zen 4), in whole register tiles of the products.
-  const int64_t per_tile = int64_t{kN} * kN * (g.C + g.F), budget = int64_t{256} << 10;
+  const int64_t per_tile = int64_t{Fwd.n} * Fwd.n * (g.C + g.F), budget = int64_t{256} << 10;
   t.T = std::max<int64_t>(42, budget / per_tile / 42 * 42);
   return t;
 }
@@ -104,20 +103,21 @@ Tiling tiling(const ConvGeometry& g) {
 template <const WinogradTransforms& Fwd>
 void transform_input(const float* xp, const ConvGeometry& g, const Tiling& t, int64_t first,
                      int64_t count, float* vin) {
+  constexpr int kN = Fwd.n;
   const int64_t C = g.C, plane = count * C;
   for (int64_t i = 0; i < count; ++i) {
     const int64_t ti = (first + i) / t.tw, tj = (first + i) % t.tw;
     const float* corner = xp + (ti * Fwd.m * t.Wp + tj * Fwd.m) * C;
     for (int64_t c = 0; c < C; c += L) {
       vec d[kN][kN], btdb[kN][kN];
-#pragma GCC unroll 6
+#pragma GCC unroll 8
       for (int r = 0; r < kN; ++r)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (int s = 0; s < kN; ++s) d[r][s] = V::load(corner + (r * t.Wp + s) * C + c);
       transform_block<kN, kN>(Fwd.BT, d, btdb);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
       for (int xi = 0; xi < kN; ++xi)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (int nu = 0; nu < kN; ++nu)
           V::store(vin + (xi * kN + nu) * plane + i * C + c, btdb[xi][nu]);
     }
@@ -130,7 +130,7 @@ template <const WinogradTransforms& Fwd>
 void transform_output(const float* mt, const float* b, bool relu, bool stream,
                       const ConvGeometry& g, const Tiling& t, int64_t first, int64_t count,
                       float* y) {
-  constexpr int m = Fwd.m;
+  constexpr int m = Fwd.m, kN = Fwd.n;
   const int64_t F = g.F, plane = count * F;
   const vec zero = V::set1(0.0f);
   for (int64_t i = 0; i < count; ++i) {
@@ -139,9 +139,9 @@ void transform_output(const float* mt, const float* b, bool relu, bool stream,
     const int cols = static_cast<int>(std::min<int64_t>(m, g.OW - tj * m));
     for (int64_t f = 0; f < F; f += L) {
       vec p[kN][kN], block[m][m];
-#pragma GCC unroll 6
+#pragma GCC unroll 8
       for (int xi = 0; xi < kN; ++xi)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (int nu = 0; nu < kN; ++nu)
           p[xi][nu] = V::load(mt + (xi * kN + nu) * plane + i * F + f);
       transform_block<m, kN>(Fwd.AT, p, block);
@@ -167,7 +167,7 @@ void transform_output(const float* mt, const float* b, bool relu, bool stream,
 template <const WinogradTransforms& Fwd, const WinogradTransforms& WGrad>
 void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64_t first,
                   int64_t count, float* z) {
-  constexpr int m = Fwd.m;
+  constexpr int m = Fwd.m, kN = Fwd.n;
   static_assert(WGrad.r == m && WGrad.n == kN);
   const int64_t F = g.F, plane = count * F;
   const vec zero = V::set1(0.0f);
@@ -182,9 +182,9 @@ void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64
           d[r][s] = r < rows && s < cols ? V::load(dz + ((ti * m + r) * g.OW + tj * m + s) * F + f)
                                          : zero;
       transform_block<kN, m>(WGrad.G, d, gdg);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
       for (int xi = 0; xi < kN; ++xi)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (int nu = 0; nu < kN; ++nu)
           V::store(z + (xi * kN + nu) * plane + i * F + f, gdg[xi][nu]);
     }
@@ -197,6 +197,7 @@ void transform_dz(const float* dz, const ConvGeometry& g, const Tiling& t, int64
 //   dw (r,r) = WGrad.AT P WGrad.AT^T for each (c, f)
 template <const WinogradTransforms& Fwd, const WinogradTransforms& WGrad>
 void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGeometry& g) {
+  constexpr int kN = Fwd.n;
   const Tiling t = tiling<Fwd>(g);
   const int64_t C = g.C, F = g.F, tiles = t.th * t.tw;
   float* vin = direct::thread_scratch(3, kN * kN * t.T * C);
@@ -232,6 +233,7 @@ void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGe
 template <const WinogradTransforms& Fwd>
 void forward(const float* x, const float* packed, const float* b, bool relu, bool stream, float* y,
              const ConvGeometry& g) {
+  constexpr int kN = Fwd.n;
   const Tiling t = tiling<Fwd>(g);
   const float* xp = direct::pad_image(x, g.H, g.W, g.C, g.pad_top, g.pad_left, t.Hp, t.Wp);
   float* vin = direct::thread_scratch(3, kN * kN * t.T * g.C);
@@ -252,7 +254,7 @@ void forward(const float* x, const float* packed, const float* b, bool relu, boo
 #endif
 
 const WinogradTransforms& transforms_for(const ConvGeometry& g) {
-  return g.KH == 3 ? kF4x3 : kF2x5;
+  return g.KH == 3 ? kF4x3 : kF4x5;
 }
 
 }  // namespace
@@ -268,12 +270,15 @@ bool conv_winograd_applies(const ConvGeometry& g) {
 #endif
 }
 
-int64_t conv_winograd_packed_size(const ConvGeometry& g) { return int64_t{kN} * kN * g.C * g.F; }
+int64_t conv_winograd_packed_size(const ConvGeometry& g) {
+  const int n = transforms_for(g).n;
+  return int64_t{n} * n * g.C * g.F;
+}
 
 void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed) {
   const WinogradTransforms& transforms = transforms_for(g);
   const double* G = transforms.G;
-  const int r = transforms.r, S = conv_tiled_sliver();
+  const int r = transforms.r, kN = transforms.n, S = conv_tiled_sliver();
   const int64_t C = g.C, F = g.F;
   // U[xi,nu] (C,F) = (G g G^T)[xi,nu] for each filter g = w[.,.,c,f]: first
   // Gg (n,r) = G g, then U = Gg G^T, each over all F filters at once (w's
@@ -324,7 +329,7 @@ void conv2d_forward_winograd(const float* x, const float* packed, const float* b
   if (g.KH == 3)
     forward<kF4x3>(x, packed, bias, relu, stream, y, g);
   else
-    forward<kF2x5>(x, packed, bias, relu, stream, y, g);
+    forward<kF4x5>(x, packed, bias, relu, stream, y, g);
   if (!in_transform) bias_activation(y, b, g.OH * g.OW, g.F, act);
 #else
   (void)x, (void)packed, (void)b, (void)act, (void)y, (void)g, (void)stream;
@@ -338,7 +343,7 @@ void conv2d_backward_weights_winograd(const float* x, const float* dz, int64_t N
   if (g.KH == 3)
     weights<kF4x3, kF3x4>(x, dz, N, dw, g);
   else
-    weights<kF2x5, kF5x2>(x, dz, N, dw, g);
+    weights<kF4x5, kF5x4>(x, dz, N, dw, g);
 #else
   (void)x, (void)dz, (void)N, (void)dw, (void)g;
 #endif

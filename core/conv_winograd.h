@@ -11,16 +11,17 @@
 // one product per entry of the n x n transforms instead of m*m*r*r. Summed
 // over the channels, the n*n products of a layer are n*n GEMMs
 // (tiles, C) x (C, F), which run on the tiled kernel's register tile
-// (core/conv_tiled.h). convkit uses n = 6: F(4x4, 3x3), 2.25 products per
-// output where a 3x3 filter has 9, and F(2x2, 5x5), 9 where it has 25.
+// (core/conv_tiled.h). convkit uses F(4x4, 3x3) on 6x6 tiles, 2.25 products
+// per output where a 3x3 filter has 9, and F(4x4, 5x5) on 8x8 tiles, 4 where
+// a 5x5 filter has 25.
 // The sums are the convolution's, rounded differently: they agree with
 // conv2d_forward_reference to 1e-6..3e-5 of the sums' scale, growing with
 // the length of the sums (the channels; for the weight gradient the images'
 // pixels too; the 5x5 weight gradient, whose A has entries up to 16, rounds
 // most), where im2col + GEMM and the tiled kernel agree to 1e-7..4e-6; and so
 // not bit for bit with the other kernels. Their intermediate values are
-// larger: outputs overflow to Inf from about 4e37 rather than 3.4e38, and an
-// Inf input becomes NaN over a whole output block.
+// larger: outputs overflow to Inf from about 1e37 (5x5) to 4e37 (3x3) rather
+// than 3.4e38, and an Inf input becomes NaN over a whole output block.
 #include <cstdint>
 
 #include "core/conv.h"
@@ -29,8 +30,10 @@
 namespace ck {
 
 // The transforms of F(m x m, r x r) from the Toom-Cook construction at the
-// points 0, 1, -1, 2, -2, ... and infinity: AT (m,n), G (n,r), BT (n,n),
-// row-major, n = m + r - 1 <= 8.
+// points 0, 1, -1, 2, -2, 1/2, -1/2 (the first n-1 of them) and infinity:
+// AT (m,n), G (n,r), BT (n,n), row-major, n = m + r - 1 <= 8. Small points
+// keep the transforms' entries, and so their rounding, small: 1/2 and -1/2
+// rather than 3 and -3, whose powers grow fastest.
 struct WinogradTransforms {
   int m = 0, r = 0, n = 0;
   double AT[8 * 8] = {}, G[8 * 8] = {}, BT[8 * 8] = {};
@@ -50,8 +53,9 @@ constexpr WinogradTransforms winograd_transforms(int m, int r) {
   WinogradTransforms t;
   t.m = m, t.r = r, t.n = m + r - 1;
   const int n = t.n, finite = n - 1;
+  constexpr double points[7] = {0, 1, -1, 2, -2, 0.5, -0.5};
   double a[8] = {};
-  for (int j = 1; j < finite; ++j) a[j] = (j % 2 ? 1 : -1) * ((j + 1) / 2);  // 0, 1, -1, 2, ...
+  for (int j = 0; j < finite; ++j) a[j] = points[j];
   const auto power = [](double x, int k) {
     double p = 1;
     for (int i = 0; i < k; ++i) p *= x;
@@ -90,7 +94,7 @@ constexpr WinogradTransforms winograd_transforms(int m, int r) {
 // (conv_tiled_sliver()) and padding before of 0 to KH-1 (KW-1).
 bool conv_winograd_applies(const ConvGeometry& g);
 
-// Floats of conv_winograd_pack's output: n*n*C*F.
+// Floats of conv_winograd_pack's output: n*n*C*F (n = 6 for 3x3, 8 for 5x5).
 int64_t conv_winograd_packed_size(const ConvGeometry& g);
 
 // w (KH,KW,C,F) -> the n*n transformed filters U (C,F) = G w G^T, each packed

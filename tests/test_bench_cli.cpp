@@ -119,7 +119,7 @@ TEST_CASE("bench conv and bench model: Winograd's layers, and the same passes wi
   CHECK(model["winograd_layers"] == nlohmann::json::array({"conv2d_1"}));
   REQUIRE(run_convkit("bench model --model fmnist-cnn --no-peak --threads 1" + kQuick, out) == 0);
   CHECK(
-      contains(out, "(conv2d_1: Winograd's transforms, which compute a quarter (3x3) to a third"));
+      contains(out, "(conv2d_1: Winograd's transforms, which compute a quarter (3x3) to a sixth"));
 }
 
 TEST_CASE("bench gemm: each backend on each shape, as a share of the measured peak") {

@@ -124,7 +124,10 @@ TEST_CASE("conv_winograd_applies: stride 1, 3x3 or 5x5, C in vectors, F in slive
   CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, L, 3, 5, 1, 1, true, S)));
   CHECK_FALSE(conv_winograd_applies(conv_geometry(14, 14, L, 3, 3, 1, 1, true, S + 8)));
   CHECK_FALSE(conv_winograd_applies(conv_geometry(2, 2, L, 3, 3, 1, 1, false, S)));
-  // It applies to any channel count, but pays only while its 36 transformed
+  // 6x6 tiles for 3x3 filters, 8x8 for 5x5: n*n planes of (C, F).
+  CHECK(conv_winograd_packed_size(conv_geometry(14, 14, L, 3, 3, 1, 1, true, S)) == 36 * L * S);
+  CHECK(conv_winograd_packed_size(conv_geometry(14, 14, L, 5, 5, 1, 1, true, S)) == 64 * L * S);
+  // It applies to any channel count, but pays only while its n*n transformed
   // filter planes come from the caches: up to 256 -> 256.
   CHECK(conv_uses_winograd(conv_geometry(28, 28, 256, 3, 3, 1, 1, true, 256)));
   CHECK(conv_winograd_applies(conv_geometry(28, 28, 256, 3, 3, 1, 1, true, 512)));
