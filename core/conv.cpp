@@ -124,18 +124,8 @@ std::atomic<bool> winograd_enabled{true};
 void set_conv_winograd(bool on) { winograd_enabled = on; }
 bool conv_winograd_enabled() { return winograd_enabled; }
 
-// Each band of tiles reads all n*n transformed filter planes (n*n*C*F
-// floats: 36 planes for 3x3, 4x the filters; 64 for 5x5, 2.6x). Up to
-// 256 -> 256 (9.4 MB for 3x3) they come from the caches fast enough; beyond,
-// from memory, and the layer ran slower than the tiled kernel (VGG16, one
-// image: 512 -> 512 at 28x28 75 ms against 42, at 14x14 62 against 13;
-// 256 -> 256 35 against 44). 5x5 at 14x14x256 -> 256 (16.8 MB) still ran
-// about as fast as the tiled kernel.
-constexpr int64_t kWinogradMaxFilterPairs = 256 * 256;
-
 bool conv_uses_winograd(const ConvGeometry& g) {
-  return conv_winograd_enabled() && conv_winograd_applies(g) &&
-         g.C * g.F <= kWinogradMaxFilterPairs;
+  return conv_winograd_enabled() && conv_winograd_applies(g);
 }
 
 // Above this size the layer that reads the output next starts with its first
@@ -175,10 +165,13 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
     const int64_t size = winograd ? conv_winograd_packed_size(g) : g.patch() * g.F;
     if (ws.packed.capacity() < size) ws.packed.resize({size});
     (winograd ? conv_winograd_pack : conv_tiled_pack)(w, g, ws.packed.data());
-    const auto kernel = winograd ? conv2d_forward_winograd : conv2d_forward_tiled;
     parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
+      if (winograd)  // a part's images together: its bands of tiles span them
+        return conv2d_forward_winograd(x + begin * g.in_size(), end - begin, ws.packed.data(), b,
+                                       act, y + begin * g.out_size(), g, stream);
       for (int64_t n = begin; n < end; ++n)
-        kernel(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(), g, stream);
+        conv2d_forward_tiled(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(),
+                             g, stream);
     });
     return;
   }
@@ -260,14 +253,12 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
     else
       conv2d_backward_weights_tiled(xb, dzb, end - begin, dw_part, g);
     if (!dx) return;
-    for (int64_t n = begin; n < end; ++n) {
-      const float* dzn = dz + n * g.out_size();
-      float* dxn = dx + n * g.in_size();
-      if (winograd_dx)
-        conv2d_forward_winograd(dzn, ws.wt.data(), nullptr, Activation::linear, dxn, gd, stream);
-      else
-        conv2d_backward_data_tiled(dzn, ws.wt.data(), dxn, g, stream);
-    }
+    if (winograd_dx)
+      return conv2d_forward_winograd(dzb, end - begin, ws.wt.data(), nullptr, Activation::linear,
+                                     dx + begin * g.in_size(), gd, stream);
+    for (int64_t n = begin; n < end; ++n)
+      conv2d_backward_data_tiled(dz + n * g.out_size(), ws.wt.data(), dx + n * g.in_size(), g,
+                                 stream);
   };
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
     // Part 0 accumulates straight into dw; the others into partial buffers.

@@ -68,8 +68,7 @@ bool conv_streams_output(int64_t N, int64_t size, const float* out);
 void set_conv_winograd(bool on);
 bool conv_winograd_enabled();
 // Whether conv2d_forward and conv2d_backward run Winograd's transforms for
-// g: enabled, conv_winograd_applies(g), and C*F at most 256*256 (its
-// transformed filters, 36*C*F floats, must come from the caches to pay).
+// g: enabled and conv_winograd_applies(g).
 bool conv_uses_winograd(const ConvGeometry& g);
 
 // x (N,H,W,C), w (KH,KW,C,F), b (F) or null -> y (N,OH,OW,F) = act(conv(x, w) + b).

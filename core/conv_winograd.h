@@ -101,12 +101,14 @@ int64_t conv_winograd_packed_size(const ConvGeometry& g);
 // for the tiled kernel. Requires: conv_winograd_applies(g).
 void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed);
 
-// x (H,W,C) one image, packed from conv_winograd_pack, b (F) or null ->
-// y (OH,OW,F) = act(conv(x, w) + b); stream: y goes past the caches
-// (non-temporal stores). Requires: conv_winograd_applies(g); y aligned to a
-// vector when stream.
-void conv2d_forward_winograd(const float* x, const float* packed, const float* b, Activation act,
-                             float* y, const ConvGeometry& g, bool stream = false);
+// x (N,H,W,C), packed from conv_winograd_pack, b (F) or null ->
+// y (N,OH,OW,F) = act(conv(x, w) + b); stream: y goes past the caches
+// (non-temporal stores). The images' tiles go through in bands that can span
+// several images, so that many-channel layers read their transformed
+// filters once for enough tiles. Requires: conv_winograd_applies(g); y
+// aligned to a vector when stream.
+void conv2d_forward_winograd(const float* x, int64_t N, const float* packed, const float* b,
+                             Activation act, float* y, const ConvGeometry& g, bool stream = false);
 
 // x (N,H,W,C), dz (N,OH,OW,F) -> dw (KH,KW,C,F) overwritten: the weight
 // gradient summed over the N images, with the forward pass's tiles.
