@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/conv_direct.h"
+#include "core/conv_direct_common.h"
 #include "core/conv_planar.h"
 #include "core/conv_tiled.h"
 #include "core/conv_winograd.h"
@@ -139,6 +140,26 @@ bool conv_streams_output(int64_t N, int64_t size, const float* out) {
          reinterpret_cast<std::uintptr_t>(out) % 64 == 0;
 }
 
+namespace {
+
+// w packed for the tiled kernel or Winograd's (flipped: for the data
+// gradient), into the calling thread's scratch: packed once per call, read
+// only during it, so all of a model's layers share one buffer, the largest
+// layer's (VGG16's 512 -> 512: 37.7 MB of Winograd filters; a copy per
+// layer and pass had cost 415 MB).
+const float* pack_filters(const float* w, const ConvGeometry& g, bool winograd, bool flipped) {
+  const ConvGeometry& packed_for = flipped ? data_gradient_geometry(g) : g;
+  const int64_t size = winograd ? conv_winograd_packed_size(packed_for) : g.patch() * g.F;
+  float* packed = direct::thread_scratch(6, size);
+  if (winograd)
+    (flipped ? conv_winograd_pack_flipped : conv_winograd_pack)(w, g, packed);
+  else
+    (flipped ? conv_tiled_pack_flipped : conv_tiled_pack)(w, g, packed);
+  return packed;
+}
+
+}  // namespace
+
 void conv2d_forward(const float* x, const float* w, const float* b, Activation act, float* y,
                     int64_t N, const ConvGeometry& g, ConvWorkspace& ws) {
   const int parts = std::min<int64_t>(threads(), N);
@@ -162,16 +183,14 @@ void conv2d_forward(const float* x, const float* w, const float* b, Activation a
   if (winograd || conv_tiled_applies(g, false)) {
     // The weights packed once for the whole batch: Winograd's transformed
     // filters, or the tiled kernel's slivers.
-    const int64_t size = winograd ? conv_winograd_packed_size(g) : g.patch() * g.F;
-    if (ws.packed.capacity() < size) ws.packed.resize({size});
-    (winograd ? conv_winograd_pack : conv_tiled_pack)(w, g, ws.packed.data());
+    const float* packed = pack_filters(w, g, winograd, false);
     parallel_parts(N, parts, [&](int, int64_t begin, int64_t end) {
       if (winograd)  // a part's images together: its bands of tiles span them
-        return conv2d_forward_winograd(x + begin * g.in_size(), end - begin, ws.packed.data(), b,
-                                       act, y + begin * g.out_size(), g, stream);
+        return conv2d_forward_winograd(x + begin * g.in_size(), end - begin, packed, b, act,
+                                       y + begin * g.out_size(), g, stream);
       for (int64_t n = begin; n < end; ++n)
-        conv2d_forward_tiled(x + n * g.in_size(), ws.packed.data(), b, act, y + n * g.out_size(),
-                             g, stream);
+        conv2d_forward_tiled(x + n * g.in_size(), packed, b, act, y + n * g.out_size(), g,
+                             stream);
     });
     return;
   }
@@ -226,14 +245,8 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   // around: by Winograd's transforms where they apply (3x3 and 5x5).
   const ConvGeometry gd = data_gradient_geometry(g);
   const bool winograd_dx = tiled && dx && conv_uses_winograd(gd);
-  if (winograd_dx) {
-    const int64_t size = conv_winograd_packed_size(gd);
-    if (ws.wt.capacity() < size) ws.wt.resize({size});
-    conv_winograd_pack_flipped(w, g, ws.wt.data());
-  } else if (tiled && dx) {
-    if (ws.wt.capacity() < wsize) ws.wt.resize({wsize});
-    conv_tiled_pack_flipped(w, g, ws.wt.data());
-  } else if (dx && !is_pointwise(g)) {
+  const float* flipped = tiled && dx ? pack_filters(w, g, winograd_dx, true) : nullptr;
+  if (!tiled && dx && !is_pointwise(g)) {
     if (ws.wt.capacity() < wsize) ws.wt.resize({wsize});
     wt = ws.wt.data();
     for (int64_t k = 0; k < K; ++k)
@@ -254,11 +267,10 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
       conv2d_backward_weights_tiled(xb, dzb, end - begin, dw_part, g);
     if (!dx) return;
     if (winograd_dx)
-      return conv2d_forward_winograd(dzb, end - begin, ws.wt.data(), nullptr, Activation::linear,
+      return conv2d_forward_winograd(dzb, end - begin, flipped, nullptr, Activation::linear,
                                      dx + begin * g.in_size(), gd, stream);
     for (int64_t n = begin; n < end; ++n)
-      conv2d_backward_data_tiled(dz + n * g.out_size(), ws.wt.data(), dx + n * g.in_size(), g,
-                                 stream);
+      conv2d_backward_data_tiled(dz + n * g.out_size(), flipped, dx + n * g.in_size(), g, stream);
   };
   parallel_parts(N, parts, [&](int part, int64_t begin, int64_t end) {
     // Part 0 accumulates straight into dw; the others into partial buffers.

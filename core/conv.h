@@ -46,8 +46,7 @@ void col2im_add(const float* dcol, const ConvGeometry& g, int64_t first, int64_t
 struct ConvWorkspace {
   std::vector<Tensor> col;  // one im2col buffer per part
   std::vector<Tensor> dw;   // one partial weight gradient per part
-  Tensor wt;                // w transposed (F, KH*KW*C), or flipped and packed, for dx
-  Tensor packed;            // w packed for the tiled kernel (core/conv_tiled.h)
+  Tensor wt;                // w transposed (F, KH*KW*C), for dx by im2col + GEMM
 };
 
 // Whether conv2d_forward (conv2d_backward) writes y (dx), N images of `size`

@@ -20,7 +20,7 @@ namespace ck {
 namespace direct {
 
 float* thread_scratch(int which, int64_t size) {
-  thread_local std::vector<float> buffers[8];
+  thread_local std::vector<float> buffers[7];
   std::vector<float>& b = buffers[which];
   if (static_cast<int64_t>(b.size()) < size) b.resize(size);
   return b.data();

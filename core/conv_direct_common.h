@@ -13,8 +13,9 @@ namespace ck::direct {
 // Per-thread scratch, grown once and reused (no allocation in the steady
 // state): 0 holds zero-padded weights, 1 a padded weight gradient (the
 // planar kernels' rows of y or dz), 2 the zero-padded image, 3 and 4 the
-// Winograd kernel's transformed input and products (or dz), 5 and 6 its
-// filters while they are transformed, 7 its weight gradient's sums.
+// Winograd kernel's transformed input and products (or dz), 5 its weight
+// gradient's sums, 6 the filters packed for the tiled or Winograd kernel
+// during one conv2d_forward or conv2d_backward call (core/conv.cpp).
 float* thread_scratch(int which, int64_t size);
 
 // src (H,W,C) -> (Hp,Wp,C): src's pixel (ih, iw) at (ih + top, iw + left),

@@ -256,7 +256,7 @@ void weights(const float* x, const float* dz, int64_t N, float* dw, const ConvGe
   const int64_t C = g.C, F = g.F, tiles = N * t.per_image;
   float* vin = direct::thread_scratch(3, kN * kN * t.T * C);
   float* z = direct::thread_scratch(4, kN * kN * t.T * F);
-  float* p = direct::thread_scratch(7, kN * kN * C * F);
+  float* p = direct::thread_scratch(5, kN * kN * C * F);
   PaddedImage padded;
   for (int64_t first = 0; first < tiles; first += t.T) {
     const int64_t count = std::min(t.T, tiles - first);
