@@ -59,6 +59,7 @@ std::vector<std::pair<std::string, Tensor*>> Adam::state() {
 void adam_update(float* w, const float* g, float* m, float* v, int64_t n, float a_t, float beta_1,
                  float beta_2, float epsilon) {
   using namespace simd;
+  const FlushSubnormals flush;
   const vec c1 = set1(1.0f - beta_1), c2 = set1(1.0f - beta_2), at = set1(a_t), eps = set1(epsilon);
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {

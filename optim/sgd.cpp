@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/simd.h"
 
 namespace ck {
 
@@ -21,6 +22,7 @@ void SGD::prepare(const std::vector<Param*>& params) {
 }
 
 void SGD::step(const std::vector<Param*>& params) {
+  const simd::FlushSubnormals flush;  // the velocity of a weight whose gradient is 0 decays
   prepare(params);
   ++iterations;
   const float lr = learning_rate;
