@@ -1,7 +1,8 @@
 // Winograd convolution, F(4x4, 3x3) and F(4x4, 5x5): see core/conv_winograd.h.
 //
-// One image goes through in bands of T tiles (an m x m block of outputs
-// each), three steps per band, all in the core's L2:
+// A thread's images go through in bands of T tiles (an m x m block of
+// outputs each; a band can span images), three steps per band, in the
+// core's L2 where the layer is small enough (tiling()):
 //
 //   input transform   V[xi,nu] (T, C) = (B^T d B)[xi,nu] for each tile's d (n,n,C)
 //   products          M[xi,nu] (T, F) = V[xi,nu] (T, C) * U[xi,nu] (C, F)   n*n GEMMs
@@ -109,8 +110,11 @@ Tiling tiling(const ConvGeometry& g) {
   // that spans, for the planes' reads to be small against the products.
   // Then V and M go past the L2, read once per plane, while each plane of
   // filters (C*F floats: 1 MB for 512 -> 512) stays in it for all the band.
+  // At most 32 MB of them per thread, in whole register tiles (1024 ->
+  // 1024 would otherwise take 546 tiles, 161 MB).
   const int64_t amortize = (g.C * g.F / kTilesPerFilterPair + 41) / 42 * 42;
-  t.T = std::max<int64_t>({42, in_cache, amortize});
+  const int64_t most = std::max<int64_t>(42, (int64_t{8} << 20) / per_tile / 42 * 42);
+  t.T = std::max<int64_t>({42, in_cache, std::min(amortize, most)});
   return t;
 }
 

@@ -20,8 +20,9 @@
 // pixels too; the 5x5 weight gradient, whose A has entries up to 16, rounds
 // most), where im2col + GEMM and the tiled kernel agree to 1e-7..4e-6; and so
 // not bit for bit with the other kernels. Their intermediate values are
-// larger: outputs overflow to Inf from about 1e37 (5x5) to 4e37 (3x3) rather
-// than 3.4e38, and an Inf input becomes NaN over a whole output block.
+// larger: with outputs the size of the inputs, inputs from about 6e36 (5x5)
+// or 1e37 (3x3) overflow, where the direct sum reaches 3.4e38; and an Inf
+// input becomes NaN over whole 4x4 output blocks.
 #include <cstdint>
 
 #include "core/conv.h"

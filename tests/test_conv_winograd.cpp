@@ -2,7 +2,9 @@
 // published ones and against direct correlation, the forward pass and the
 // weight gradient against the seven-loop reference on their own and through
 // conv2d_forward's and conv2d_backward's dispatch (partial tiles, same and
-// valid, 3x3 and 5x5, threads), and the switch that turns it off.
+// valid, 3x3 and 5x5, threads, bands across images), the filter transform
+// on several threads and for the data gradient, and the switch that turns
+// it off.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -269,4 +271,60 @@ TEST_CASE("the gradient check runs convolutions without Winograd, and turns it b
   // like kinks and were skipped.
   ck::test::require_gradients_ok(check);
   CHECK(conv_winograd_enabled());
+}
+
+TEST_CASE("a many-channel layer: bands of 84 tiles across 90 images, the filter transform on 1 and 2 threads") {
+  const int S = conv_tiled_sliver();
+  if (S == 0) return;
+  // 128 -> 768 (C*F / 2048 = 48 tiles: bands of 84, the first one 84 images
+  // of one tile each, the second 6); the pack splits its slivers between
+  // threads from 128*128 filter pairs.
+  const ConvGeometry g = conv_geometry(4, 4, 128, 3, 3, 1, 1, true, 24 * S);
+  REQUIRE(conv_winograd_applies(g));
+  const int64_t N = 90;
+  Rng rng(47);
+  Tensor x = ck::test::random_tensor({N, g.H, g.W, g.C}, rng);
+  Tensor w = ck::test::random_tensor({g.KH, g.KW, g.C, g.F}, rng);
+  Tensor dz = ck::test::random_tensor({N, g.OH, g.OW, g.F}, rng);
+  Tensor one({conv_winograd_packed_size(g)}), two(one.shape());
+  {
+    ck::test::ThreadScope t(1);
+    conv_winograd_pack(w.data(), g, one.data());
+  }
+  {
+    ck::test::ThreadScope t(2);
+    conv_winograd_pack(w.data(), g, two.data());
+  }
+  CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+
+  // Against the tiled kernel (itself checked against the reference in
+  // tests/test_conv_tiled.cpp), 100x faster than the reference here.
+  Tensor y({N, g.OH, g.OW, g.F}), yt(y.shape()), tiled({g.patch() * g.F});
+  conv_tiled_pack(w.data(), g, tiled.data());
+  conv2d_forward_winograd(x.data(), N, one.data(), nullptr, Activation::linear, y.data(), g);
+  for (int64_t n = 0; n < N; ++n)
+    conv2d_forward_tiled(x.data() + n * g.in_size(), tiled.data(), nullptr, Activation::linear,
+                         yt.data() + n * g.out_size(), g);
+  CHECK(scaled_diff(y, yt) < kWinogradTolerance);
+
+  Tensor dw(w.shape()), dwt(w.shape());
+  conv2d_backward_weights_winograd(x.data(), dz.data(), N, dw.data(), g);
+  conv2d_backward_weights_tiled(x.data(), dz.data(), N, dwt.data(), g);
+  CHECK(scaled_diff(dw, dwt) < kWinogradTolerance);
+
+  // The data gradient's filters, gathered from w, are the same bits as
+  // turning each filter's taps around, swapping C and F, and packing that.
+  const ConvGeometry gd = data_gradient_geometry(g);
+  Tensor wflip({g.KH, g.KW, g.F, g.C});
+  for (int kh = 0; kh < g.KH; ++kh)
+    for (int kw = 0; kw < g.KW; ++kw)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t f = 0; f < g.F; ++f)
+          wflip[((kh * g.KW + kw) * g.F + f) * g.C + c] =
+              w[(((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C + c) * g.F + f];
+  Tensor gathered({conv_winograd_packed_size(gd)}), packed(gathered.shape());
+  ck::test::ThreadScope t(2);
+  conv_winograd_pack_flipped(w.data(), g, gathered.data());
+  conv_winograd_pack(wflip.data(), gd, packed.data());
+  CHECK(std::memcmp(gathered.data(), packed.data(), packed.size() * sizeof(float)) == 0);
 }
