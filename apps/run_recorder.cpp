@@ -34,12 +34,12 @@ double batch_weight_mean(const Batch& b) {
   return sum / static_cast<double>(b.size());
 }
 
-double layer_sum_squares(const std::vector<Param*>& params, bool gradients) {
+// The sum of squares of a layer's parameter values (its gradients' come
+// with each step: StepInfo::layer_grad_squares).
+double layer_sum_squares(const std::vector<Param*>& params) {
   double sum = 0;
-  for (Param* p : params) {
-    const Tensor& t = gradients ? p->grad : p->value;
-    if (!t.empty()) sum += sum_squares(t.data(), t.size());
-  }
+  for (Param* p : params)
+    if (!p->value.empty()) sum += sum_squares(p->value.data(), p->value.size());
   return sum;
 }
 
@@ -152,7 +152,7 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   step_grad_norms_.assign(layer_params_.size(), 0.0);
   for (size_t i = 0; i < layer_params_.size(); ++i) {
     if (layer_params_[i].empty()) continue;
-    const double sq = layer_sum_squares(layer_params_[i], true);
+    const double sq = step.layer_grad_squares[i];
     total += sq;
     step_grad_norms_[i] = std::sqrt(sq);
   }
@@ -160,11 +160,11 @@ bool RunRecorder::on_gradients(Model& model, const Batch& batch, const StepInfo&
   if (step.epoch == 0 && step.step == 0) {
     run_.initial_grad_norms.clear();
     run_.initial_param_norms.clear();
-    for (const std::vector<Param*>& params : layer_params_) {
-      run_.initial_grad_norms.push_back(
-          params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, true)));
-      run_.initial_param_norms.push_back(
-          params.empty() ? kNaN : std::sqrt(layer_sum_squares(params, false)));
+    for (size_t i = 0; i < layer_params_.size(); ++i) {
+      const bool none = layer_params_[i].empty();
+      run_.initial_grad_norms.push_back(none ? kNaN : std::sqrt(step.layer_grad_squares[i]));
+      run_.initial_param_norms.push_back(none ? kNaN
+                                              : std::sqrt(layer_sum_squares(layer_params_[i])));
     }
   }
   if ((!std::isfinite(s.loss) || !std::isfinite(s.grad_norm)) && !nonfinite_seen_) {
@@ -266,7 +266,7 @@ void RunRecorder::on_epoch_end(const EpochResult& r, int) {
       h.param_norm = h.grad_norm = h.update_ratio = kNaN;
       continue;
     }
-    h.param_norm = std::sqrt(layer_sum_squares(layer_params_[i], false));
+    h.param_norm = std::sqrt(layer_sum_squares(layer_params_[i]));
     h.grad_norm = grad_steps_ ? grad_norm_sum_[i] / grad_steps_ : kNaN;
     h.update_ratio = update_samples_ ? update_ratio_sum_[i] / update_samples_ : kNaN;
   }

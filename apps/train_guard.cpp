@@ -25,10 +25,9 @@ constexpr double kHighLrFactor = 100.0;
 
 float default_lr(const Optimizer& o) { return o.name() == "sgd" ? 0.01f : 0.001f; }
 
-bool gradients_finite(const std::vector<Param*>& params) {
+bool gradients_finite(const StepInfo& step) {
   double sum = 0;
-  for (Param* p : params)
-    if (!p->grad.empty()) sum += sum_squares(p->grad.data(), p->grad.size());
+  for (double squares : step.layer_grad_squares) sum += squares;
   return std::isfinite(sum);
 }
 
@@ -152,7 +151,7 @@ bool TrainGuard::on_gradients(Model& model, const Batch& batch, const StepInfo& 
   if (measure_inputs_ && step.epoch == measured_epoch_) inputs_.add(batch.x);
   // The loss first (free); then one pass over the gradients, so that a NaN
   // born in the backward pass is named there and never reaches the weights.
-  if (std::isfinite(loss) && gradients_finite(params_)) {
+  if (std::isfinite(loss) && gradients_finite(step)) {
     last_finite_loss_ = loss;
     lowest_loss_ = std::min(lowest_loss_, loss);
     return true;

@@ -8,6 +8,7 @@
 
 #include "apps/interrupt.h"
 #include "core/error.h"
+#include "core/reduce.h"
 
 namespace ck {
 
@@ -79,6 +80,8 @@ std::vector<EpochResult> train(const TrainSetup& s) {
   StopPoint stop_point;
   Model& model = *s.model;
   std::vector<Param*> params = model.params();
+  std::vector<std::vector<Param*>> layer_params;
+  for (const auto& layer : model.layers()) layer_params.push_back(layer->params());
   std::vector<EpochResult> results;
   Batch batch;
   Tensor dout;
@@ -104,6 +107,11 @@ std::vector<EpochResult> train(const TrainSetup& s) {
           forward_backward(model, batch.x, batch.targets.data(),
                            batch.weights.empty() ? nullptr : batch.weights.data(), ctx, dout);
       info.step = step;
+      info.layer_grad_squares.assign(layer_params.size(), 0.0);
+      for (size_t i = 0; i < layer_params.size(); ++i)
+        for (const Param* p : layer_params[i])
+          if (!p->grad.empty())
+            info.layer_grad_squares[i] += sum_squares(p->grad.data(), p->grad.size());
       bool update = true;
       for (TrainObserver* o : s.observers) update = o->on_gradients(model, batch, info) && update;
       info.skipped = !update;

@@ -42,6 +42,10 @@ struct StepInfo {
   double seconds = 0;    // since the epoch began
   int64_t images = 0;    // since the epoch began
   bool skipped = false;  // an observer vetoed this step's update (see on_gradients)
+  // Per model layer, the sum of squares of its parameters' gradients (0 for
+  // a layer without any): computed once per step, after backward, for every
+  // observer (the run record's gradient norms, the NaN guard's check).
+  std::vector<double> layer_grad_squares;
 };
 
 struct EpochResult {
