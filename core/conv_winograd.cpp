@@ -23,65 +23,18 @@
 
 #include "core/conv_direct_common.h"
 #include "core/conv_tiled.h"
-#include "core/parallel.h"
-#include "core/simd.h"
+#include "core/conv_winograd_block.h"
 
 namespace ck {
 
-namespace {
+using namespace winograd;
 
-constexpr WinogradTransforms kF4x3 = winograd_transforms(4, 3);  // 6x6 tiles
-constexpr WinogradTransforms kF4x5 = winograd_transforms(4, 5);  // 8x8 tiles
-// The weight gradient is a correlation of x with dz whose output is the
-// filter: F(3x3, 4x4) and F(5x5, 4x4), on the same tiles (the same n, and
-// B^T, which depends only on the points, is the same).
-constexpr WinogradTransforms kF3x4 = winograd_transforms(3, 4);
-constexpr WinogradTransforms kF5x4 = winograd_transforms(5, 4);
+namespace {
 
 // A band of tiles takes at least C*F / kTilesPerFilterPair tiles (tiling()).
 constexpr int64_t kTilesPerFilterPair = 2048;
 
 #if defined(__AVX2__) && defined(__FMA__)
-#if defined(__AVX512F__)
-using V = simd::Lanes16;
-#else
-using V = simd::Lanes8;
-#endif
-using vec = V::vec;
-constexpr int L = V::lanes;
-
-// sum over k of c[k] * v[k], skipping the zero coefficients (constants here).
-template <int K>
-[[gnu::always_inline]] inline vec combine(const double* c, const vec* v, int stride) {
-  vec sum = V::set1(0.0f);
-#pragma GCC unroll 8
-  for (int k = 0; k < K; ++k) {
-    const float ck = static_cast<float>(c[k]);
-    if (ck == 1.0f)
-      sum = V::add(sum, v[k * stride]);
-    else if (ck != 0.0f)
-      sum = V::fma(V::set1(ck), v[k * stride], sum);
-  }
-  return sum;
-}
-
-// out (R,R) = T x T^T for one block of vectors, T (R,K) row-major: the one
-// 2-D transform behind all four, B^T d B, A^T M A, G' dz G'^T and the
-// weight gradient's A'^T P A'. T is known at compile time (a template
-// argument's), so its zero entries cost nothing.
-template <int R, int K>
-[[gnu::always_inline]] inline void transform_block(const double* T, const vec (&x)[K][K],
-                                                   vec (&out)[R][R]) {
-  vec tx[R][K];  // T x
-#pragma GCC unroll 8
-  for (int a = 0; a < R; ++a)
-#pragma GCC unroll 8
-    for (int s = 0; s < K; ++s) tx[a][s] = combine<K>(T + a * K, &x[0][s], K);
-#pragma GCC unroll 8
-  for (int a = 0; a < R; ++a)
-#pragma GCC unroll 8
-    for (int b = 0; b < R; ++b) out[a][b] = combine<K>(T + b * K, tx[a], 1);
-}
 
 // The tiling of a batch: each image's tiles, numbered across the images
 // (tile t is image t / per_image's tile t % per_image), in bands of T.
@@ -305,71 +258,7 @@ void forward(const float* x, int64_t N, const float* packed, const float* b, boo
   if (stream) _mm_sfence();
 }
 
-// w (KH,KW,C,F) -> U[xi,nu] (C,F) = (G g G^T)[xi,nu] for each filter g =
-// w[.,.,c,f], for the slivers [s_begin, s_end) of filters: each vector of
-// filters transformed at once, and stored into its plane's sliver as a 1x1
-// convolution's weights are packed (conv_tiled_pack: (F/S, C, S)), so each
-// of the n*n planes is written in order. Flipped: w holds the filters whose
-// data gradient g is, (KH,KW,F,C) with C and F of g, and each filter's taps
-// turned around: wflip[kh,kw,c,f] = w[KH-1-kh, KW-1-kw, f, c], gathered
-// straight from w (a separate transposed copy of a 512 -> 512 layer's
-// filters cost 8 ms a batch, memory-bound). Once per batch, so it must stay
-// small against the batch's convolution.
-template <const WinogradTransforms& Fwd, bool Flipped>
-void pack_slivers(const float* w, const ConvGeometry& g, int64_t s_begin, int64_t s_end,
-                  float* packed) {
-  constexpr int kN = Fwd.n, r = Fwd.r;
-  const int64_t C = g.C, F = g.F, S = conv_tiled_sliver(), plane = C * F;
-  for (int64_t s = s_begin; s < s_end; ++s)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t lane = 0; lane < S; lane += L) {
-        const int64_t f = s * S + lane;
-        vec taps[r][r], u[kN][kN];
-        for (int kh = 0; kh < r; ++kh)
-          for (int kw = 0; kw < r; ++kw) {
-            if constexpr (Flipped) {
-              const int64_t turned = (r - 1 - kh) * r + (r - 1 - kw);
-              taps[kh][kw] = V::load_strided(w + (turned * F + f) * C + c, static_cast<int>(C));
-            } else {
-              taps[kh][kw] = V::load(w + ((kh * r + kw) * C + c) * F + f);
-            }
-          }
-        transform_block<kN, r>(Fwd.G, taps, u);
-        float* dst = packed + (s * C + c) * S + lane;
-#pragma GCC unroll 8
-        for (int xi = 0; xi < kN; ++xi)
-#pragma GCC unroll 8
-          for (int nu = 0; nu < kN; ++nu) V::store(dst + (xi * kN + nu) * plane, u[xi][nu]);
-      }
-}
-
-// Layers with many filters split the slivers between the threads (512 ->
-// 512, 3x3: 37.7 MB of transformed filters); small ones are done before
-// another thread would have started.
-constexpr int64_t kPackParallelPairs = 128 * 128;
-
-template <bool Flipped>
-void pack(const float* w, const ConvGeometry& g, float* packed) {
-  const auto slivers_of = g.KH == 3 ? pack_slivers<kF4x3, Flipped> : pack_slivers<kF4x5, Flipped>;
-  const int64_t slivers = g.F / conv_tiled_sliver();
-  if (g.C * g.F < kPackParallelPairs || threads() == 1) return slivers_of(w, g, 0, slivers, packed);
-  struct Job {
-    decltype(slivers_of) run;
-    const float* w;
-    const ConvGeometry& g;
-    float* packed;
-  } job{slivers_of, w, g, packed};
-  // One pointer captured: a std::function holds it without allocating.
-  parallel_parts(slivers, static_cast<int>(std::min<int64_t>(threads(), slivers)),
-                 [j = &job](int, int64_t begin, int64_t end) {
-                   j->run(j->w, j->g, begin, end, j->packed);
-                 });
-}
 #endif
-
-const WinogradTransforms& transforms_for(const ConvGeometry& g) {
-  return g.KH == 3 ? kF4x3 : kF4x5;
-}
 
 }  // namespace
 
@@ -381,19 +270,6 @@ bool conv_winograd_applies(const ConvGeometry& g) {
 #else
   (void)g;
   return false;
-#endif
-}
-
-int64_t conv_winograd_packed_size(const ConvGeometry& g) {
-  const int n = transforms_for(g).n;
-  return int64_t{n} * n * g.C * g.F;
-}
-
-void conv_winograd_pack(const float* w, const ConvGeometry& g, float* packed) {
-#if defined(__AVX2__) && defined(__FMA__)
-  pack<false>(w, g, packed);
-#else
-  (void)w, (void)g, (void)packed;
 #endif
 }
 
@@ -436,14 +312,6 @@ ConvGeometry data_gradient_geometry(const ConvGeometry& g) {
   d.pad_top = g.KH - 1 - g.pad_top;
   d.pad_left = g.KW - 1 - g.pad_left;
   return d;
-}
-
-void conv_winograd_pack_flipped(const float* w, const ConvGeometry& g, float* packed) {
-#if defined(__AVX2__) && defined(__FMA__)
-  pack<true>(w, data_gradient_geometry(g), packed);
-#else
-  (void)w, (void)g, (void)packed;
-#endif
 }
 
 }  // namespace ck

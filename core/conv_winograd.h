@@ -1,7 +1,8 @@
 #pragma once
 // Winograd's minimal filtering for 3x3 and 5x5 convolutions
-// (core/conv_winograd.cpp; Lavin and Gray, "Fast Algorithms for
-// Convolutional Neural Networks", CVPR 2016).
+// (core/conv_winograd.cpp, the filter transform in conv_winograd_pack.cpp;
+// Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+// CVPR 2016).
 //
 // An m x m block of outputs of an r x r filter needs an n x n block of input,
 // n = m + r - 1. Transformed, the block's outputs are
