@@ -8,7 +8,6 @@
 #include "apps/diagnose_rules.h"
 #include "apps/input_stats.h"
 #include "apps/nonfinite.h"
-#include "core/reduce.h"
 
 namespace ck {
 

@@ -148,8 +148,8 @@ namespace {
 // layer's (VGG16's 512 -> 512: 37.7 MB of Winograd filters; a copy per
 // layer and pass had cost 415 MB).
 const float* pack_filters(const float* w, const ConvGeometry& g, bool winograd, bool flipped) {
-  const ConvGeometry& packed_for = flipped ? data_gradient_geometry(g) : g;
-  const int64_t size = winograd ? conv_winograd_packed_size(packed_for) : g.patch() * g.F;
+  // The same size either way: n*n*C*F (or KH*KW*C*F) floats, flipped or not.
+  const int64_t size = winograd ? conv_winograd_packed_size(g) : g.patch() * g.F;
   float* packed = direct::thread_scratch(6, size);
   if (winograd)
     (flipped ? conv_winograd_pack_flipped : conv_winograd_pack)(w, g, packed);
