@@ -1,7 +1,8 @@
 #pragma once
-// The direct backward-weights pass for few input channels (core/conv_direct_weights.cpp),
-// used by conv2d_backward when conv_direct_weights_applies(g) and no dx is wanted (the
-// first layer). Its reference is conv2d_backward_reference (core/conv.h).
+// The direct backward-weights pass for few input channels and filters
+// (core/conv_direct_weights.cpp), used by conv2d_backward when
+// conv_direct_weights_applies(g). Its reference is conv2d_backward_reference
+// (core/conv.h).
 #include "core/conv.h"
 
 namespace ck {
