@@ -55,6 +55,13 @@ struct Table {
 // from the default, as its flag.
 std::string train_command(const TrainOptions& options);
 
+// The inputs of the model's first Dense layer (after Flatten); 0 without one.
+int64_t first_dense_inputs(const Model& model);
+
+// Twice the largest binomial standard deviation of an accuracy measured on n
+// samples (0.5 / sqrt(n)): a difference beyond it is not the draw of the test set.
+double accuracy_noise(int64_t n);
+
 // One training run of an experiment.
 struct ReproRun {
   std::string label;                  // "broken: raw 0..255"

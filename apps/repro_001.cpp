@@ -1,6 +1,7 @@
 // Article 001, "What is the TensorFlow error preventing identification?":
 // the learning rate of 10 (learning-rate-10). The article's other two
-// examples (resize-220, shallow-model) live in apps/repro_001_data.cpp.
+// examples (resize-220, shallow-model) live in apps/repro_001_resize.cpp and
+// apps/repro_001_shallow.cpp.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -153,16 +154,12 @@ void repro_learning_rate_10(ReproContext& ctx) {
         metric_text(b.last("loss")), 100 * b.last("accuracy"), metric_text(f.last("loss")),
         100 * f.last("accuracy"));
   const double peak = f.peak("loss");
-  int64_t dense_inputs = 0;
-  for (const auto& layer : f.run->model.layers())
-    if (layer->kind() == "dense" && dense_inputs == 0)
-      dense_inputs = shape_size(layer->input_shape);
   if (peak > 2 * f.initial_loss())
     v += fmt::format(
         "; even at 1e-3 the loss first rose to {}: the first Dense layer sees {} "
         "inputs and Adam moves every weight by about the learning rate at first, so "
         "the early steps add up to large logits",
-        metric_text(peak), with_commas(dense_inputs));
+        metric_text(peak), with_commas(first_dense_inputs(f.run->model)));
   v += ctx.quick() ? fmt::format(
                          " (at the --quick budget the fixed run has only begun: {:.0f}% "
                          "training accuracy). ",

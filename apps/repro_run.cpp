@@ -224,4 +224,12 @@ const std::vector<Finding>* ExperimentResult::findings(const std::string& prefix
   return nullptr;
 }
 
+int64_t first_dense_inputs(const Model& model) {
+  for (const auto& layer : model.layers())
+    if (layer->kind() == "dense") return shape_size(layer->input_shape);
+  return 0;
+}
+
+double accuracy_noise(int64_t n) { return 2 * 0.5 / std::sqrt(static_cast<double>(n)); }
+
 }  // namespace ck
