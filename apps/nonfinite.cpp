@@ -66,12 +66,17 @@ std::optional<NonFiniteReport> locate_nonfinite(Model& model, const Batch& batch
   }
   double input_max = max_abs(x);
   for (size_t i = 0; i < L; ++i) {
+    // A ReLU convolution's output overwritten by its gradient: the max
+    // pooling above it tells, since pooling finite values gives finite
+    // values and a NaN or Inf among them wins its window.
+    if (model.activation_overwritten(i)) continue;
     const Tensor& y = model.activation(i);
     int64_t k = first_nonfinite(y.data(), y.size());
     if (k < 0) {
       input_max = max_abs(y);
       continue;
     }
+    if (i > 0 && model.activation_overwritten(i - 1)) --i;
     Layer& layer = *layers[i];
     r.layer = layer.name;
     r.what = kind_of(y[k]);

@@ -76,8 +76,8 @@ class TrainObserver {
   virtual ~TrainObserver() = default;
   virtual void on_epoch_begin(int epoch, int epochs, int64_t steps) {}
   // After backward, before the optimizer step: the model's activations
-  // (Model::activation) and gradients (Param::grad, Model::activation_grad)
-  // are this batch's, and step.batch holds its loss. Return false to skip the
+  // (Model::activation, but for Model::activation_overwritten ones) and
+  // gradients (Param::grad, Model::activation_grad) are this batch's, and step.batch holds its loss. Return false to skip the
   // update (the NaN guard does, after restoring a good state); a skipped
   // batch does not count in the epoch's figures.
   virtual bool on_gradients(Model& model, const Batch& batch, const StepInfo& step) { return true; }

@@ -100,6 +100,11 @@ const Tensor& Model::forward(const Tensor& x, const ForwardContext& ctx) {
     last_input_shape_ = sample;
   }
   input_ = x;
+  backward_done_ = false;
+  // Gradients held in activations' storage (activation_overwritten) let it go
+  // now: a larger batch reallocates the activation.
+  for (size_t i = 0; i + 1 < layers_.size(); ++i)
+    if (relu_conv_under_pool(i + 1)) grads_[i] = Tensor();
   const int64_t N = x.dim(0);
   const Tensor* in = &input_;
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -147,7 +152,12 @@ void Model::backward(const Tensor& dout) {
     const Tensor& dy = i == L - 1 ? dout : grads_[i];
     const auto start = std::chrono::steady_clock::now();
     Tensor* dx = nullptr;
-    if (i > 0 && !layers_[i]->reshapes_only()) {
+    if (i > 0 && relu_conv_under_pool(i)) {
+      // The convolution's output is needed no more (activation_overwritten):
+      // its storage takes the gradient.
+      grads_[i - 1] = acts_[i - 1].reshaped(acts_[i - 1].shape());
+      dx = &grads_[i - 1];
+    } else if (i > 0 && !layers_[i]->reshapes_only()) {
       grads_[i - 1].resize(acts_[i - 1].shape());
       dx = &grads_[i - 1];
     }
@@ -165,6 +175,7 @@ void Model::backward(const Tensor& dout) {
       times_->backward[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  backward_done_ = true;
 }
 
 void Model::predict(const Tensor& x, Tensor& probabilities) {

@@ -138,6 +138,31 @@ TEST_CASE("locate_nonfinite names the first layer and pass where a NaN or Inf ap
   REQUIRE(r);
   CHECK(r->pass == "input");
   CHECK(r->detail.find("dataset sample 11") != std::string::npos);
+  // A ReLU convolution under max pooling, whose output's storage took its
+  // gradient in the backward pass: the pooled output names it.
+  {
+    Model c = make_model("conv2d(2,3,relu) maxpool(2) flatten dense(3,softmax)", Shape{6, 6, 1});
+    c.compile(LossKind::sparse_categorical_crossentropy);
+    c.init(rng);
+    Batch images;
+    images.x = Tensor({2, 6, 6, 1});
+    images.x.fill(1.0f);
+    images.targets = {0, 1};
+    images.indices = {0, 1};
+    c.layers()[0]->params()[0]->value.fill(1e38f);  // 9 taps of 1e38: Inf
+    const Tensor& out = c.forward(images.x, ForwardContext{});
+    Tensor dout(out.shape());
+    const double inf_loss =
+        compute_loss(c.loss(), out, images.targets.data(), nullptr, &dout).mean();
+    c.backward(dout);
+    REQUIRE(c.activation_overwritten(0));
+    std::optional<NonFiniteReport> conv = locate_nonfinite(c, images, inf_loss);
+    REQUIRE(conv);
+    CHECK(conv->pass == "forward");
+    CHECK(conv->layer == "conv2d");
+    CHECK(conv->what == "Inf");
+    CHECK(conv->detail.find("largest |input| 1,") != std::string::npos);
+  }
 }
 
 TEST_CASE("the LR finder sweeps exponentially, suggests a rate inside the sweep and restores the model") {

@@ -147,8 +147,19 @@ TEST_CASE("a model's ReLU convolution under max pooling: fused backward, the sam
   m.backward(dout);  // fused: each max pooling layer applies its convolution's ReLU gate
   std::vector<Tensor> fused;
   for (Param* p : m.params()) fused.push_back(p->grad.clone());
-  // The same chain, layer by layer, unfused.
+  // Each ReLU convolution under pooling had its output's storage take its
+  // gradient; the other layers' outputs stay.
   const size_t L = m.layers().size();
+  for (size_t i = 0; i < L; ++i) {
+    CAPTURE(i);
+    const bool gated = m.layer(i).kind() == "conv2d" && i + 1 < L &&
+                       m.layer(i + 1).kind() == "max_pooling2d";
+    CHECK(m.activation_overwritten(i) == gated);
+    if (gated) CHECK(m.activation_grad(i).data() == m.activation(i).data());
+  }
+  // The same chain, layer by layer, unfused, from the activations again.
+  m.forward(x, ForwardContext{});
+  for (size_t i = 0; i < L; ++i) CHECK(!m.activation_overwritten(i));
   Tensor dy = dout.clone();
   for (size_t i = L; i-- > 0;) {
     Layer& layer = m.layer(i);
