@@ -233,7 +233,7 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   // whose kernel rows hold under 4 taps: its tiles would have fewer than 8
   // sums to interleave, too few to cover the FMA latency, and the direct
   // kernel is faster (28x28x1 -> 32, 3x3: 35 against 31 GFLOP/s; 5x5: 30
-  // against 50). Other first layers with few channels: direct, without im2col.
+  // against 50).
   const bool tiled = conv_tiled_applies(g, dx != nullptr) &&
                      (dx || g.KW * g.C >= 4 || !conv_direct_weights_applies(g));
   // Other layers with few channels and filters: dw directly, without im2col;

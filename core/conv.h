@@ -86,9 +86,9 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
 // the same in-order sum over the patch as im2col + GEMM's.
 // x (H,W,C), w (KH,KW,C,F), b (F) or null -> y (OH,OW,F) = act(conv(x, w) + b).
 bool conv_direct_applies(const ConvGeometry& g);
-// Whether conv2d_backward computes the weight gradient directly
-// (core/conv_direct.h), without im2col: where conv_direct_applies(g), unless
-// the tiled kernel takes the layer (filters in slivers of 32).
+// Whether the direct weight gradient (core/conv_direct.h) applies: where
+// conv_direct_applies(g). conv2d_backward runs it there, without im2col,
+// unless it picks the tiled kernel (filters in slivers of 32).
 bool conv_direct_weights_applies(const ConvGeometry& g);
 void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
                            const ConvGeometry& g);

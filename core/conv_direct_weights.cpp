@@ -36,10 +36,10 @@ struct TapColumns {
 };
 
 // Output rows oh0 .. oh0+rows-1's contribution to tap rows [R0, R1) of an
-// R x T block of taps: the columns where all T taps are inside together
-// (each load of dz shared by every tap), all rows with the sums kept in
-// registers, then each row's edge columns, tap by tap. xrow[r] points at
-// x[ih, 0, 0] for tap row r and output row oh0; drow at dz[oh0, 0, 0].
+// R x T block of taps, in the columns where all T taps are inside (each load
+// of dz shared by every tap), the sums kept in registers over all the rows.
+// xrow[r] points at x[ih, 0, 0] for tap row r and output row oh0; drow at
+// dz[oh0, 0, 0].
 template <class V, int FV, int T, int R, int R0, int R1>
 [[gnu::always_inline]] inline void taps_rows(typename V::vec (&acc)[R][T][FV],
                                              const float* const (&xrow)[R], const float* drow,
@@ -71,20 +71,25 @@ template <class V, int FV, int T, int R, int R0, int R1>
   for (int r = R0; r < R1; ++r)
     for (int t = 0; t < T; ++t)
       for (int v = 0; v < FV; ++v) acc[r][t][v] = sum[r - R0][t][v];
-  if (cols.a == cols.lo[T - 1] && cols.b == cols.hi[0]) return;  // no edge columns
-  for (int64_t i = 0; i < rows; ++i)
-    for (int r = R0; r < R1; ++r)
-      for (int t = 0; t < T; ++t) {
-        auto one = [&](int64_t ow) {
-          const typename V::vec xv =
-              V::set1(xrow[r][i * x_down + ow * step + cols.offset + t]);
-          typename V::vec d[FV];
-          load_filters<V, FV>(d, drow + i * dz_down + ow * F, fo);
-          for (int v = 0; v < FV; ++v) acc[r][t][v] = V::fma(xv, d[v], acc[r][t][v]);
-        };
-        for (int64_t ow = cols.lo[t]; ow < std::min(cols.a, cols.hi[t]); ++ow) one(ow);
-        for (int64_t ow = std::max(cols.b, cols.lo[t]); ow < cols.hi[t]; ++ow) one(ow);
-      }
+}
+
+// Tap row r's edge columns in output row oh (xr at x[ih, 0, 0], dr at
+// dz[oh, 0, 0]): the columns where some of the block's taps are outside the
+// image, tap by tap.
+template <class V, int FV, int T>
+void taps_edges(typename V::vec (&acc)[T][FV], const float* xr, const float* dr,
+                const TapColumns<T>& cols, const ConvGeometry& g, const Filters& fo) {
+  const int64_t F = fo.stride, step = g.SW * g.C;
+  for (int t = 0; t < T; ++t) {
+    auto one = [&](int64_t ow) {
+      const typename V::vec xv = V::set1(xr[ow * step + cols.offset + t]);
+      typename V::vec d[FV];
+      load_filters<V, FV>(d, dr + ow * F, fo);
+      for (int v = 0; v < FV; ++v) acc[t][v] = V::fma(xv, d[v], acc[t][v]);
+    };
+    for (int64_t ow = cols.lo[t]; ow < std::min(cols.a, cols.hi[t]); ++ow) one(ow);
+    for (int64_t ow = std::max(cols.b, cols.lo[t]); ow < cols.hi[t]; ++ow) one(ow);
+  }
 }
 
 // Calls fn(std::integral_constant<int, r>) for r = R0 .. R1-1.
@@ -99,11 +104,11 @@ template <int R0, int R1, class Fn>
 // dw for an R x T block of taps (kernel rows kh0..kh0+R-1, taps j0..j0+T-1
 // of each): dw[tap] (F) += the sum over the output pixels whose window has
 // that tap inside the image of x[ih, iw, c] * dz[oh, ow, :]. The block's taps share
-// each load of dz: one pass over dz per block, not per tap. Each tap sums its
-// pixels row by row, in the same order whatever R is (rows where only some
+// each load of dz: one pass over dz per block, not per tap. Each tap sums the
+// columns where the whole block is inside, row by row (rows where only some
 // tap rows are inside, at the top and bottom edges, take those rows alone),
-// so R is free to follow the registers; T sets the order at the left and
-// right edges.
+// then its edge columns, row by row: the same order whatever R is, so R is
+// free to follow the registers; T sets which columns are edges.
 template <class V, int FV, int T, int R>
 void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeometry& g, int kh0,
                       int64_t j0, const Filters& fo) {
@@ -139,6 +144,13 @@ void direct_taps_grad(const float* x, const float* dz, float* dw, const ConvGeom
     });
     ++oh;
   }
+  if (cols.a != cols.lo[T - 1] || cols.b != cols.hi[0])  // some taps have edge columns
+    for (int64_t oh = top[R - 1]; oh < bottom[0]; ++oh)
+      for (int r = 0; r < R; ++r) {
+        if (oh < top[r] || oh >= bottom[r]) continue;
+        const int64_t ih = oh * g.SH - g.pad_top + kh0 + r;
+        taps_edges<V, FV, T>(acc[r], x + ih * g.W * C, dz + oh * g.OW * fo.stride, cols, g, fo);
+      }
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) {
       float* out = dw + ((kh0 + r) * g.KW * C + j0 + t) * F;
@@ -179,7 +191,7 @@ void direct_weights(const float* x, const float* dz, float* dw, const ConvGeomet
   // not on the vector width: F = 24 sums the same at 8 lanes as at 16.
   constexpr int T = FV * V::lanes <= 32 && 5 * FV <= simd::kRegisters ? 4 : 2;
   const int64_t taps = g.KW * g.C;  // per kernel row
-  if (g.KW == 3) {  // the common 3x3 kernel: a kernel column's channels, 3 at a time
+  if (g.KW == 3) {  // the common 3x3 kernel: 3 consecutive (column, channel) taps a block
     for (int64_t j = 0; j < taps; j += 3) direct_taps_column<V, FV, 3>(x, dz, dw, g, j, fo);
     return;
   }
