@@ -129,6 +129,7 @@ void Model::release_scratch() {
   for (Tensor& t : acts_) t = Tensor();
   for (Tensor& t : grads_) t = Tensor();
   input_ = Tensor();
+  backward_done_ = false;
   for (auto& layer : layers_) layer->release_scratch();
 }
 

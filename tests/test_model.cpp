@@ -503,7 +503,10 @@ TEST_CASE(
   std::vector<float> grads_before, grads_after;
   step(before, grads_before);
   m.release_scratch();
-  for (size_t i = 0; i < m.layers().size(); ++i) CHECK(m.activation(i).empty());
+  for (size_t i = 0; i < m.layers().size(); ++i) {
+    CHECK(m.activation(i).empty());
+    CHECK(!m.activation_overwritten(i));
+  }
   step(after, grads_after);
   CHECK(std::equal(before.data(), before.data() + before.size(), after.data()));
   CHECK(grads_before == grads_after);
