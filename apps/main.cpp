@@ -47,7 +47,15 @@ std::string parse_error_message(const CLI::App& app, const CLI::ParseError& e) {
     for (const std::string& arg : command->remaining())
       if (arg.starts_with("--")) {
         const std::string flag = arg.substr(0, arg.find('='));
-        const std::string best = ck::closest_word(flag, flags);
+        std::string best = ck::closest_word(flag, flags);
+        // A shortened name is far from the whole one ("--label" from
+        // "--label-column"): the one option it begins, if only one.
+        if (best.empty()) {
+          std::vector<std::string> longer;
+          for (const std::string& f : flags)
+            if (f.starts_with(flag + "-")) longer.push_back(f);
+          if (longer.size() == 1) best = longer[0];
+        }
         hints += fmt::format("convkit {}: unknown option {}{}\n", name, flag,
                              best.empty() ? "" : fmt::format(" (did you mean {}?)", best));
       }

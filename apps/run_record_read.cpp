@@ -84,9 +84,16 @@ class RecordCsv {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// One of the record's files. Every record write makes all of them, so a
+// missing one means the directory was cut short or edited.
 std::string read_text(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    fail("{} is missing: this run directory is incomplete (convkit train --run-dir writes {} "
+         "with the record's first save; copy the whole directory, or record the run again)",
+         path.string(), path.filename().string());
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read {}", path.string());
+  if (!in) fail("cannot read {} (check its permissions)", path.string());
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

@@ -255,6 +255,10 @@ TEST_CASE("CLI: a mistyped option names the nearest one, before any work") {
   CHECK(
       contains(typo.err, "convkit train: unknown option --optimiser (did you mean --optimizer?)"));
   CHECK(contains(typo.err, "convkit train: unknown option --zzzzzz\n"));
+  Run shortened = convkit("train --label y");  // a name cut short: the option it begins
+  CHECK(shortened.code == 1);
+  CHECK(contains(shortened.err,
+                 "convkit train: unknown option --label (did you mean --label-column?)"));
   CHECK(contains(typo.err, "see convkit train --help"));
   CHECK(!contains(typo.out, "Epoch 1/"));
   // A stray positional word has no option to be near: CLI11's own message stays.

@@ -175,6 +175,14 @@ TEST_CASE("diagnose refuses what is not a run directory, saying what one is") {
   std::ofstream(dir / "run.json") << "{\"format\": \"convkit-run\"";
   CHECK(run_convkit("diagnose " + dir.string(), out) == 1);
   CHECK(contains(out, "run.json is malformed"));
+  // A record missing one of its files: named, with what to do.
+  const fs::path cut = temp.path / "cut";
+  fs::create_directories(cut);
+  write_run_files(cut.string(), RunRecord{}, true);
+  REQUIRE(fs::exists(cut / "layers.csv"));
+  fs::remove(cut / "layers.csv");
+  CHECK(run_convkit("diagnose " + cut.string(), out) == 1);
+  CHECK(contains(out, "layers.csv is missing: this run directory is incomplete"));
 }
 
 TEST_CASE("a resumed run continues its run directory") {
