@@ -235,10 +235,10 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
   // kernel is faster (28x28x1 -> 32, 3x3: 35 against 31 GFLOP/s; 5x5: 30
   // against 50).
   const bool tiled = conv_tiled_applies(g, dx != nullptr) &&
-                     (dx || g.KW * g.C >= 4 || !conv_direct_weights_applies(g));
+                     (dx || g.KW * g.C >= 4 || !conv_direct_applies(g));
   // Other layers with few channels and filters: dw directly, without im2col;
   // dx, if wanted, by dcol = dz * w^T and col2im below.
-  const bool direct = !tiled && conv_direct_weights_applies(g);
+  const bool direct = !tiled && conv_direct_applies(g);
   // dcol = dz * w^T as a plain product with a transposed copy of w: OpenBLAS's
   // small-matrix kernels run it faster than with w transposed in the call
   // (LeNet's 100x150x16: 0.31 against 0.42 ms per batch), with the same sums.

@@ -79,17 +79,15 @@ void conv2d_backward(const float* x, const float* w, const float* dz, float* dx,
                      float* db, int64_t N, const ConvGeometry& g, ConvWorkspace& ws);
 
 // Direct convolution of one image for few input channels (core/conv_direct.cpp),
-// used by conv2d_forward when conv_direct_applies(g): C <= 4 and F at most 4
+// used by conv2d_forward, and its weight gradient (core/conv_direct.h) by
+// conv2d_backward unless the tiled kernel takes the layer, when
+// conv_direct_applies(g): C <= 4 and F at most 4
 // vectors (64 with AVX-512, 32 with AVX2), or C <= 16 and F at most one
 // vector (16 or 8). F not a multiple of the width runs on zero-padded
 // copies, at 8 lanes where that pads less (F = 6: 8, not 16). Each output is
 // the same in-order sum over the patch as im2col + GEMM's.
 // x (H,W,C), w (KH,KW,C,F), b (F) or null -> y (OH,OW,F) = act(conv(x, w) + b).
 bool conv_direct_applies(const ConvGeometry& g);
-// Whether the direct weight gradient (core/conv_direct.h) applies: where
-// conv_direct_applies(g). conv2d_backward runs it there, without im2col,
-// unless it picks the tiled kernel (filters in slivers of 32).
-bool conv_direct_weights_applies(const ConvGeometry& g);
 void conv2d_forward_direct(const float* x, const float* w, const float* b, Activation act, float* y,
                            const ConvGeometry& g);
 

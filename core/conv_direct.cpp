@@ -194,7 +194,11 @@ void forward(const float* x, const float* w, const float* b, Activation act, flo
 // Measured on LeNet's and similar shapes (1 thread, ms per batch, direct
 // vs im2col + GEMM): 14x14x6 -> 16 5x5 0.33 vs 0.46, 56x56x16 -> 16 3x3
 // 1.13 vs 1.82, but 28x28x16 -> 64 3x3 8.7 vs 5.5: with several vectors of
-// filters the block holds only 4 pixels and the weights outgrow L1.
+// filters the block holds only 4 pixels and the weights outgrow L1. The
+// weight gradient, the same way (1 thread, 32 images, direct vs im2col +
+// GEMM): 14x14x6 -> 16 5x5 0.16-0.26 vs 0.24-0.36 ms, 56x56x16 -> 16 3x3 6.1-7.0
+// vs 12.5-14.9, 28x28x12 -> 6 3x3 stride 2 0.21-0.39 vs 0.27-0.44, 64x64x3 ->
+// 64 3x3 7.9-10.2 vs 12.2-15.9.
 bool conv_direct_applies(const ConvGeometry& g) {
 #if defined(__AVX2__) && defined(__FMA__)
   if (g.F < 1) return false;
@@ -202,19 +206,6 @@ bool conv_direct_applies(const ConvGeometry& g) {
 #else
   (void)g;
   return false;  // a build without FMA vectors: im2col + GEMM
-#endif
-}
-
-// The same layers as the forward pass. Measured against im2col + GEMM (1
-// thread, 32 images): 14x14x6 -> 16 5x5 0.16-0.23 vs 0.24-0.30 ms, 56x56x16 ->
-// 16 3x3 7.0 vs 14.9, 28x28x12 -> 6 3x3 stride 2 0.39 vs 0.44, 64x64x3 -> 64
-// 3x3 10.2 vs 15.9.
-bool conv_direct_weights_applies(const ConvGeometry& g) {
-#if defined(__AVX2__) && defined(__FMA__)
-  return conv_direct_applies(g);
-#else
-  (void)g;
-  return false;
 #endif
 }
 
