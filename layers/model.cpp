@@ -100,9 +100,9 @@ const Tensor& Model::forward(const Tensor& x, const ForwardContext& ctx) {
     last_input_shape_ = sample;
   }
   input_ = x;
-  backward_done_ = false;
   // Gradients held in activations' storage (activation_overwritten) let it go
-  // now: a larger batch reallocates the activation.
+  // now: the activations are this batch's again, and a larger batch
+  // reallocates them.
   for (size_t i = 0; i + 1 < layers_.size(); ++i)
     if (relu_conv_under_pool(i + 1)) grads_[i] = Tensor();
   const int64_t N = x.dim(0);
@@ -129,7 +129,6 @@ void Model::release_scratch() {
   for (Tensor& t : acts_) t = Tensor();
   for (Tensor& t : grads_) t = Tensor();
   input_ = Tensor();
-  backward_done_ = false;
   for (auto& layer : layers_) layer->release_scratch();
 }
 
@@ -176,7 +175,6 @@ void Model::backward(const Tensor& dout) {
       times_->backward[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  backward_done_ = true;
 }
 
 void Model::predict(const Tensor& x, Tensor& probabilities) {

@@ -75,7 +75,7 @@ class Model {
   // output; so that output's storage takes the gradient (learning-rate-10:
   // 299 MB less at batch 32). activation_grad(i) then shares its storage.
   bool activation_overwritten(size_t i) const {
-    return backward_done_ && i + 1 < layers_.size() && relu_conv_under_pool(i + 1) != nullptr;
+    return !acts_[i].empty() && grads_[i].data() == acts_[i].data();
   }
   // dL/d(output of layer i) from the last backward, for i below the last
   // layer (the last layer's is the dout given to backward). For diagnostics.
@@ -106,7 +106,6 @@ class Model {
   Activation head_ = Activation::linear;
   LossKind loss_ = LossKind::sparse_categorical_crossentropy;
   bool compiled_ = false;
-  bool backward_done_ = false;  // backward() ran since the last forward()
   LayerTimes* times_ = nullptr;
 };
 
